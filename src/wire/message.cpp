@@ -1,0 +1,382 @@
+#include "kbus/message.hpp"
+
+#include <string>
+
+namespace kbus {
+namespace {
+
+using detail::fixed_header_size;
+
+constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+std::uint32_t load_u32(const std::byte* p, bool big_endian) noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return big_endian != (std::endian::native == std::endian::big) ? detail::byteswap(v) : v;
+}
+
+// The D-Bus reserved local path and interface (spec "Message Bus Specification"): a message
+// carrying them must not come from outside.
+constexpr std::string_view local_path = "/org/freedesktop/DBus/Local";
+constexpr std::string_view local_interface = "org.freedesktop.DBus.Local";
+
+const char* field_name(std::uint8_t code) {
+  switch (code) {
+    case 1: return "PATH";
+    case 2: return "INTERFACE";
+    case 3: return "MEMBER";
+    case 4: return "ERROR_NAME";
+    case 5: return "REPLY_SERIAL";
+    case 6: return "DESTINATION";
+    case 7: return "SENDER";
+    case 8: return "SIGNATURE";
+    case 9: return "UNIX_FDS";
+    default: return "unknown";
+  }
+}
+
+// The type each known header field must have.
+char field_type(std::uint8_t code) {
+  switch (code) {
+    case 1: return 'o';
+    case 2: case 3: case 4: case 6: case 7: return 's';
+    case 5: case 9: return 'u';
+    case 8: return 'g';
+    default: return '\0';
+  }
+}
+
+}  // namespace
+
+result<std::size_t> message_size(std::span<const std::byte> b) {
+  if (b.size() < fixed_header_size) return error(errc::truncated, "fewer than 16 bytes of fixed header");
+  const char order = static_cast<char>(b[0]);
+  if (order != 'l' && order != 'B')
+    return error(errc::invalid_byte_order, "first byte is " + std::to_string(static_cast<unsigned>(b[0])) + ", not 'l' or 'B'");
+  if (static_cast<std::uint8_t>(b[3]) != detail::protocol_version)
+    return error(errc::invalid_protocol_version,
+                 "protocol version is " + std::to_string(static_cast<unsigned>(b[3])) + ", not 1");
+  const bool big = order == 'B';
+  const std::uint64_t body = load_u32(b.data() + 4, big);
+  const std::uint64_t fields = load_u32(b.data() + 12, big);
+  if (fields > detail::max_array_length)
+    return error(errc::array_too_long, "header field array of " + std::to_string(fields) + " bytes exceeds 64 MiB");
+  const std::uint64_t total = fixed_header_size + align8(fields) + body;
+  if (total > detail::max_message_length)
+    return error(errc::message_too_long, "message of " + std::to_string(total) + " bytes exceeds the 128 MiB limit");
+  return static_cast<std::size_t>(total);
+}
+
+result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd> fds, const parse_options& options) {
+  auto size = message_size(bytes);
+  if (!size) return size.error();
+  if (*size > options.max_size)
+    return error(errc::message_too_long,
+                 "message of " + std::to_string(*size) + " bytes exceeds the limit of " + std::to_string(options.max_size));
+  if (bytes.size() < *size)
+    return error(errc::truncated, "message declares " + std::to_string(*size) + " bytes but has " + std::to_string(bytes.size()));
+  if (bytes.size() > *size)
+    return error(errc::trailing_bytes,
+                 std::to_string(bytes.size() - *size) + " bytes after the end of a " + std::to_string(*size) + "-byte message");
+  message m;
+  m.buffer_ = std::move(bytes);
+  m.fds_ = std::move(fds);
+  if (auto r = m.index_header(); !r) return r.error();
+  const std::uint32_t fd_limit = options.fds_detached ? m.unix_fds_ : static_cast<std::uint32_t>(m.fds_.size());
+  if (m.unix_fds_ > fd_limit)
+    return error(errc::unix_fds_missing, "UNIX_FDS is " + std::to_string(m.unix_fds_) + " but " +
+                                             std::to_string(m.fds_.size()) + " descriptors came with the message");
+  detail::reader r(m.buffer_, m.body_offset_, m.buffer_.size(), m.big_endian_, m.unix_fds_);
+  if (!r.skip(m.signature())) return r.get_error();
+  if (!r.at_end())
+    return error(errc::body_signature_mismatch, std::to_string(m.buffer_.size() - r.position()) +
+                                                    " body bytes left after the values of signature '" +
+                                                    std::string(m.signature()) + "' (at byte " +
+                                                    std::to_string(r.position()) + ")");
+  return m;
+}
+
+result<void> message::index_header() {
+  const auto* b = buffer_.data();
+  big_endian_ = static_cast<char>(b[0]) == 'B';
+  const auto type = static_cast<std::uint8_t>(b[1]);
+  if (type == 0 || type > 4)
+    return error(errc::invalid_message_type, "message type " + std::to_string(type) + " is not one of 1..4");
+  type_ = static_cast<message_type>(type);
+  // Unknown flag bits must be ignored (spec); keep only the known ones.
+  flags_ = static_cast<message_flags>(static_cast<std::uint8_t>(b[2]) & 0x7);
+  serial_ = load_u32(b + 8, big_endian_);
+  const std::uint32_t fields_len = load_u32(b + 12, big_endian_);
+  const std::size_t fields_end = fixed_header_size + fields_len;
+  body_offset_ = static_cast<std::uint32_t>(align8(fields_end));
+
+  path_ = interface_ = member_ = error_name_ = destination_ = sender_ = signature_ = {};
+  reply_serial_.reset();
+  unix_fds_ = 0;
+
+  detail::reader r(buffer_, fixed_header_size, fields_end, big_endian_, 0);
+  std::uint32_t seen = 0;
+  while (!r.at_end()) {
+    if (!r.align(8)) return r.get_error();
+    const std::size_t at = r.position();
+    std::uint8_t code;
+    std::string_view sig;
+    if (!r.get(code) || !r.get_signature(sig)) return r.get_error();
+    if (code == 0) return error(errc::invalid_header_field, "header field code 0 (at byte " + std::to_string(at) + ")");
+    const char want = field_type(code);
+    if (want == '\0') {
+      // Unknown fields must be accepted and ignored (spec), but still be well-formed.
+      if (auto ok = detail::check_single_type(sig); !ok)
+        return error(errc::invalid_signature, "unknown header field " + std::to_string(code) + " has signature '" +
+                                                  std::string(sig) + "': " + ok.reason);
+      if (!r.enter('v') || !r.skip(sig)) return r.get_error();
+      r.leave('v');
+      continue;
+    }
+    const std::string where = std::string(field_name(code)) + " header field (at byte " + std::to_string(at) + ")";
+    if (seen & (1u << code)) return error(errc::duplicate_header_field, where + " appears twice");
+    seen |= 1u << code;
+    if (sig.size() != 1 || sig[0] != want)
+      return error(errc::invalid_header_field, where + " has type '" + std::string(sig) + "', not '" + want + "'");
+    if (want == 'u') {
+      std::uint32_t v;
+      if (!r.get(v)) return r.get_error();
+      if (code == 5) {
+        if (v == 0) return error(errc::invalid_header_field, where + " is 0");
+        reply_serial_ = v;
+      } else {
+        if (v > detail::max_unix_fds)
+          return error(errc::invalid_header_field, where + " is " + std::to_string(v) + ", above the limit of 253");
+        unix_fds_ = v;
+      }
+      continue;
+    }
+    std::string_view s;
+    const bool ok = want == 'g' ? r.get_signature(s) : r.get_string(s, want);
+    if (!ok) return r.get_error();
+    const span_ref ref{static_cast<std::uint32_t>(reinterpret_cast<const std::byte*>(s.data()) - b),
+                       static_cast<std::uint32_t>(s.size())};
+    detail::validation v;
+    switch (code) {
+      case 1: path_ = ref; break;
+      case 2: v = detail::check_interface_name(s); interface_ = ref; break;
+      case 3: v = detail::check_member_name(s); member_ = ref; break;
+      case 4: v = detail::check_error_name(s); error_name_ = ref; break;
+      case 6: v = detail::check_bus_name(s); destination_ = ref; break;
+      case 7: v = detail::check_bus_name(s); sender_ = ref; break;
+      case 8: signature_ = ref; break;
+    }
+    if (!v) return error(v.code, where + " \"" + std::string(s) + "\": " + v.reason);
+  }
+  // Padding between the header fields and the body must be zero.
+  for (std::size_t i = fields_end; i < body_offset_; ++i)
+    if (b[i] != std::byte{0})
+      return error(errc::nonzero_padding, "padding before the body is not zero (at byte " + std::to_string(i) + ")");
+  if (serial_ == 0) return error(errc::invalid_header_field, "serial is 0");
+
+  auto require = [&](span_ref f, const char* name) -> result<void> {
+    if (f.size == 0)
+      return error(errc::missing_header_field, std::string(name) + " header field is required in a message of this type");
+    return {};
+  };
+  switch (type_) {
+    case message_type::method_call:
+      if (auto r1 = require(path_, "PATH"); !r1) return r1;
+      if (auto r1 = require(member_, "MEMBER"); !r1) return r1;
+      break;
+    case message_type::signal:
+      if (auto r1 = require(path_, "PATH"); !r1) return r1;
+      if (auto r1 = require(interface_, "INTERFACE"); !r1) return r1;
+      if (auto r1 = require(member_, "MEMBER"); !r1) return r1;
+      break;
+    case message_type::error:
+      if (auto r1 = require(error_name_, "ERROR_NAME"); !r1) return r1;
+      [[fallthrough]];
+    case message_type::method_return:
+      if (!reply_serial_) return error(errc::missing_header_field, "REPLY_SERIAL header field is required in a reply");
+      break;
+    case message_type::invalid:
+      break;
+  }
+  if (path() == local_path)
+    return error(errc::invalid_header_field, "PATH is the reserved " + std::string(local_path));
+  if (interface() == local_interface)
+    return error(errc::invalid_header_field, "INTERFACE is the reserved " + std::string(local_interface));
+  return {};
+}
+
+void message::set_serial(std::uint32_t serial) noexcept {
+  serial_ = serial;
+  if (big_endian_ != (std::endian::native == std::endian::big)) serial = detail::byteswap(serial);
+  std::memcpy(buffer_.data() + 8, &serial, 4);
+}
+
+void message::set_sender(std::string_view unique_name) {
+  // Copy every field but SENDER (each field is an 8-aligned struct, so it moves as is),
+  // append the new SENDER, and move the body behind it.
+  std::vector<std::byte> out;
+  out.reserve(buffer_.size() + unique_name.size() + 16);
+  out.insert(out.end(), buffer_.begin(), buffer_.begin() + fixed_header_size);
+  detail::writer w(out, big_endian_);
+  const std::uint32_t fields_len = load_u32(buffer_.data() + 12, big_endian_);
+  detail::reader r(buffer_, fixed_header_size, fixed_header_size + fields_len, big_endian_, 0);
+  while (!r.at_end()) {
+    r.align(8);
+    const std::size_t start = r.position();
+    std::uint8_t code;
+    std::string_view sig;
+    r.get(code);
+    r.get_signature(sig);
+    r.skip(sig);
+    if (code != static_cast<std::uint8_t>(header_field::sender)) {
+      w.align(8);
+      w.append(buffer_.data() + start, r.position() - start);
+    }
+  }
+  w.align(8);
+  w.buffer().push_back(static_cast<std::byte>(header_field::sender));
+  w.put_signature("s");
+  w.put_string(unique_name);
+  w.patch_u32(12, static_cast<std::uint32_t>(out.size() - fixed_header_size));
+  w.align(8);
+  out.insert(out.end(), buffer_.begin() + body_offset_, buffer_.end());
+  buffer_ = std::move(out);
+  // The header was valid and the new sender is the caller's responsibility to be a name.
+  (void)index_header();
+}
+
+result<std::vector<value>> message::values() const {
+  std::vector<value> out;
+  detail::reader r = body_reader();
+  if (!detail::decode_values(r, signature(), out)) return r.get_error();
+  return out;
+}
+
+detail::reader message::body_reader() const noexcept {
+  detail::reader r(buffer_, body_offset_, buffer_.size(), big_endian_, unix_fds_);
+  if (fds_.size() >= unix_fds_) r.fd_table = fds_.data();
+  return r;
+}
+
+// ---- builder ----
+
+message_builder::message_builder(message_type type, byte_order order) : big_endian_(order == byte_order::big) {
+  buf_.reserve(256);
+  buf_.resize(fixed_header_size, std::byte{0});
+  buf_[0] = static_cast<std::byte>(order);
+  buf_[1] = static_cast<std::byte>(type);
+  buf_[3] = static_cast<std::byte>(detail::protocol_version);
+}
+
+message_builder message_builder::method_call(const bus_name& destination, const object_path& path,
+                                             const interface_name& interface, const member_name& member) {
+  message_builder b(message_type::method_call);
+  b.path(path);
+  if (!interface.empty()) b.interface(interface);
+  b.member(member);
+  if (!destination.empty()) b.destination(destination);
+  return b;
+}
+
+message_builder message_builder::signal(const object_path& path, const interface_name& interface,
+                                        const member_name& member) {
+  message_builder b(message_type::signal);
+  b.path(path).interface(interface).member(member);
+  return b;
+}
+
+message_builder message_builder::method_return(const message& call) {
+  message_builder b(message_type::method_return);
+  b.reply_serial(call.serial());
+  if (!call.sender().empty()) b.destination(bus_name::unchecked(call.sender()));
+  return b;
+}
+
+message_builder message_builder::error(const message& call, const kbus::error_name& name) {
+  message_builder b(message_type::error);
+  b.error_name(name).reply_serial(call.serial());
+  if (!call.sender().empty()) b.destination(bus_name::unchecked(call.sender()));
+  return b;
+}
+
+message_builder& message_builder::flags(message_flags f) {
+  buf_[2] = static_cast<std::byte>(f);
+  return *this;
+}
+
+message_builder& message_builder::string_field(header_field code, char type, std::string_view v) {
+  detail::writer w(buf_, big_endian_);
+  w.align(8);
+  buf_.push_back(static_cast<std::byte>(code));
+  const char sig[2] = {type, '\0'};
+  w.put_signature(std::string_view(sig, 1));
+  w.put_string(v);
+  return *this;
+}
+
+message_builder& message_builder::reply_serial(std::uint32_t serial) {
+  detail::writer w(buf_, big_endian_);
+  w.align(8);
+  buf_.push_back(static_cast<std::byte>(header_field::reply_serial));
+  w.put_signature("u");
+  w.put(serial);
+  return *this;
+}
+
+void message_builder::begin_body(std::string_view sig) {
+  detail::writer w(buf_, big_endian_);
+  if (!sig.empty()) {
+    w.align(8);
+    buf_.push_back(static_cast<std::byte>(header_field::signature));
+    w.put_signature("g");
+    w.put_signature(sig);
+  }
+  if (sig.find('h') != std::string_view::npos) {
+    // The count is known once the body is written: reserve the field, patch it in finish().
+    w.align(8);
+    buf_.push_back(static_cast<std::byte>(header_field::unix_fds));
+    w.put_signature("u");
+    w.put(std::uint32_t{0});
+    unix_fds_offset_ = buf_.size() - 4;
+  }
+  w.patch_u32(12, static_cast<std::uint32_t>(buf_.size() - fixed_header_size));
+  w.align(8);
+  body_start_ = buf_.size();
+}
+
+message message_builder::finish() {
+  detail::writer w(buf_, big_endian_);
+  const std::size_t body_len = buf_.size() - body_start_;
+  if (buf_.size() > detail::max_message_length)
+    throw exception(kbus::error(errc::message_too_long,
+                                "message of " + std::to_string(buf_.size()) + " bytes exceeds the 128 MiB limit"));
+  w.patch_u32(4, static_cast<std::uint32_t>(body_len));
+  if (unix_fds_offset_) w.patch_u32(unix_fds_offset_, static_cast<std::uint32_t>(fds_.size()));
+  if (fds_.size() > detail::max_unix_fds)
+    throw exception(kbus::error(errc::invalid_header_field, std::to_string(fds_.size()) +
+                                                                " unix fds in one message, above the limit of 253"));
+  message m;
+  m.buffer_ = std::move(buf_);
+  m.fds_ = std::move(fds_);
+  // Serial 0 until sent: index with a stand-in so the header check passes.
+  m.set_serial(1);
+  if (auto r = m.index_header(); !r) throw exception(r.error());
+  m.set_serial(0);
+  return m;
+}
+
+result<message> message_builder::build_values(const kbus::signature& sig, const std::vector<value>& values,
+                                              std::vector<unix_fd> fds) && {
+  fds_ = std::move(fds);
+  begin_body(sig.view());
+  detail::writer w(buf_, big_endian_);
+  kbus::error err;
+  if (!detail::encode_values(w, sig.view(), values, err)) return err;
+  try {
+    return finish();
+  } catch (const exception& e) {
+    return e.get();
+  }
+}
+
+}  // namespace kbus
