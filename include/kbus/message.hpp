@@ -71,8 +71,9 @@ result<std::size_t> message_size(std::span<const std::byte> first_16_bytes);
 struct parse_options {
   // Lower this to protect a process from large messages; never above the spec's 128 MiB.
   std::size_t max_size = detail::max_message_length;
-  // The message was stored without its descriptors (a capture, a file): check 'h' values
-  // against the UNIX_FDS field only.
+  // The message was stored without its descriptors (a capture, a file): the UNIX_FDS field
+  // is not held against the descriptors present, and 'h' indexes are not checked (a capture
+  // may even show a peer's 'h' values without UNIX_FDS, which GDBus sends and libdbus takes).
   bool fds_detached = false;
 };
 
@@ -143,6 +144,7 @@ class message {
   message_type type_ = message_type::invalid;
   message_flags flags_ = message_flags::none;
   bool big_endian_ = false;
+  bool fds_detached_ = false;
   std::uint32_t serial_ = 0;
   std::optional<std::uint32_t> reply_serial_;
   std::uint32_t unix_fds_ = 0;
@@ -170,6 +172,9 @@ class message_builder {
   message_builder& destination(const bus_name& d) { return string_field(header_field::destination, 's', d.view()); }
   message_builder& sender(const bus_name& s) { return string_field(header_field::sender, 's', s.view()); }
   message_builder& reply_serial(std::uint32_t serial);
+  // For a message stored without its descriptors (a file, a capture): UNIX_FDS says `n`
+  // even though no descriptor travels with the built message.
+  message_builder& detached_unix_fds(std::uint32_t n);
 
   // Finishes with a typed body (its signature computed at compile time).
   template <class... Args>
@@ -189,6 +194,7 @@ class message_builder {
   bool big_endian_;
   std::size_t body_start_ = 0;
   std::size_t unix_fds_offset_ = 0;  // where the UNIX_FDS value is patched, if reserved
+  std::uint32_t detached_unix_fds_ = 0;
 };
 
 // ---- implementation of the templates ----

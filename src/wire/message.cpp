@@ -1,5 +1,7 @@
 #include "kbus/message.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
 namespace kbus {
@@ -81,12 +83,14 @@ result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd
   message m;
   m.buffer_ = std::move(bytes);
   m.fds_ = std::move(fds);
+  m.fds_detached_ = options.fds_detached;
   if (auto r = m.index_header(); !r) return r.error();
   const std::uint32_t fd_limit = options.fds_detached ? m.unix_fds_ : static_cast<std::uint32_t>(m.fds_.size());
   if (m.unix_fds_ > fd_limit)
     return error(errc::unix_fds_missing, "UNIX_FDS is " + std::to_string(m.unix_fds_) + " but " +
                                              std::to_string(m.fds_.size()) + " descriptors came with the message");
-  detail::reader r(m.buffer_, m.body_offset_, m.buffer_.size(), m.big_endian_, m.unix_fds_);
+  const std::uint32_t checked_fds = options.fds_detached ? std::numeric_limits<std::uint32_t>::max() : m.unix_fds_;
+  detail::reader r(m.buffer_, m.body_offset_, m.buffer_.size(), m.big_endian_, checked_fds);
   if (!r.skip(m.signature())) return r.get_error();
   if (!r.at_end())
     return error(errc::body_signature_mismatch, std::to_string(m.buffer_.size() - r.position()) +
@@ -253,6 +257,8 @@ result<std::vector<value>> message::values() const {
 }
 
 detail::reader message::body_reader() const noexcept {
+  if (fds_detached_)
+    return detail::reader(buffer_, body_offset_, buffer_.size(), big_endian_, std::numeric_limits<std::uint32_t>::max());
   detail::reader r(buffer_, body_offset_, buffer_.size(), big_endian_, unix_fds_);
   if (fds_.size() >= unix_fds_) r.fd_table = fds_.data();
   return r;
@@ -323,6 +329,11 @@ message_builder& message_builder::reply_serial(std::uint32_t serial) {
   return *this;
 }
 
+message_builder& message_builder::detached_unix_fds(std::uint32_t n) {
+  detached_unix_fds_ = n;
+  return *this;
+}
+
 void message_builder::begin_body(std::string_view sig) {
   detail::writer w(buf_, big_endian_);
   if (!sig.empty()) {
@@ -331,7 +342,7 @@ void message_builder::begin_body(std::string_view sig) {
     w.put_signature("g");
     w.put_signature(sig);
   }
-  if (sig.find('h') != std::string_view::npos) {
+  if (sig.find('h') != std::string_view::npos || detached_unix_fds_ > 0) {
     // The count is known once the body is written: reserve the field, patch it in finish().
     w.align(8);
     buf_.push_back(static_cast<std::byte>(header_field::unix_fds));
@@ -351,7 +362,8 @@ message message_builder::finish() {
     throw exception(kbus::error(errc::message_too_long,
                                 "message of " + std::to_string(buf_.size()) + " bytes exceeds the 128 MiB limit"));
   w.patch_u32(4, static_cast<std::uint32_t>(body_len));
-  if (unix_fds_offset_) w.patch_u32(unix_fds_offset_, static_cast<std::uint32_t>(fds_.size()));
+  if (unix_fds_offset_)
+    w.patch_u32(unix_fds_offset_, std::max(detached_unix_fds_, static_cast<std::uint32_t>(fds_.size())));
   if (fds_.size() > detail::max_unix_fds)
     throw exception(kbus::error(errc::invalid_header_field, std::to_string(fds_.size()) +
                                                                 " unix fds in one message, above the limit of 253"));

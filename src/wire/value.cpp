@@ -58,7 +58,7 @@ bool mismatch(error& err, std::string_view expected, const value& v) {
 
 // Writes `v`, which must have the complete type type[i..]; advances i.
 bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t& i, error& err) {
-  const std::size_t end = scan_complete_type(type, i).end;
+  const std::size_t end = complete_type_end(type, i);
   const std::string_view want = type.substr(i, end - i);
   if (v.type() != want) return mismatch(err, want, v);
   const char c = type[i];

@@ -1,1 +1,92 @@
-int main() { return 0; }
+// kbus: a D-Bus command-line client in the manner of busctl.
+#include "commands.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+using kbus::cli::arguments;
+using kbus::cli::global_options;
+
+struct command {
+  const char* name;
+  int (*run)(const global_options&, const arguments&);
+  const char* synopsis;
+};
+
+constexpr command commands[] = {
+    {"decode", &kbus::cli::decode_command, "decode [--hex] [FILE]                  a raw message as JSON"},
+    {"encode", &kbus::cli::encode_command, "encode [--big-endian] [--hex] [FILE]   JSON to a raw message"},
+};
+
+void usage(std::ostream& out) {
+  out << "usage: kbus [--address ADDR | --system | --user] [--json] [--timeout SECONDS] COMMAND ...\n\ncommands:\n";
+  for (const auto& c : commands) out << "  " << c.synopsis << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  global_options options;
+  int i = 1;
+  // Global options come before the command; "--" ends them.
+  for (; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::cerr << "kbus: " << name << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--") {
+      ++i;
+      break;
+    } else if (a == "--help" || a == "-h") {
+      usage(std::cout);
+      return 0;
+    } else if (a == "--address") {
+      options.address = value("--address");
+    } else if (a.rfind("--address=", 0) == 0) {
+      options.address = std::string(a.substr(10));
+    } else if (a == "--system") {
+      options.system = true;
+    } else if (a == "--user") {
+      options.user = true;
+    } else if (a == "--json" || a == "--json=short") {
+      options.json = true;
+    } else if (a == "--timeout") {
+      char* end = nullptr;
+      const char* v = value("--timeout");
+      options.timeout_seconds = std::strtod(v, &end);
+      if (*v == '\0' || *end != '\0' || options.timeout_seconds <= 0) {
+        std::cerr << "kbus: --timeout needs a positive number of seconds, not \"" << v << "\"\n";
+        return 2;
+      }
+    } else if (a.size() > 1 && a[0] == '-') {
+      std::cerr << "kbus: unknown option " << a << "\n";
+      usage(std::cerr);
+      return 2;
+    } else {
+      break;
+    }
+  }
+  if (options.system + options.user + options.address.has_value() > 1) {
+    std::cerr << "kbus: --address, --system and --user exclude each other\n";
+    return 2;
+  }
+  if (i >= argc) {
+    usage(std::cerr);
+    return 2;
+  }
+  const std::string_view name = argv[i];
+  arguments args(argv + i + 1, argv + argc);
+  for (const auto& c : commands)
+    if (name == c.name) return c.run(options, args);
+  std::cerr << "kbus: unknown command \"" << name << "\"\n";
+  usage(std::cerr);
+  return 2;
+}

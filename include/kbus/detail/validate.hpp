@@ -227,6 +227,20 @@ constexpr type_scan scan_complete_type(std::string_view s, std::size_t pos, int 
   return {{}, i};
 }
 
+// The end of the complete type at `pos` of an already validated signature; also accepts a
+// dict entry "{..}" on its own (an array's element type taken out of its array).
+constexpr std::size_t complete_type_end(std::string_view s, std::size_t pos) noexcept {
+  if (pos < s.size() && s[pos] == '{') {
+    int depth = 0;
+    for (std::size_t i = pos; i < s.size(); ++i) {
+      if (s[i] == '(' || s[i] == '{') ++depth;
+      if ((s[i] == ')' || s[i] == '}') && --depth == 0) return i + 1;
+    }
+    return s.size();
+  }
+  return scan_complete_type(s, pos).end;
+}
+
 // A whole signature: zero or more complete types, at most 255 bytes.
 constexpr validation check_signature(std::string_view s) noexcept {
   if (s.size() > max_signature_length) return fail(errc::invalid_signature, max_signature_length, "signature longer than 255 bytes");
