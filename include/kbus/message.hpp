@@ -23,6 +23,8 @@
 
 namespace kbus {
 
+// Values above 4 are types this library does not know: such messages parse, and the
+// connection ignores them, as the spec asks.
 enum class message_type : std::uint8_t { invalid = 0, method_call = 1, method_return = 2, error = 3, signal = 4 };
 
 // Header flags of the spec ("Message Format").

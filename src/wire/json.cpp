@@ -16,7 +16,7 @@ namespace {
 // integral values. Dict keys of type 'd' are written this way.
 std::string double_key(double d) {
   if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (std::isinf(d)) return d > 0 ? "+Infinity" : "-Infinity";
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
   std::string sci(buf, end);  // "-d.ddde+XX"
@@ -57,7 +57,7 @@ std::string double_key(double d) {
 
 json double_to_json(double d) {
   if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (std::isinf(d)) return d > 0 ? "+Infinity" : "-Infinity";
   return d;
 }
 
@@ -112,7 +112,7 @@ result<T> integer_key(const std::string& s, const std::string& where, char code)
 
 result<double> double_from_text(const std::string& s, const std::string& where) {
   if (s == "NaN" || s == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (s == "Infinity" || s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "+Infinity" || s == "Infinity" || s == "inf") return std::numeric_limits<double>::infinity();
   if (s == "-Infinity" || s == "-inf") return -std::numeric_limits<double>::infinity();
   double d = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -309,7 +309,8 @@ constexpr flag_name flag_names[] = {
 
 json message_to_json(const message& m) {
   json h;
-  h["type"] = type_name(m.type());
+  if (m.type() <= message_type::signal) h["type"] = type_name(m.type());
+  else h["type"] = static_cast<unsigned>(m.type());  // a type unknown to the spec
   h["serial"] = m.serial();
   auto field = [&](const char* name, std::string_view v) {
     if (!v.empty()) h[name] = v;
@@ -340,7 +341,10 @@ result<message> message_from_json(const json& j, byte_order order) {
   };
   const std::string type = text("type");
   message_type t;
-  if (type == "method_call") t = message_type::method_call;
+  if (h.contains("type") && h["type"].is_number_unsigned() && h["type"].get<std::uint64_t>() > 4 &&
+      h["type"].get<std::uint64_t>() < 256)
+    t = static_cast<message_type>(h["type"].get<std::uint64_t>());
+  else if (type == "method_call") t = message_type::method_call;
   else if (type == "method_return") t = message_type::method_return;
   else if (type == "error") t = message_type::error;
   else if (type == "signal") t = message_type::signal;

@@ -2,7 +2,7 @@
 //   integers and doubles as numbers (64-bit integers exact), booleans, strings for s/o/g,
 //   arrays and structs as arrays, dicts as objects whose keys are strings (numbers in decimal,
 //   booleans "true"/"false", doubles in Python's repr form), variants as {"type", "data"};
-//   non-finite doubles as the strings "NaN", "Infinity", "-Infinity".
+//   non-finite doubles as the strings "NaN", "+Infinity", "-Infinity".
 // A message is {"header": {...}, "body": {"type": SIGNATURE, "data": [ARG, ...]}}.
 #pragma once
 

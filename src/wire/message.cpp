@@ -77,9 +77,15 @@ result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd
                  "message of " + std::to_string(*size) + " bytes exceeds the limit of " + std::to_string(options.max_size));
   if (bytes.size() < *size)
     return error(errc::truncated, "message declares " + std::to_string(*size) + " bytes but has " + std::to_string(bytes.size()));
-  if (bytes.size() > *size)
+  if (bytes.size() > *size) {
+    // What is wrong inside the message says more than the bytes after it.
+    const std::size_t extra = bytes.size() - *size;
+    bytes.resize(*size);
+    auto inner = parse(std::move(bytes), std::move(fds), options);
+    if (!inner) return inner.error();
     return error(errc::trailing_bytes,
-                 std::to_string(bytes.size() - *size) + " bytes after the end of a " + std::to_string(*size) + "-byte message");
+                 std::to_string(extra) + " bytes after the end of a " + std::to_string(*size) + "-byte message");
+  }
   message m;
   m.buffer_ = std::move(bytes);
   m.fds_ = std::move(fds);
@@ -104,8 +110,8 @@ result<void> message::index_header() {
   const auto* b = buffer_.data();
   big_endian_ = static_cast<char>(b[0]) == 'B';
   const auto type = static_cast<std::uint8_t>(b[1]);
-  if (type == 0 || type > 4)
-    return error(errc::invalid_message_type, "message type " + std::to_string(type) + " is not one of 1..4");
+  // Type 0 is invalid; types above 4 are well-formed messages a receiver must ignore (spec).
+  if (type == 0) return error(errc::invalid_message_type, "message type is 0 (INVALID)");
   type_ = static_cast<message_type>(type);
   // Unknown flag bits must be ignored (spec); keep only the known ones.
   flags_ = static_cast<message_flags>(static_cast<std::uint8_t>(b[2]) & 0x7);
@@ -199,7 +205,7 @@ result<void> message::index_header() {
     case message_type::method_return:
       if (!reply_serial_) return error(errc::missing_header_field, "REPLY_SERIAL header field is required in a reply");
       break;
-    case message_type::invalid:
+    default:
       break;
   }
   if (path() == local_path)

@@ -57,8 +57,8 @@ inline std::string to_hex(std::span<const std::byte> bytes) {
 }  // namespace kbus::test
 
 // Skips the test, saying why, when the shared test data is not there.
-#define KBUS_REQUIRE_TESTDATA(dir_var, sub)                                                         \
-  const auto kbus_td_root = ::kbus::test::testdata_dir();                                           \
-  if (!kbus_td_root || !std::filesystem::exists(*kbus_td_root / (sub)))                             \
-    GTEST_SKIP() << "shared test data not found (set KBUS_TESTDATA): " << (sub);                   \
-  const std::filesystem::path dir_var = *kbus_td_root / (sub)
+#define KBUS_REQUIRE_TESTDATA(dir_var, sub)                                                    \
+  const auto kbus_td_root_##dir_var = ::kbus::test::testdata_dir();                            \
+  if (!kbus_td_root_##dir_var || !std::filesystem::exists(*kbus_td_root_##dir_var / (sub)))    \
+    GTEST_SKIP() << "shared test data not found (set KBUS_TESTDATA): " << (sub);              \
+  const std::filesystem::path dir_var = *kbus_td_root_##dir_var / (sub)
