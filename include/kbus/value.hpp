@@ -32,8 +32,8 @@ class value {
   static value sig(const kbus::signature& g) { return text("g", g.view()); }
 
   // Containers do not validate their elements here; encoding checks every value against
-  // the signature and reports a mismatch.
-  static value array(const kbus::signature& element_type, std::vector<value> elements);
+  // the signature and reports a mismatch. The element type of a dict is "{KV}".
+  static value array(std::string_view element_type, std::vector<value> elements);
   static value structure(std::vector<value> fields);
   static value dict_entry(value key, value val);
   static value variant(value contained);

@@ -251,7 +251,7 @@ result<value> value_from_json(const json& j, std::string_view type, const std::s
           items.push_back(std::move(*v));
         }
       }
-      return value::array(kbus::signature::unchecked(elem), std::move(items));
+      return value::array(elem, std::move(items));
     }
     case '(': {
       if (!j.is_array()) return json_error(where, "expected an array for struct '" + std::string(type) + "', got " + j.dump());

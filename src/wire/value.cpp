@@ -11,10 +11,10 @@ value value::float64(double v) { return scalar("d", std::bit_cast<std::uint64_t>
 
 double value::as_double() const noexcept { return std::bit_cast<double>(bits_); }
 
-value value::array(const kbus::signature& element_type, std::vector<value> elements) {
+value value::array(std::string_view element_type, std::vector<value> elements) {
   value v;
   v.type_ = "a";
-  v.type_ += element_type.view();
+  v.type_ += element_type;
   v.items_ = std::move(elements);
   return v;
 }
@@ -263,7 +263,7 @@ bool decode_typed(reader& r, std::string_view type, std::size_t& i, value& out) 
         items.push_back(std::move(e));
       }
       if (!r.end_array(end)) return false;
-      out = value::array(signature::unchecked(type.substr(elem, elem_end - elem)), std::move(items));
+      out = value::array(type.substr(elem, elem_end - elem), std::move(items));
       i = elem_end;
       return true;
     }

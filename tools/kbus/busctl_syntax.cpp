@@ -42,7 +42,7 @@ class arg_parser {
           items.push_back(std::move(*e));
         }
       }
-      return value::array(kbus::signature::unchecked(elem), std::move(items));
+      return value::array(elem, std::move(items));
     }
     if (c == 'v') {
       const std::string& sig = args_[next_++];

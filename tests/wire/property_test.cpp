@@ -1,0 +1,235 @@
+// Property tests: random signatures with random values encode and decode to themselves in both
+// byte orders; random corruption of valid messages never crashes, hangs or throws.
+#include "kbus/message.hpp"
+#include "kbus/types.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+
+namespace {
+
+using kbus::value;
+
+class generator {
+ public:
+  explicit generator(std::uint64_t seed) : rng_(seed) {}
+
+  std::size_t below(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+
+  // A random single complete type within the spec's limits.
+  std::string type(int depth = 0, bool basic_only = false) {
+    static constexpr char basics[] = "ybnqiuxtdsog";
+    if (basic_only || depth >= 6 || below(3) == 0) return std::string(1, basics[below(sizeof basics - 1)]);
+    switch (below(4)) {
+      case 0: return "a" + type(depth + 1);
+      case 1: return "a{" + type(depth + 1, true) + type(depth + 1) + "}";
+      case 2: {
+        std::string s = "(";
+        const std::size_t n = 1 + below(3);
+        for (std::size_t i = 0; i < n; ++i) s += type(depth + 1);
+        return s + ")";
+      }
+      default: return "v";
+    }
+  }
+
+  std::string text(bool path = false) {
+    if (path) {
+      std::string p;
+      const std::size_t n = below(4);
+      for (std::size_t i = 0; i < n; ++i) p += "/e" + std::to_string(below(100));
+      return p.empty() ? "/" : p;
+    }
+    static const std::string pieces[] = {"", "a", "hello", "\xc3\xa9", "\xf0\x9f\x98\x80", "x y", "\x7f", "\\\""};
+    std::string s;
+    const std::size_t n = below(4);
+    for (std::size_t i = 0; i < n; ++i) s += pieces[below(std::size(pieces))];
+    return s;
+  }
+
+  value make(std::string_view t, int depth = 0) {
+    switch (t[0]) {
+      case 'y': return value::byte(static_cast<std::uint8_t>(rng_()));
+      case 'b': return value::boolean(below(2));
+      case 'n': return value::int16(static_cast<std::int16_t>(rng_()));
+      case 'q': return value::uint16(static_cast<std::uint16_t>(rng_()));
+      case 'i': return value::int32(static_cast<std::int32_t>(rng_()));
+      case 'u': return value::uint32(static_cast<std::uint32_t>(rng_()));
+      case 'x': return value::int64(static_cast<std::int64_t>(rng_()));
+      case 't': return value::uint64(rng_());
+      case 'd': {
+        static const double specials[] = {0.0, -0.0, 1.5, -1e300, 5e-324, INFINITY, -INFINITY, NAN};
+        return value::float64(below(2) ? specials[below(std::size(specials))]
+                                        : std::bit_cast<double>(rng_() & 0x7fefffffffffffffull));
+      }
+      case 's': return value::string(text());
+      case 'o': return value::path(kbus::object_path(text(true)));
+      case 'g': return value::sig(kbus::signature(type(4)));
+      case 'v': {
+        const std::string inner = depth > 4 ? "i" : type(depth + 1);
+        return value::variant(make(inner, depth + 1));
+      }
+      case 'a': {
+        const std::string_view elem = t.substr(1);
+        std::vector<value> items;
+        const std::size_t n = below(4);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (elem[0] == '{') {
+            const std::string_view val_type = elem.substr(2, elem.size() - 3);
+            items.push_back(value::dict_entry(make(elem.substr(1, 1), depth + 1), make(val_type, depth + 1)));
+          } else {
+            items.push_back(make(elem, depth + 1));
+          }
+        }
+        return value::array(elem, std::move(items));
+      }
+      case '(': {
+        std::vector<value> fields;
+        std::size_t i = 1;
+        while (t[i] != ')') {
+          const std::size_t end = kbus::detail::complete_type_end(t, i);
+          fields.push_back(make(t.substr(i, end - i), depth + 1));
+          i = end;
+        }
+        return value::structure(std::move(fields));
+      }
+    }
+    ADD_FAILURE() << "no generator for " << t;
+    return {};
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+kbus::message build(const std::string& sig, const std::vector<value>& values, kbus::byte_order order) {
+  kbus::message_builder b(kbus::message_type::signal, order);
+  b.path(kbus::object_path("/p")).interface(kbus::interface_name("org.kbus.P")).member(kbus::member_name("M"));
+  auto m = std::move(b).build_values(kbus::signature(sig), values);
+  EXPECT_TRUE(m) << m.error().what();
+  m->set_serial(1);
+  return std::move(*m);
+}
+
+TEST(Property, RandomValuesRoundTripInBothByteOrders) {
+  generator gen(20261122);
+  for (int iteration = 0; iteration < 1500; ++iteration) {
+    std::string sig;
+    std::vector<value> values;
+    const std::size_t n = 1 + gen.below(4);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string t = gen.type();
+      if (sig.size() + t.size() > 255) break;
+      sig += t;
+      values.push_back(gen.make(t));
+    }
+    ASSERT_TRUE(kbus::signature::is_valid(sig)) << sig;
+    for (auto order : {kbus::byte_order::little, kbus::byte_order::big}) {
+      auto m = build(sig, values, order);
+      auto parsed = kbus::message::parse({m.bytes().begin(), m.bytes().end()});
+      ASSERT_TRUE(parsed) << sig << ": " << parsed.error().what();
+      auto decoded = parsed->values();
+      ASSERT_TRUE(decoded) << decoded.error().what();
+      ASSERT_EQ(*decoded, values) << "signature " << sig;
+    }
+  }
+}
+
+struct sample {
+  std::int32_t id;
+  std::string name;
+  double weight;
+};
+
+}  // namespace
+
+template <>
+struct kbus::codec<sample> : kbus::aggregate_codec<sample> {};
+
+namespace {
+
+TEST(Property, TypedValuesRoundTrip) {
+  generator gen(7);
+  for (int iteration = 0; iteration < 300; ++iteration) {
+    std::vector<sample> samples;
+    std::map<std::string, kbus::variant> props;
+    std::vector<std::uint64_t> numbers;
+    std::vector<std::pair<std::int16_t, bool>> pairs;
+    for (std::size_t i = 0, n = gen.below(5); i < n; ++i) {
+      samples.push_back({static_cast<std::int32_t>(gen.rng()()), gen.text(), static_cast<double>(gen.rng()() % 1000) / 8});
+      props.emplace(gen.text() + std::to_string(i), kbus::variant(gen.make(gen.type())));
+      numbers.push_back(gen.rng()());
+      pairs.emplace_back(static_cast<std::int16_t>(gen.rng()()), gen.below(2));
+    }
+    for (auto order : {kbus::byte_order::little, kbus::byte_order::big}) {
+      kbus::message_builder b(kbus::message_type::method_call, order);
+      b.path(kbus::object_path("/t")).member(kbus::member_name("T"));
+      auto m = std::move(b).build(samples, props, numbers, pairs);
+      m.set_serial(2);
+      auto parsed = kbus::message::parse({m.bytes().begin(), m.bytes().end()});
+      ASSERT_TRUE(parsed) << parsed.error().what();
+      auto r = parsed->read<std::vector<sample>, std::map<std::string, kbus::variant>, std::vector<std::uint64_t>,
+                            std::vector<std::pair<std::int16_t, bool>>>();
+      ASSERT_TRUE(r) << r.error().what();
+      const auto& [s2, p2, n2, pr2] = *r;
+      ASSERT_EQ(s2.size(), samples.size());
+      for (std::size_t i = 0; i < samples.size(); ++i) {
+        EXPECT_EQ(s2[i].id, samples[i].id);
+        EXPECT_EQ(s2[i].name, samples[i].name);
+        EXPECT_EQ(s2[i].weight, samples[i].weight);
+      }
+      EXPECT_EQ(p2, props);
+      EXPECT_EQ(n2, numbers);
+      EXPECT_EQ(pr2, pairs);
+    }
+  }
+}
+
+TEST(Property, CorruptionNeverCrashesOrHangs) {
+  generator gen(99);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int accepted = 0, refused = 0;
+  for (int iteration = 0; iteration < 4000 && std::chrono::steady_clock::now() < deadline; ++iteration) {
+    const std::string t = gen.type();
+    auto m = build(t, {gen.make(t)}, gen.below(2) ? kbus::byte_order::big : kbus::byte_order::little);
+    std::vector<std::byte> bytes(m.bytes().begin(), m.bytes().end());
+    switch (gen.below(4)) {
+      case 0:  // bit flips
+        for (std::size_t i = 0, n = 1 + gen.below(4); i < n; ++i)
+          bytes[gen.below(bytes.size())] ^= static_cast<std::byte>(1u << gen.below(8));
+        break;
+      case 1:  // truncation
+        bytes.resize(gen.below(bytes.size()));
+        break;
+      case 2: {  // a 32-bit field (a length, most likely) set to something large or small
+        const std::size_t at = gen.below(bytes.size() / 4) * 4;
+        const std::uint32_t v = gen.below(2) ? static_cast<std::uint32_t>(gen.rng()()) : static_cast<std::uint32_t>(gen.below(64));
+        for (std::size_t i = 0; i < 4 && at + i < bytes.size(); ++i) bytes[at + i] = static_cast<std::byte>(v >> (8 * i));
+        break;
+      }
+      default:  // random bytes appended or a byte replaced
+        if (gen.below(2)) bytes.push_back(static_cast<std::byte>(gen.rng()()));
+        else bytes[gen.below(bytes.size())] = static_cast<std::byte>(gen.rng()());
+    }
+    auto parsed = kbus::message::parse(std::move(bytes));
+    if (parsed) {
+      ++accepted;
+      auto v = parsed->values();
+      EXPECT_TRUE(v) << "a message that parses must decode: " << v.error().what();
+    } else {
+      ++refused;
+      EXPECT_FALSE(parsed.error().message.empty());
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(accepted + refused, 1000);
+}
+
+}  // namespace
