@@ -14,6 +14,7 @@ extern "C" int kbus_fuzz_message(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_signature(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_body(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_json(const std::uint8_t*, std::size_t);
+extern "C" int kbus_fuzz_address(const std::uint8_t*, std::size_t);
 
 namespace {
 
@@ -37,5 +38,6 @@ TEST(FuzzCorpus, Message) { replay("message", kbus_fuzz_message); }
 TEST(FuzzCorpus, Signature) { replay("signature", kbus_fuzz_signature); }
 TEST(FuzzCorpus, Body) { replay("body", kbus_fuzz_body); }
 TEST(FuzzCorpus, Json) { replay("json", kbus_fuzz_json); }
+TEST(FuzzCorpus, Address) { replay("address", kbus_fuzz_address); }
 
 }  // namespace
