@@ -15,6 +15,7 @@ extern "C" int kbus_fuzz_signature(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_body(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_json(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_address(const std::uint8_t*, std::size_t);
+extern "C" int kbus_fuzz_sasl(const std::uint8_t*, std::size_t);
 
 namespace {
 
@@ -39,5 +40,6 @@ TEST(FuzzCorpus, Signature) { replay("signature", kbus_fuzz_signature); }
 TEST(FuzzCorpus, Body) { replay("body", kbus_fuzz_body); }
 TEST(FuzzCorpus, Json) { replay("json", kbus_fuzz_json); }
 TEST(FuzzCorpus, Address) { replay("address", kbus_fuzz_address); }
+TEST(FuzzCorpus, Sasl) { replay("sasl", kbus_fuzz_sasl); }
 
 }  // namespace
