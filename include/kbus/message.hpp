@@ -130,6 +130,9 @@ class message {
   // A reader of the body for code that walks it value by value.
   detail::reader body_reader() const noexcept;
 
+  // Gives the buffer back (to receive the next message into it without an allocation).
+  std::vector<std::byte> release_buffer() && noexcept { return std::move(buffer_); }
+
  private:
   friend class message_builder;
   struct span_ref {
@@ -139,7 +142,8 @@ class message {
   std::string_view field(span_ref r) const noexcept {
     return {reinterpret_cast<const char*>(buffer_.data()) + r.offset, r.size};
   }
-  result<void> index_header();
+  // Finds the header fields; `trusted` skips the checks for a header this library built.
+  result<void> index_header(bool trusted = false);
 
   std::vector<std::byte> buffer_;
   std::vector<unix_fd> fds_;
@@ -147,6 +151,7 @@ class message {
   message_flags flags_ = message_flags::none;
   bool big_endian_ = false;
   bool fds_detached_ = false;
+  bool body_validated_ = false;
   std::uint32_t serial_ = 0;
   std::optional<std::uint32_t> reply_serial_;
   std::uint32_t unix_fds_ = 0;
@@ -221,6 +226,9 @@ result<std::tuple<Ts...>> message::read() const {
   std::tuple<Ts...> out{};
   detail::reader r = body_reader();
   if (!detail::decode_fields(r, out, std::index_sequence_for<Ts...>{})) return r.get_error();
+  if (!r.at_end())
+    return kbus::error(errc::body_signature_mismatch, "bytes left after the values of signature '" +
+                                                          std::string(signature()) + "'");
   return out;
 }
 

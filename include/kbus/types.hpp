@@ -21,10 +21,12 @@
 #include <boost/pfr/core.hpp>
 #include <boost/pfr/tuple_size.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -103,6 +105,10 @@ bool decode_value(reader& r, std::string_view type, value& out);
 bool encode_values(writer& w, std::string_view sig, const std::vector<value>& values, error& err);
 bool decode_values(reader& r, std::string_view sig, std::vector<value>& out);
 
+// Strings a program hands to the encoder must be what the spec allows (valid UTF-8, no NUL):
+// throws kbus::exception otherwise, as sd-bus refuses them on append.
+void check_string_for_encoding(std::string_view s);
+
 // Whether a type has a codec.
 template <class T, class = void>
 struct has_codec : std::false_type {};
@@ -167,7 +173,10 @@ struct codec<double> : detail::basic_codec_base<'d'> {
 
 template <>
 struct codec<std::string> : detail::basic_codec_base<'s'> {
-  static void encode(detail::writer& w, std::string_view v) { w.put_string(v); }
+  static void encode(detail::writer& w, std::string_view v) {
+    detail::check_string_for_encoding(v);
+    w.put_string(v);
+  }
   static bool decode(detail::reader& r, std::string& v) {
     std::string_view s;
     if (!r.get_string(s)) return false;
@@ -179,17 +188,20 @@ struct codec<std::string> : detail::basic_codec_base<'s'> {
 // Decoding gives a view into the message buffer: no copy, valid while the message lives.
 template <>
 struct codec<std::string_view> : detail::basic_codec_base<'s'> {
-  static void encode(detail::writer& w, std::string_view v) { w.put_string(v); }
+  static void encode(detail::writer& w, std::string_view v) {
+    detail::check_string_for_encoding(v);
+    w.put_string(v);
+  }
   static bool decode(detail::reader& r, std::string_view& v) { return r.get_string(v); }
 };
 
 template <>
 struct codec<const char*> : detail::basic_codec_base<'s'> {
-  static void encode(detail::writer& w, const char* v) { w.put_string(v); }
+  static void encode(detail::writer& w, const char* v) { codec<std::string_view>::encode(w, v); }
 };
 template <std::size_t N>
 struct codec<char[N]> : detail::basic_codec_base<'s'> {
-  static void encode(detail::writer& w, const char (&v)[N]) { w.put_string(std::string_view(v)); }
+  static void encode(detail::writer& w, const char (&v)[N]) { codec<std::string_view>::encode(w, std::string_view(v)); }
 };
 
 template <>
@@ -276,12 +288,34 @@ struct codec<std::vector<T, A>> {
           if (!codec<T>::decode(r, e)) return false;
       }
     } else {
+      // Every element takes at least its alignment in bytes: a bound for the count that a
+      // hostile length cannot inflate beyond the bytes actually there.
+      v.reserve((end - r.position()) / std::max<std::size_t>(element_alignment, 4));
       while (r.position() < end) {
         T e{};
         if (!codec<T>::decode(r, e)) return false;
         v.push_back(std::move(e));
       }
     }
+    return r.end_array(end);
+  }
+};
+
+// A byte array as a view: encoding copies it once, decoding points into the message buffer
+// (valid while the message lives), with no copy at all.
+template <>
+struct codec<std::span<const std::uint8_t>> {
+  static constexpr detail::sig_string<2> signature{"ay"};
+  static void encode(detail::writer& w, std::span<const std::uint8_t> v) {
+    auto token = w.begin_array(1);
+    w.append(v.data(), v.size());
+    w.end_array(token);
+  }
+  static bool decode(detail::reader& r, std::span<const std::uint8_t>& v) {
+    std::size_t end;
+    if (!r.begin_array(1, end)) return false;
+    v = {reinterpret_cast<const std::uint8_t*>(r.data() + r.position()), end - r.position()};
+    r.skip_bytes(end - r.position());
     return r.end_array(end);
   }
 };

@@ -12,7 +12,7 @@ using detail::fixed_header_size;
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
 std::uint32_t load_u32(const std::byte* p, bool big_endian) noexcept {
-  std::uint32_t v;
+  std::uint32_t v{};
   std::memcpy(&v, p, 4);
   return big_endian != (std::endian::native == std::endian::big) ? detail::byteswap(v) : v;
 }
@@ -98,6 +98,7 @@ result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd
   const std::uint32_t checked_fds = options.fds_detached ? std::numeric_limits<std::uint32_t>::max() : m.unix_fds_;
   detail::reader r(m.buffer_, m.body_offset_, m.buffer_.size(), m.big_endian_, checked_fds);
   if (!r.skip(m.signature())) return r.get_error();
+  m.body_validated_ = true;
   if (!r.at_end())
     return error(errc::body_signature_mismatch, std::to_string(m.buffer_.size() - r.position()) +
                                                     " body bytes left after the values of signature '" +
@@ -106,7 +107,7 @@ result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd
   return m;
 }
 
-result<void> message::index_header() {
+result<void> message::index_header(bool trusted) {
   const auto* b = buffer_.data();
   big_endian_ = static_cast<char>(b[0]) == 'B';
   const auto type = static_cast<std::uint8_t>(b[1]);
@@ -125,11 +126,12 @@ result<void> message::index_header() {
   unix_fds_ = 0;
 
   detail::reader r(buffer_, fixed_header_size, fields_end, big_endian_, 0);
+  r.trusted = trusted;
   std::uint32_t seen = 0;
   while (!r.at_end()) {
     if (!r.align(8)) return r.get_error();
     const std::size_t at = r.position();
-    std::uint8_t code;
+    std::uint8_t code{};
     std::string_view sig;
     if (!r.get(code) || !r.get_signature(sig)) return r.get_error();
     if (code == 0) return error(errc::invalid_header_field, "header field code 0 (at byte " + std::to_string(at) + ")");
@@ -143,20 +145,21 @@ result<void> message::index_header() {
       r.leave('v');
       continue;
     }
-    const std::string where = std::string(field_name(code)) + " header field (at byte " + std::to_string(at) + ")";
-    if (seen & (1u << code)) return error(errc::duplicate_header_field, where + " appears twice");
+    // Only an error needs the sentence.
+    auto where = [&] { return std::string(field_name(code)) + " header field (at byte " + std::to_string(at) + ")"; };
+    if (seen & (1u << code)) return error(errc::duplicate_header_field, where() + " appears twice");
     seen |= 1u << code;
     if (sig.size() != 1 || sig[0] != want)
-      return error(errc::invalid_header_field, where + " has type '" + std::string(sig) + "', not '" + want + "'");
+      return error(errc::invalid_header_field, where() + " has type '" + std::string(sig) + "', not '" + want + "'");
     if (want == 'u') {
-      std::uint32_t v;
+      std::uint32_t v{};
       if (!r.get(v)) return r.get_error();
       if (code == 5) {
-        if (v == 0) return error(errc::invalid_header_field, where + " is 0");
+        if (v == 0) return error(errc::invalid_header_field, where() + " is 0");
         reply_serial_ = v;
       } else {
         if (v > detail::max_unix_fds)
-          return error(errc::invalid_header_field, where + " is " + std::to_string(v) + ", above the limit of 253");
+          return error(errc::invalid_header_field, where() + " is " + std::to_string(v) + ", above the limit of 253");
         unix_fds_ = v;
       }
       continue;
@@ -166,23 +169,31 @@ result<void> message::index_header() {
     if (!ok) return r.get_error();
     const span_ref ref{static_cast<std::uint32_t>(reinterpret_cast<const std::byte*>(s.data()) - b),
                        static_cast<std::uint32_t>(s.size())};
-    detail::validation v;
     switch (code) {
       case 1: path_ = ref; break;
-      case 2: v = detail::check_interface_name(s); interface_ = ref; break;
-      case 3: v = detail::check_member_name(s); member_ = ref; break;
-      case 4: v = detail::check_error_name(s); error_name_ = ref; break;
-      case 6: v = detail::check_bus_name(s); destination_ = ref; break;
-      case 7: v = detail::check_bus_name(s); sender_ = ref; break;
+      case 2: interface_ = ref; break;
+      case 3: member_ = ref; break;
+      case 4: error_name_ = ref; break;
+      case 6: destination_ = ref; break;
+      case 7: sender_ = ref; break;
       case 8: signature_ = ref; break;
     }
-    if (!v) return error(v.code, where + " \"" + std::string(s) + "\": " + v.reason);
+    if (trusted) continue;
+    detail::validation v;
+    switch (code) {
+      case 2: v = detail::check_interface_name(s); break;
+      case 3: v = detail::check_member_name(s); break;
+      case 4: v = detail::check_error_name(s); break;
+      case 6: case 7: v = detail::check_bus_name(s); break;
+    }
+    if (!v) return error(v.code, where() + " \"" + std::string(s) + "\": " + v.reason);
   }
   // Padding between the header fields and the body must be zero.
   for (std::size_t i = fields_end; i < body_offset_; ++i)
     if (b[i] != std::byte{0})
       return error(errc::nonzero_padding, "padding before the body is not zero (at byte " + std::to_string(i) + ")");
-  if (serial_ == 0) return error(errc::invalid_header_field, "serial is 0");
+  // A message built here has serial 0 until it is sent.
+  if (serial_ == 0 && !trusted) return error(errc::invalid_header_field, "serial is 0");
 
   auto require = [&](span_ref f, const char* name) -> result<void> {
     if (f.size == 0)
@@ -233,7 +244,7 @@ void message::set_sender(std::string_view unique_name) {
   while (!r.at_end()) {
     r.align(8);
     const std::size_t start = r.position();
-    std::uint8_t code;
+    std::uint8_t code{};
     std::string_view sig;
     r.get(code);
     r.get_signature(sig);
@@ -267,6 +278,7 @@ detail::reader message::body_reader() const noexcept {
     return detail::reader(buffer_, body_offset_, buffer_.size(), big_endian_, std::numeric_limits<std::uint32_t>::max());
   detail::reader r(buffer_, body_offset_, buffer_.size(), big_endian_, unix_fds_);
   if (fds_.size() >= unix_fds_) r.fd_table = fds_.data();
+  r.trusted = body_validated_;
   return r;
 }
 
@@ -376,10 +388,10 @@ message message_builder::finish() {
   message m;
   m.buffer_ = std::move(buf_);
   m.fds_ = std::move(fds_);
-  // Serial 0 until sent: index with a stand-in so the header check passes.
-  m.set_serial(1);
-  if (auto r = m.index_header(); !r) throw exception(r.error());
-  m.set_serial(0);
+  // The fields were validated when they were set, and the body was written from typed or
+  // checked values.
+  if (auto r = m.index_header(/*trusted=*/true); !r) throw exception(r.error());
+  m.body_validated_ = true;
   return m;
 }
 

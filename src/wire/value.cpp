@@ -146,70 +146,70 @@ bool decode_typed(reader& r, std::string_view type, std::size_t& i, value& out) 
   const char c = type[i];
   switch (c) {
     case 'y': {
-      std::uint8_t v;
+      std::uint8_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::byte(v);
       return true;
     }
     case 'b': {
-      bool v;
+      bool v{};
       ++i;
       if (!r.get_bool(v)) return false;
       out = value::boolean(v);
       return true;
     }
     case 'n': {
-      std::int16_t v;
+      std::int16_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::int16(v);
       return true;
     }
     case 'q': {
-      std::uint16_t v;
+      std::uint16_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::uint16(v);
       return true;
     }
     case 'i': {
-      std::int32_t v;
+      std::int32_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::int32(v);
       return true;
     }
     case 'u': {
-      std::uint32_t v;
+      std::uint32_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::uint32(v);
       return true;
     }
     case 'h': {
-      std::uint32_t v;
+      std::uint32_t v{};
       ++i;
       if (!r.get_unix_fd(v)) return false;
       out = value::unix_fd_index(v);
       return true;
     }
     case 'x': {
-      std::int64_t v;
+      std::int64_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::int64(v);
       return true;
     }
     case 't': {
-      std::uint64_t v;
+      std::uint64_t v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::uint64(v);
       return true;
     }
     case 'd': {
-      double v;
+      double v{};
       ++i;
       if (!r.get(v)) return false;
       out = value::float64(v);
@@ -336,6 +336,12 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out) {
 
 }  // namespace detail
 
+void detail::check_string_for_encoding(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos)
+    throw exception(error(errc::string_contains_nul, "a string to encode contains a NUL byte"));
+  if (!is_valid_utf8(s)) throw exception(error(errc::invalid_utf8, "a string to encode is not valid UTF-8"));
+}
+
 void codec<variant>::encode(detail::writer& w, const variant& v) {
   w.put_signature(v.type());
   // Typed encoding cannot fail on its own; only a hand-made kbus::value inside the variant
@@ -365,7 +371,7 @@ void codec<unix_fd>::encode(detail::writer& w, const unix_fd& fd) {
 }
 
 bool codec<unix_fd>::decode(detail::reader& r, unix_fd& fd) {
-  std::uint32_t index;
+  std::uint32_t index{};
   if (!r.get_unix_fd(index)) return false;
   fd = r.fd_table ? r.fd_table[index].dup() : unix_fd{};
   return true;
