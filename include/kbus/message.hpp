@@ -184,12 +184,13 @@ class message_builder {
   message_builder& detached_unix_fds(std::uint32_t n);
 
   // Finishes with a typed body (its signature computed at compile time).
+  // The builder is spent afterwards (its buffer becomes the message's).
   template <class... Args>
-  message build(const Args&... args) &&;
+  message build(const Args&... args);
   // Finishes with a body known at run time; an error when the values do not match `sig`.
   // 'h' values index into `fds`, which the message takes.
   result<message> build_values(const kbus::signature& sig, const std::vector<value>& values,
-                               std::vector<unix_fd> fds = {}) &&;
+                               std::vector<unix_fd> fds = {});
 
  private:
   message_builder& string_field(header_field code, char type, std::string_view v);
@@ -207,7 +208,7 @@ class message_builder {
 // ---- implementation of the templates ----
 
 template <class... Args>
-message message_builder::build(const Args&... args) && {
+message message_builder::build(const Args&... args) {
   constexpr auto sig = signature_of<Args...>();
   static_assert(sig.size() <= detail::max_signature_length, "body signature longer than 255 bytes");
   begin_body(sig.view());

@@ -396,7 +396,7 @@ message message_builder::finish() {
 }
 
 result<message> message_builder::build_values(const kbus::signature& sig, const std::vector<value>& values,
-                                              std::vector<unix_fd> fds) && {
+                                              std::vector<unix_fd> fds) {
   fds_ = std::move(fds);
   begin_body(sig.view());
   detail::writer w(buf_, big_endian_);
