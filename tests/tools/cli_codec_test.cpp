@@ -78,4 +78,17 @@ TEST(Cli, InvalidInputExitsOneWithAReason) {
   EXPECT_EQ(usage.status, 2);
 }
 
+TEST(Cli, Match) {
+  auto canonical = run_kbus("match \"member=Foo,type='signal',arg0=x\"", "");
+  EXPECT_EQ(canonical.status, 0);
+  EXPECT_EQ(canonical.out, "type='signal',member='Foo',arg0='x'\n");
+  auto bad = run_kbus("match \"member='9Foo'\"", "");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("key 'member'"), std::string::npos) << bad.out;
+  const std::string msg = R"({"header": {"type": "signal", "serial": 1, "path": "/a/b", "interface": "org.x.Y",)"
+                          R"( "member": "Foo", "flags": []}, "body": {"type": "s", "data": ["x"]}})";
+  EXPECT_EQ(run_kbus("match \"type='signal',arg0='x',path_namespace='/a'\" --message -", msg).status, 0);
+  EXPECT_EQ(run_kbus("match \"arg0='y'\" --message -", msg).status, 1);
+}
+
 }  // namespace

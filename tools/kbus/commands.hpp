@@ -20,6 +20,8 @@ using arguments = std::vector<std::string>;
 
 int decode_command(const global_options& options, const arguments& args);
 int encode_command(const global_options& options, const arguments& args);
+// Exit 0: canonical rule printed, or the rule matches; 1: it does not match; 2: bad rule/usage.
+int match_command(const global_options& options, const arguments& args);
 
 // Reads all of FILE, or of stdin when `path` is empty or "-"; false with errno on failure.
 bool read_input(const std::string& path, std::string& out);

@@ -20,6 +20,7 @@ struct command {
 constexpr command commands[] = {
     {"decode", &kbus::cli::decode_command, "decode [--hex] [FILE]                  a raw message as JSON"},
     {"encode", &kbus::cli::encode_command, "encode [--big-endian] [--hex] [FILE]   JSON to a raw message"},
+    {"match", &kbus::cli::match_command, "match RULE [--message FILE]            a rule in canonical form, or whether it matches"},
 };
 
 void usage(std::ostream& out) {
