@@ -1,0 +1,36 @@
+// A private message bus for tests: dbus-daemon or dbus-broker on a socket in a temporary
+// folder, stopped when the object dies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+namespace kbus::test {
+
+enum class bus_kind { dbus_daemon, dbus_broker };
+const char* to_string(bus_kind k);
+
+class private_bus {
+ public:
+  // The bus, or nullopt with the reason in `why_not` (e.g. the program is not installed).
+  static std::optional<private_bus> start(bus_kind kind, std::string& why_not);
+
+  private_bus(private_bus&& o) noexcept;
+  private_bus& operator=(private_bus&&) = delete;
+  ~private_bus();
+
+  const std::string& address() const noexcept { return address_; }
+  bus_kind kind() const noexcept { return kind_; }
+  // Kills the bus at once (SIGKILL), as a crash would.
+  void kill();
+
+ private:
+  private_bus() = default;
+  bus_kind kind_ = bus_kind::dbus_daemon;
+  std::string dir_;
+  std::string address_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace kbus::test
