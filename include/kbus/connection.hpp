@@ -1,0 +1,169 @@
+// A connection to a D-Bus bus (or peer) over the socket transport, on the executor the
+// application gives: no hidden threads. Every asynchronous operation takes a completion token
+// (a callback, boost::asio::use_future, use_awaitable, deferred ...).
+//
+//   boost::asio::io_context io;
+//   kbus::connection bus(io.get_executor());
+//   bus.async_connect("unix:path=/run/dbus/system_bus_socket", [&](boost::system::error_code ec) {
+//     bus.async_call(kbus::message_builder::method_call(...).build(), [](auto ec, kbus::message reply) {...});
+//   });
+//   io.run();
+#pragma once
+
+#include "kbus/message.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace kbus {
+
+// What can go wrong with a connection or a call (the wire's own errors are kbus::errc).
+enum class connection_errc {
+  ok = 0,
+  no_usable_address,  // every entry of the address list was skipped or failed
+  disconnected,       // the peer or bus went away; pending calls end with this
+  timeout,            // no reply within the call's timeout
+  error_reply,        // the reply is a D-Bus error: see reply.error_name() and dbus_error_of()
+  not_connected,
+  peer_sent_invalid_message,
+};
+const std::error_category& connection_category() noexcept;
+inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }
+
+// A D-Bus error reply as data: its name and its message (the first string argument, if any).
+struct dbus_error {
+  std::string name;
+  std::string message;
+};
+dbus_error dbus_error_of(const message& error_reply);
+
+struct call_options {
+  // libdbus's default reply timeout.
+  std::chrono::milliseconds timeout{25000};
+};
+
+// What the connection used, and what it skipped on the way.
+struct connection_info {
+  std::string address;                // the entry that was used
+  std::string transport;              // "unix", "tcp", ...
+  std::vector<std::string> skipped;   // "entry: reason" for each entry tried before it
+  std::string unique_name;
+  std::string server_guid;
+  bool unix_fd_passing = false;
+};
+
+namespace detail {
+class connection_impl;
+
+// A completion handler of any (move-only) type, called on its own executor.
+struct call_completion {
+  virtual ~call_completion() = default;
+  virtual void complete(boost::system::error_code ec, message reply) = 0;
+};
+
+template <class Handler, class Executor>
+struct call_completion_for final : call_completion {
+  Handler handler;
+  Executor fallback;
+  call_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
+  void complete(boost::system::error_code ec, message reply) override {
+    auto ex = boost::asio::get_associated_executor(handler, fallback);
+    boost::asio::post(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { h(ec, std::move(r)); });
+  }
+};
+
+struct connect_completion {
+  virtual ~connect_completion() = default;
+  virtual void complete(boost::system::error_code ec) = 0;
+};
+
+template <class Handler, class Executor>
+struct connect_completion_for final : connect_completion {
+  Handler handler;
+  Executor fallback;
+  connect_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
+  void complete(boost::system::error_code ec) override {
+    auto ex = boost::asio::get_associated_executor(handler, fallback);
+    boost::asio::post(ex, [h = std::move(handler), ec]() mutable { h(ec); });
+  }
+};
+}  // namespace detail
+
+class connection {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  // Incoming method calls and signals (replies go to their calls).
+  using message_handler = std::function<void(message&)>;
+
+  explicit connection(executor_type ex);
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection();
+
+  executor_type get_executor() const noexcept;
+
+  // Connects to the first usable entry of an address list, authenticates, and says Hello
+  // (`bus` false: a peer-to-peer connection, no Hello). Signature: void(error_code).
+  template <class Token>
+  auto async_connect(std::string address, Token&& token, bool bus = true) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this, bus](auto handler, std::string a) {
+          using H = decltype(handler);
+          start_connect(std::move(a), bus,
+                        std::make_unique<detail::connect_completion_for<H, executor_type>>(std::move(handler),
+                                                                                            get_executor()));
+        },
+        token, std::move(address));
+  }
+
+  // Sends a method call and completes with its reply. Signature: void(error_code, message):
+  // on an error reply the code is connection_errc::error_reply and the message is the reply.
+  // Cancellation through the token's cancellation slot ends the call with operation_aborted.
+  template <class Token>
+  auto async_call(message call, Token&& token, call_options options = {}) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, message)>(
+        [this, options](auto handler, message m) {
+          using H = decltype(handler);
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
+          auto done = std::make_unique<detail::call_completion_for<H, executor_type>>(std::move(handler), get_executor());
+          const std::uint64_t id = start_call(std::move(m), options, std::move(done));
+          if (slot.is_connected()) slot.assign([this, id](boost::asio::cancellation_type) { cancel_call(id); });
+        },
+        token, std::move(call));
+  }
+
+  // Queues a message that expects no reply (a signal, a reply, a call with no_reply_expected).
+  void send(message m);
+  void set_message_handler(message_handler h);
+  // Ends the connection: pending calls complete with connection_errc::disconnected.
+  void close();
+
+  bool is_open() const noexcept;
+  const connection_info& info() const noexcept;
+  const std::string& unique_name() const noexcept;
+  // The reason the connection ended or failed to connect, in words.
+  std::string last_error() const;
+
+ private:
+  void start_connect(std::string address, bool bus, std::unique_ptr<detail::connect_completion> done);
+  std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done);
+  void cancel_call(std::uint64_t id);
+
+  std::shared_ptr<detail::connection_impl> impl_;
+};
+
+}  // namespace kbus
+
+template <>
+struct std::is_error_code_enum<kbus::connection_errc> : std::true_type {};
