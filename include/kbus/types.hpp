@@ -72,6 +72,14 @@ using plain = std::remove_cvref_t<T>;
 template <class T, class Enable = void>
 struct codec;
 
+namespace detail {
+// Whether a type has a codec.
+template <class T, class = void>
+struct has_codec : std::false_type {};
+template <class T>
+struct has_codec<T, std::void_t<decltype(codec<T>::signature)>> : std::true_type {};
+}  // namespace detail
+
 // A value of any D-Bus type, carried as the D-Bus type VARIANT ('v').
 class variant {
  public:
@@ -79,7 +87,8 @@ class variant {
   explicit variant(value v) : value_(std::move(v)) {}
   // Any C++ type with a codec.
   template <class T>
-    requires(!std::is_same_v<detail::plain<T>, variant> && !std::is_same_v<detail::plain<T>, value>)
+    requires(!std::is_same_v<detail::plain<T>, variant> && !std::is_same_v<detail::plain<T>, value> &&
+             detail::has_codec<detail::plain<T>>::value)
   variant(const T& v);
 
   const value& get() const noexcept { return value_; }
@@ -109,11 +118,6 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out);
 // throws kbus::exception otherwise, as sd-bus refuses them on append.
 void check_string_for_encoding(std::string_view s);
 
-// Whether a type has a codec.
-template <class T, class = void>
-struct has_codec : std::false_type {};
-template <class T>
-struct has_codec<T, std::void_t<decltype(codec<T>::signature)>> : std::true_type {};
 
 template <class T>
 constexpr bool is_basic_type() {
@@ -485,7 +489,8 @@ struct codec<variant> : detail::basic_codec_base<'v'> {
 // message_builder::build_values for bodies whose signature is known only at run time.
 
 template <class T>
-  requires(!std::is_same_v<detail::plain<T>, variant> && !std::is_same_v<detail::plain<T>, value>)
+  requires(!std::is_same_v<detail::plain<T>, variant> && !std::is_same_v<detail::plain<T>, value> &&
+           detail::has_codec<detail::plain<T>>::value)
 variant::variant(const T& v) {
   std::vector<std::byte> scratch;
   detail::writer w(scratch, std::endian::native == std::endian::big);

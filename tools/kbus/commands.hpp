@@ -20,6 +20,13 @@ using arguments = std::vector<std::string>;
 
 int decode_command(const global_options& options, const arguments& args);
 int encode_command(const global_options& options, const arguments& args);
+int info_command(const global_options& options, const arguments& args);
+int list_command(const global_options& options, const arguments& args);
+int call_command(const global_options& options, const arguments& args);
+int emit_command(const global_options& options, const arguments& args);
+int get_property_command(const global_options& options, const arguments& args);
+int set_property_command(const global_options& options, const arguments& args);
+int monitor_command(const global_options& options, const arguments& args);
 // Exit 0: canonical rule printed, or the rule matches; 1: it does not match; 2: bad rule/usage.
 int match_command(const global_options& options, const arguments& args);
 

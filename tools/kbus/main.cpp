@@ -1,6 +1,7 @@
 // kbus: a D-Bus command-line client in the manner of busctl.
 #include "commands.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -18,6 +19,13 @@ struct command {
 };
 
 constexpr command commands[] = {
+    {"info", &kbus::cli::info_command, "info                                   the address used, the transport, what was skipped"},
+    {"list", &kbus::cli::list_command, "list                                   the names on the bus"},
+    {"call", &kbus::cli::call_command, "call DEST PATH IFACE METHOD [SIG [ARG...]]"},
+    {"emit", &kbus::cli::emit_command, "emit PATH IFACE SIGNAL [SIG [ARG...]]"},
+    {"get-property", &kbus::cli::get_property_command, "get-property DEST PATH IFACE PROP"},
+    {"set-property", &kbus::cli::set_property_command, "set-property DEST PATH IFACE PROP SIG ARG..."},
+    {"monitor", &kbus::cli::monitor_command, "monitor [MATCH...]                     print the bus's traffic"},
     {"decode", &kbus::cli::decode_command, "decode [--hex] [FILE]                  a raw message as JSON"},
     {"encode", &kbus::cli::encode_command, "encode [--big-endian] [--hex] [FILE]   JSON to a raw message"},
     {"match", &kbus::cli::match_command, "match RULE [--message FILE]            a rule in canonical form, or whether it matches"},
@@ -85,6 +93,9 @@ int main(int argc, char** argv) {
   }
   const std::string_view name = argv[i];
   arguments args(argv + i + 1, argv + argc);
+  // "--" after the command ends its options too, so negative numbers pass as arguments.
+  if (name != "decode" && name != "encode")
+    if (auto dd = std::find(args.begin(), args.end(), "--"); dd != args.end()) args.erase(dd);
   for (const auto& c : commands)
     if (name == c.name) return c.run(options, args);
   std::cerr << "kbus: unknown command \"" << name << "\"\n";
