@@ -24,12 +24,6 @@ std::uint64_t load_le64(const std::uint8_t* p) noexcept {
   return v;
 }
 
-// Bytes needed per bit index: enough for log2(bits) bits.
-std::size_t index_bytes(std::size_t bits) noexcept {
-  const std::size_t log2 = static_cast<std::size_t>(std::countr_zero(bits));
-  return (log2 + 7) / 8;
-}
-
 const char* type_name(message_type t) {
   switch (t) {
     case message_type::method_call: return "method_call";
@@ -73,25 +67,47 @@ std::uint64_t siphash24(std::string_view data, const std::array<std::uint8_t, 16
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+std::size_t bloom_parameters::index_bytes() const noexcept {
+  const std::uint64_t bits = static_cast<std::uint64_t>(size) * 8;
+  if (bits < 2) return 0;
+  const std::size_t floor_log2 = static_cast<std::size_t>(std::bit_width(bits)) - 1;
+  return (floor_log2 + 7) / 8;
+}
+
 result<void> bloom_parameters::check() const {
-  const std::size_t bits = size * 8;
-  if (size == 0 || size % 8 != 0 || !std::has_single_bit(bits))
-    return error(errc::invalid_value, "bloom size " + std::to_string(size) + " is not a power-of-two multiple of 8 bytes");
-  if (hashes == 0 || index_bytes(bits) * hashes > bloom_hash_bytes_available)
+  if (size < min_bloom_size || size > max_bloom_size || size % 8 != 0)
+    return error(errc::invalid_value, "bloom size " + std::to_string(size) +
+                                          " is not a multiple of 8 bytes from 8 to 4096 (kdbus limits)");
+  if (hashes == 0) return error(errc::invalid_value, "bloom hash count is 0");
+  if (index_bytes() * hashes > bloom_hash_bytes_available)
     return error(errc::invalid_value, "bloom of " + std::to_string(size) + " bytes with " + std::to_string(hashes) +
-                                          " hashes needs more hash bytes than sd-bus's 8 keys give");
+                                          " hashes needs " + std::to_string(index_bytes() * hashes) +
+                                          " bytes of hash, sd-bus's 8 keys give 64");
   return {};
 }
 
-bloom_filter::bloom_filter(bloom_parameters p) : params_(p), words_(p.size / 8, 0) {}
+bloom_filter::bloom_filter(bloom_parameters p)
+    : params_(p), valid_(static_cast<bool>(p.check())), words_(valid_ ? p.size / 8 : 0, 0) {}
+
+result<bloom_filter> bloom_filter::make(bloom_parameters p) {
+  if (auto ok = p.check(); !ok) return ok.error();
+  return bloom_filter(p);
+}
+
+bool bloom_filter::none() const noexcept {
+  for (auto w : words_)
+    if (w) return false;
+  return true;
+}
 
 void bloom_filter::add(std::string_view prefix, std::string_view value) {
+  if (!valid_) return;
   std::string data;
   data.reserve(prefix.size() + value.size());
   data.append(prefix);
   data.append(value);
-  const std::size_t bits = params_.size * 8;
-  const std::size_t width = index_bytes(bits);
+  const std::uint64_t bits = words_.size() * 64;
+  const std::size_t width = params_.index_bytes();
   std::size_t key = 0;
   std::uint8_t hash[8];
   std::size_t used = sizeof hash;  // no hash computed yet
@@ -136,7 +152,8 @@ bloom_filter bloom_for_message(const message& m, const bloom_parameters& p) {
     f.add("path:", m.path());
     f.add_prefixes("path-slash-prefix:", m.path(), '/');
   }
-  // Every leading argument up to 63 (more than sd-bus added; extra bits are harmless).
+  // Every leading argument up to 63, past arguments of other types (more than sd-bus v228
+  // added; extra bits are harmless).
   detail::reader r = m.body_reader();
   const std::string_view sig = m.signature();
   std::size_t i = 0;
@@ -152,7 +169,7 @@ bloom_filter bloom_for_message(const message& m, const bloom_parameters& p) {
       f.add_prefixes("arg" + n + "-slash-prefix:", v, '/');
     } else if (type == "as" || type == "ao" || type == "ag") {
       std::size_t array_end;
-      if (!r.begin_array(4, array_end)) break;
+      if (!r.begin_array(type[1] == 'g' ? 1 : 4, array_end)) break;
       while (r.position() < array_end) {
         std::string_view v;
         if (!(type[1] == 'g' ? r.get_signature(v) : r.get_string(v, type[1]))) return f;
@@ -167,7 +184,7 @@ bloom_filter bloom_for_message(const message& m, const bloom_parameters& p) {
   return f;
 }
 
-bloom_filter bloom_mask_for_rule(const match_rule& rule, const bloom_parameters& p) {
+bloom_filter bloom_mask_for_rule(const match_rule& rule, const bloom_parameters& p, unsigned max_arg) {
   bloom_filter f(p);
   if (rule.type) f.add("message-type:", type_name(*rule.type));
   if (rule.interface) f.add("interface:", *rule.interface);
@@ -175,7 +192,7 @@ bloom_filter bloom_mask_for_rule(const match_rule& rule, const bloom_parameters&
   if (rule.path) f.add("path:", *rule.path);
   if (rule.path_namespace) f.add("path-slash-prefix:", *rule.path_namespace);
   for (const auto& a : rule.args)
-    if (!a.path) f.add("arg" + std::to_string(a.index) + ":", a.value);
+    if (!a.path && a.index <= max_arg) f.add("arg" + std::to_string(a.index) + ":", a.value);
   if (rule.arg0namespace) f.add("arg0-dot-prefix:", *rule.arg0namespace);
   return f;
 }

@@ -3,7 +3,6 @@
 #include "kbus/detail/validate.hpp"
 
 #include <algorithm>
-#include <array>
 
 namespace kbus {
 namespace {
@@ -13,24 +12,30 @@ error rule_error(std::string_view key, const std::string& why) {
   return error(errc::invalid_match_rule, "key '" + std::string(key) + "': " + why);
 }
 
+// Whitespace that may lead an element or end the rule: dbus-daemon's ISWHITE (bus/signals.c).
+// The spec's grammar has none; both buses accept it there and nowhere else that matters.
+constexpr bool is_rule_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 // arg0namespace is a bus-name-like prefix that may have a single element (spec, and
 // dbus-daemon's _dbus_validate_bus_namespace): non-empty elements of [A-Za-z0-9_-], none
-// starting with a digit, no trailing '.'.
-bool valid_namespace(std::string_view s) {
-  if (s.empty() || s.size() > detail::max_name_length) return false;
+// starting with a digit, no trailing '.', at most 255 bytes.
+const char* namespace_problem(std::string_view s) {
+  if (s.empty()) return "a namespace cannot be empty";
+  if (s.size() > detail::max_name_length) return "a namespace is at most 255 bytes";
   bool at_start = true;
   for (char c : s) {
     if (c == '.') {
-      if (at_start) return false;
+      if (at_start) return "a namespace has no empty elements and does not end with '.'";
       at_start = true;
     } else if (detail::is_name_char(c) || c == '-') {
-      if (at_start && detail::is_ascii_digit(c)) return false;
+      if (at_start && detail::is_ascii_digit(c)) return "a namespace element does not begin with a digit";
       at_start = false;
     } else {
-      return false;
+      return "a namespace has only [A-Za-z0-9_-] and '.'";
     }
   }
-  return !at_start;
+  if (at_start) return "a namespace has no empty elements and does not end with '.'";
+  return nullptr;
 }
 
 std::optional<message_type> type_from_name(std::string_view v) {
@@ -50,8 +55,8 @@ const char* type_name(message_type t) {
   }
 }
 
-// The spec's quoting: values in single quotes are literal; outside quotes \' is an apostrophe
-// and any other backslash is itself; an unquoted ',' ends the value.
+// The spec's quoting, for the canonical form: the value in single quotes; an apostrophe closes
+// the quotes, is written \' and the quotes reopen.
 std::string quote(std::string_view v) {
   std::string out = "'";
   for (char c : v) {
@@ -62,77 +67,115 @@ std::string quote(std::string_view v) {
   return out;
 }
 
-// String arguments of a message body, by index, read on demand.
-class string_args {
- public:
-  explicit string_args(const message& m) : m_(m) {}
-
-  // The argument's type code and text (text only for 's' and 'o'); '\0' when there is none.
-  std::pair<char, std::string_view> get(unsigned index) {
-    if (!loaded_) load();
-    if (index >= types_.size()) return {'\0', {}};
-    return {types_[index], texts_[index]};
-  }
-
- private:
-  void load() {
-    loaded_ = true;
-    detail::reader r = m_.body_reader();
-    const std::string_view sig = m_.signature();
-    std::size_t i = 0;
-    while (i < sig.size() && types_.size() <= max_match_arg) {
-      const std::size_t end = detail::complete_type_end(sig, i);
-      const char c = sig[i];
-      std::string_view text;
-      if (c == 's' || c == 'o') {
-        if (!r.get_string(text, c)) return;
-      } else if (!r.skip(sig.substr(i, end - i))) {
-        return;
-      }
-      types_.push_back(c);
-      texts_.push_back(text);
-      i = end;
-    }
-  }
-
-  const message& m_;
-  bool loaded_ = false;
-  std::vector<char> types_;
-  std::vector<std::string_view> texts_;
-};
-
+// argNpath (spec): equal, or either one is a prefix of the other that ends with '/'.
 bool path_prefix_match(std::string_view arg, std::string_view value) {
-  // argNpath: equal, or either one is a '/'-terminated prefix of the other (spec).
   if (arg == value) return true;
   if (!value.empty() && value.back() == '/' && arg.starts_with(value)) return true;
   if (!arg.empty() && arg.back() == '/' && value.starts_with(arg)) return true;
   return false;
 }
 
+// The connection a bus name stands for: itself when unique, its primary owner when well-known.
+std::optional<std::string> resolve(std::string_view name, const name_owner_lookup* names) {
+  if (!name.empty() && name[0] == ':') return std::string(name);
+  if (!names) return std::nullopt;
+  return names->owner_of(name);
+}
+
+// sender= and destination=: the names are the same, or stand for the same connection (as
+// dbus-daemon's connection_is_primary_owner decides on the bus).
+bool same_connection(std::string_view rule_name, std::string_view message_name, const name_owner_lookup* names) {
+  if (message_name.empty()) return false;
+  if (rule_name == message_name) return true;
+  const auto a = resolve(rule_name, names);
+  if (!a) return false;
+  const auto b = resolve(message_name, names);
+  return b && *a == *b;
+}
+
+// What the key argN / argNpath / arg0namespace asks for.
+struct arg_key {
+  unsigned index;
+  enum { plain, path, name_space } kind;
+};
+
+result<arg_key> parse_arg_key(std::string_view key) {
+  // "arg" + decimal N (leading zeros allowed, as both buses do; no sign, unlike dbus-daemon's
+  // strtoul) + "", "path" or "namespace".
+  std::size_t d = 3;
+  unsigned long n = 0;
+  while (d < key.size() && detail::is_ascii_digit(key[d])) {
+    if (n <= max_match_arg) n = n * 10 + static_cast<unsigned>(key[d] - '0');
+    ++d;
+  }
+  if (d == 3) return rule_error(key, "unknown key (argN needs a decimal N from 0 to 63)");
+  const std::string_view suffix = key.substr(d);
+  arg_key k{static_cast<unsigned>(n), arg_key::plain};
+  if (suffix == "path") k.kind = arg_key::path;
+  else if (suffix == "namespace") k.kind = arg_key::name_space;
+  else if (!suffix.empty())
+    return rule_error(key, "unknown key (after argN only 'path', or 'namespace' for arg0, may follow)");
+  if (n > max_match_arg) return rule_error(key, "argument number is above 63");
+  if (k.kind == arg_key::name_space && n != 0) return rule_error(key, "only arg0namespace exists");
+  return k;
+}
+
 }  // namespace
+
+message_match_args::message_match_args(const message& m) {
+  detail::reader r = m.body_reader();
+  const std::string_view sig = m.signature();
+  std::size_t i = 0;
+  while (i < sig.size() && count_ < match_arg_count) {
+    const std::size_t end = detail::complete_type_end(sig, i);
+    const char c = sig[i];
+    match_arg a;
+    if (c == 's' || c == 'o') {
+      if (!r.get_string(a.text, c)) return;
+      a.kind = c == 's' ? match_arg_kind::string : match_arg_kind::object_path;
+    } else if (!r.skip(sig.substr(i, end - i))) {
+      return;
+    }
+    args_[count_++] = a;
+    i = end;
+  }
+}
+
+match_input make_match_input(const message& m, std::span<const match_arg> args) {
+  match_input in;
+  in.type = m.type();
+  in.sender = m.sender();
+  in.interface = m.interface();
+  in.member = m.member();
+  in.path = m.path();
+  in.destination = m.destination();
+  in.args = args;
+  return in;
+}
 
 result<match_rule> match_rule::parse(std::string_view text) {
   if (text.size() > max_match_rule_length)
-    return rule_error({}, "rule of " + std::to_string(text.size()) + " bytes is longer than the limit of 1024");
+    return rule_error({}, "the rule is " + std::to_string(text.size()) + " bytes long, the limit is " +
+                              std::to_string(max_match_rule_length));
+  if (text.find('\0') != std::string_view::npos) return rule_error({}, "the rule contains a NUL byte");
+  if (!detail::is_valid_utf8(text)) return rule_error({}, "the rule is not valid UTF-8");
   match_rule rule;
   std::size_t i = 0;
-  bool first = true;
-  std::vector<std::string> seen;
-  while (i < text.size()) {
-    // Whitespace may lead an element (dbus-daemon accepts it); nowhere else.
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    if (i == text.size()) {
-      if (first) break;  // all whitespace: the empty rule
-      break;              // whitespace after a trailing comma
-    }
-    if (text[i] == ',') return rule_error({}, first ? "rule begins with ','" : "empty element between commas");
-    first = false;
-    const std::size_t eq = text.find('=', i);
-    const std::size_t comma = text.find(',', i);
-    if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq))
-      return rule_error(text.substr(i, std::min(comma, text.size()) - i), "has no '=value'");
-    const std::string_view key = text.substr(i, eq - i);
-    i = eq + 1;
+  std::vector<std::string_view> seen;
+  while (true) {
+    while (i < text.size() && is_rule_space(text[i])) ++i;
+    if (i == text.size()) break;  // the empty rule, or whitespace after a trailing comma
+    const std::size_t start = i;
+    while (i < text.size() && text[i] != '=' && text[i] != ',') ++i;
+    const std::string_view key = text.substr(start, i - start);
+    if (key.empty())
+      return rule_error({}, text[start] == ',' ? (start == 0 ? "the rule begins with ','" : "an element between commas is empty")
+                                               : "an element at byte " + std::to_string(start) + " has no key before '='");
+    if (i == text.size() || text[i] == ',') return rule_error(key, "has no '=value'");
+    ++i;  // '='
+
+    // The spec's quoting: inside single quotes everything is literal up to the next quote;
+    // outside, \' is an apostrophe, any other backslash is itself, and ',' ends the value.
     std::string value;
     bool quoted = false;
     while (i < text.size()) {
@@ -155,67 +198,49 @@ result<match_rule> match_rule::parse(std::string_view text) {
       }
     }
     if (quoted) return rule_error(key, "the quoted value is not closed");
-    if (i < text.size()) ++i;  // the comma; a trailing one is allowed
+    if (i < text.size()) ++i;  // the comma; a trailing one is allowed (both buses)
 
-    const std::string key_text(key);
-    if (std::find(seen.begin(), seen.end(), key_text) != seen.end()) return rule_error(key, "appears twice");
-    seen.push_back(key_text);
-    auto check = [&](detail::validation v, const char* what) -> result<void> {
-      if (!v) return rule_error(key, "\"" + value + "\" is not a valid " + what + ": " + v.reason);
-      return {};
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) return rule_error(key, "appears twice");
+    seen.push_back(key);
+    auto invalid = [&](detail::validation v, const char* what) {
+      return rule_error(key, "'" + value + "' is not a valid " + what + ": " + v.reason);
     };
-    result<void> ok;
     if (key == "type") {
       rule.type = type_from_name(value);
-      if (!rule.type) return rule_error(key, "\"" + value + "\" is not signal, method_call, method_return or error");
-    } else if (key == "sender") {
-      if (!(ok = check(detail::check_bus_name(value), "bus name"))) return ok.error();
-      rule.sender = value;
+      if (!rule.type) return rule_error(key, "'" + value + "' is not signal, method_call, method_return or error");
+    } else if (key == "sender" || key == "destination") {
+      if (auto v = detail::check_bus_name(value); !v) return invalid(v, "bus name");
+      (key == "sender" ? rule.sender : rule.destination) = value;
     } else if (key == "interface") {
-      if (!(ok = check(detail::check_interface_name(value), "interface name"))) return ok.error();
+      if (auto v = detail::check_interface_name(value); !v) return invalid(v, "interface name");
       rule.interface = value;
     } else if (key == "member") {
-      if (!(ok = check(detail::check_member_name(value), "member name"))) return ok.error();
+      if (auto v = detail::check_member_name(value); !v) return invalid(v, "member name");
       rule.member = value;
-    } else if (key == "path") {
-      if (!(ok = check(detail::check_object_path(value), "object path"))) return ok.error();
-      rule.path = value;
-    } else if (key == "path_namespace") {
-      if (!(ok = check(detail::check_object_path(value), "object path"))) return ok.error();
-      rule.path_namespace = value;
-    } else if (key == "destination") {
-      if (!(ok = check(detail::check_bus_name(value), "bus name"))) return ok.error();
-      rule.destination = value;
+    } else if (key == "path" || key == "path_namespace") {
+      if (auto v = detail::check_object_path(value); !v) return invalid(v, "object path");
+      if (rule.path || rule.path_namespace) return rule_error(key, "path and path_namespace cannot be combined");
+      (key == "path" ? rule.path : rule.path_namespace) = value;
     } else if (key == "eavesdrop") {
-      if (value != "true" && value != "false") return rule_error(key, "\"" + value + "\" is not true or false");
+      if (value != "true" && value != "false") return rule_error(key, "'" + value + "' is not true or false");
       rule.eavesdrop = value == "true";
     } else if (key.starts_with("arg")) {
-      // argN, argNpath, arg0namespace: N is decimal, 0..63.
-      std::size_t d = 3;
-      unsigned n = 0;
-      while (d < key.size() && detail::is_ascii_digit(key[d]) && n <= max_match_arg) n = n * 10 + unsigned(key[d++] - '0');
-      const std::string_view suffix = key.substr(d);
-      if (d == 3) return rule_error(key, "argN needs a decimal N");
-      if (d < key.size() && detail::is_ascii_digit(key[d])) return rule_error(key, "N is above 63");
-      if (n > max_match_arg) return rule_error(key, "N is above 63");
-      if (suffix == "namespace") {
-        if (n != 0) return rule_error(key, "only arg0namespace exists");
-        if (!valid_namespace(value)) return rule_error(key, "\"" + value + "\" is not a valid namespace");
+      auto k = parse_arg_key(key);
+      if (!k) return k.error();
+      if (k->kind == arg_key::name_space) {
+        if (const char* why = namespace_problem(value)) return rule_error(key, "'" + value + "' is not a valid namespace: " + why);
         rule.arg0namespace = value;
-      } else if (suffix.empty() || suffix == "path") {
-        const bool path = suffix == "path";
-        for (const auto& a : rule.args)
-          if (a.index == n) return rule_error(key, "arg" + std::to_string(n) + " has two conditions");
-        if (path && value.empty()) return rule_error(key, "an argNpath value cannot be empty");
-        rule.args.push_back({n, path, value});
       } else {
-        return rule_error(key, "unknown key");
+        for (const auto& a : rule.args)
+          if (a.index == k->index) return rule_error(key, "argument " + std::to_string(k->index) + " has a condition already");
+        // argNpath: the spec's values are object paths or '/'-ended prefixes of them; the buses
+        // take any string, and an empty one never matches anything but an empty string.
+        rule.args.push_back({k->index, k->kind == arg_key::path, value});
       }
     } else {
       return rule_error(key, "unknown key");
     }
   }
-  if (rule.path && rule.path_namespace) return rule_error("path_namespace", "cannot be combined with path");
   std::sort(rule.args.begin(), rule.args.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
   return rule;
 }
@@ -241,41 +266,49 @@ std::string match_rule::to_string() const {
   return out;
 }
 
-bool match_rule::matches(const message& m, const name_owner_lookup& owner_of) const {
-  if (type && m.type() != *type) return false;
-  if (sender && m.sender() != *sender) {
-    if ((*sender)[0] == ':' || !owner_of) return false;
-    auto owner = owner_of(*sender);
-    if (!owner || *owner != m.sender()) return false;
-  }
-  if (interface && m.interface() != *interface) return false;
-  if (member && m.member() != *member) return false;
-  if (path && m.path() != *path) return false;
+bool match_rule::matches(const match_input& m, const name_owner_lookup* names) const {
+  if (type && m.type != *type) return false;
+  if (interface && m.interface != *interface) return false;
+  if (member && m.member != *member) return false;
+  if (path && m.path != *path) return false;
   if (path_namespace) {
-    const std::string_view p = m.path();
+    // The path itself or a descendant; '/' is every path (spec). A message without a path
+    // (a reply) does not match.
+    const std::string_view p = m.path;
     const std::string_view ns = *path_namespace;
     if (p.empty()) return false;
     if (ns != "/" && p != ns && !(p.starts_with(ns) && p.size() > ns.size() && p[ns.size()] == '/')) return false;
   }
-  if (destination && m.destination() != *destination) return false;
-  if (args.empty() && !arg0namespace) return true;
-
-  string_args body(m);
   for (const auto& a : args) {
-    auto [code, text] = body.get(a.index);
+    if (a.index >= m.args.size()) return false;
+    const match_arg& arg = m.args[a.index];
     if (a.path) {
-      if ((code != 's' && code != 'o') || !path_prefix_match(text, a.value)) return false;
-    } else if (code != 's' || text != a.value) {
+      // argNpath: a string or an object path (spec).
+      if (arg.kind == match_arg_kind::other || !path_prefix_match(arg.text, a.value)) return false;
+    } else if (arg.kind != match_arg_kind::string || arg.text != a.value) {
+      // argN: only a string argument (spec: "only string arguments").
       return false;
     }
   }
   if (arg0namespace) {
-    auto [code, text] = body.get(0);
+    // arg0 is a string equal to the namespace or beginning with it and a '.'.
+    if (m.args.empty() || m.args[0].kind != match_arg_kind::string) return false;
+    const std::string_view t = m.args[0].text;
     const std::string_view ns = *arg0namespace;
-    if (code != 's') return false;
-    if (text != ns && !(text.starts_with(ns) && text.size() > ns.size() && text[ns.size()] == '.')) return false;
+    if (t != ns && !(t.starts_with(ns) && t.size() > ns.size() && t[ns.size()] == '.')) return false;
   }
+  // Names last: they may ask the table.
+  if (sender && !same_connection(*sender, m.sender, names)) return false;
+  // destination: only messages addressed to that connection (a unicast signal, a call), never
+  // a broadcast.
+  if (destination && !same_connection(*destination, m.destination, names)) return false;
   return true;
+}
+
+bool match_rule::matches(const message& m, const name_owner_lookup* names) const {
+  if (!needs_args()) return matches(make_match_input(m), names);
+  const message_match_args args(m);
+  return matches(make_match_input(m, args.span()), names);
 }
 
 }  // namespace kbus
