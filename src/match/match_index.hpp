@@ -50,6 +50,14 @@ class match_index {
     });
   }
 
+  // How many rules for_each_match(m) would evaluate (the complexity bound above, for tests and
+  // diagnostics).
+  std::size_t candidate_count(const match_input& m) const {
+    std::size_t n = 0;
+    visit_candidates(m, [&](const entry&) { ++n; });
+    return n;
+  }
+
   // The same for a decoded message; reads its arguments only when some rule needs them.
   template <class F>
   void for_each_match(const message& m, F&& f, const name_owner_lookup* names = nullptr) const {
