@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (fuzz/corpus/NAME/) with the built `kbus encode`.
+Without the binary, only the seeds that need none (signature, match_rule) are written.
 
-usage: fuzz/make_seeds.py PATH_TO_KBUS_BINARY
+usage: fuzz/make_seeds.py [PATH_TO_KBUS_BINARY]
 """
 import hashlib
 import json
@@ -10,7 +11,7 @@ import subprocess
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-kbus = sys.argv[1]
+kbus = sys.argv[1] if len(sys.argv) > 1 else None
 
 bodies = [
     ("", []),
@@ -47,7 +48,7 @@ def write(target, data):
         f.write(data)
 
 
-for i, (sig, data) in enumerate(bodies):
+for i, (sig, data) in enumerate(bodies if kbus else []):
     header = dict(headers[i % len(headers)])
     if "h" in sig:
         header["unix_fds"] = 2
@@ -66,3 +67,16 @@ for i, (sig, data) in enumerate(bodies):
 for s in ["", "i", "a{sv}", "(ii)", "a(ysa{sv})", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaai", "((((((((((((((((((((((((((((((((i))))))))))))))))))))))))))))))))",
           "a{vs}", "{sv}", "a{sv", "((", "a", "v", "yyyyy", "m", "a{s(ii)}", "(a{sv})"]:
     write("signature", s.encode())
+
+# Match rules: every key, quoting and escaping, arguments near the limits, and refusals.
+for r in ["", "type='signal'", "type='method_call',member='Get',path='/org/kbus'",
+          "type='method_return',sender=':1.7',destination=':1.8'", "type='error',eavesdrop='true'",
+          "interface='org.kbus.Demo1',member='Changed'", "path_namespace='/org/kbus'", "path_namespace='/'",
+          "sender='org.kbus.Demo',path='/'", "arg0='x',arg1='y',arg63='z'", "arg2path='/org/kbus/'",
+          "arg0namespace='org.kbus'", "arg0namespace='org.kbus',arg1='a'", "arg0='don'\\''t'",
+          "arg0='',arg3path=''", " type = 'signal' , member='M',", "member=Unquoted,interface=org.a.b",
+          "type='signal',type='signal'", "path='/a',path_namespace='/a'", "arg64='x'", "arg0namespace='1a'",
+          "arg1namespace='a'", "eavesdrop='maybe'", "foo='bar'", "arg0='unterminated", "argpath='/'",
+          "arg01='x'", "arg0='a',arg0path='/a'", "path='//'", "type='signal',sender='org.x',interface='org.x.Y',"
+          "member='Z',path='/o',destination=':1.1',eavesdrop='false',arg0='a',arg1path='/b/',arg0namespace='a'"]:
+    write("match_rule", r.encode())

@@ -16,6 +16,7 @@ extern "C" int kbus_fuzz_body(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_json(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_address(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_sasl(const std::uint8_t*, std::size_t);
+extern "C" int kbus_fuzz_match_rule(const std::uint8_t*, std::size_t);
 
 namespace {
 
@@ -41,5 +42,6 @@ TEST(FuzzCorpus, Body) { replay("body", kbus_fuzz_body); }
 TEST(FuzzCorpus, Json) { replay("json", kbus_fuzz_json); }
 TEST(FuzzCorpus, Address) { replay("address", kbus_fuzz_address); }
 TEST(FuzzCorpus, Sasl) { replay("sasl", kbus_fuzz_sasl); }
+TEST(FuzzCorpus, MatchRule) { replay("match_rule", kbus_fuzz_match_rule); }
 
 }  // namespace
