@@ -56,8 +56,43 @@ bool mismatch(error& err, std::string_view expected, const value& v) {
   return false;
 }
 
+// Containers entered so far. Variants restart the signature but not the nesting limits, so the
+// encoder counts as reader::enter does and never writes what a receiver must refuse.
+struct nesting {
+  int arrays = 0;
+  int structs = 0;
+  int all = 0;  // arrays + structs + variants
+};
+
+bool enter(nesting& n, char container, error& err) {
+  if (container == 'a' && ++n.arrays > max_array_depth) {
+    err = error(errc::nesting_too_deep, "more than 32 nested arrays");
+    return false;
+  }
+  if ((container == '(' || container == '{') && ++n.structs > max_struct_depth) {
+    err = error(errc::nesting_too_deep, "more than 32 nested structs");
+    return false;
+  }
+  if (++n.all > max_total_depth) {
+    err = error(errc::nesting_too_deep, "more than 64 nested containers");
+    return false;
+  }
+  return true;
+}
+
+void leave(nesting& n, char container) noexcept {
+  if (container == 'a') --n.arrays;
+  if (container == '(' || container == '{') --n.structs;
+  --n.all;
+}
+
+bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t& i, nesting& depth, error& err);
+
+// Writes the contents of container `v` (type `want`, code `c`) one level deeper.
+bool encode_container(writer& w, const value& v, std::string_view want, char c, nesting& depth, error& err);
+
 // Writes `v`, which must have the complete type type[i..]; advances i.
-bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t& i, error& err) {
+bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t& i, nesting& depth, error& err) {
   const std::size_t end = complete_type_end(type, i);
   const std::string_view want = type.substr(i, end - i);
   if (v.type() != want) return mismatch(err, want, v);
@@ -104,38 +139,14 @@ bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t&
       }
       w.put_signature(v.as_string());
       return true;
-    case 'v': {
-      if (v.items().size() != 1) return mismatch(err, want, v);
-      const value& inner = v.items()[0];
-      if (auto ok = check_single_type(inner.type()); !ok) {
-        err = name_error("variant signature", inner.type(), ok);
-        return false;
-      }
-      w.put_signature(inner.type());
-      std::size_t j = 0;
-      return encode_typed(w, inner, inner.type(), j, err);
-    }
-    case 'a': {
-      const std::string_view elem = want.substr(1);
-      auto token = w.begin_array(alignment_of_code(elem[0]));
-      for (const auto& e : v.items()) {
-        std::size_t j = 0;
-        if (!encode_typed(w, e, elem, j, err)) return false;
-      }
-      if (!w.end_array(token)) {
-        err = error(errc::array_too_long, "array longer than 64 MiB");
-        return false;
-      }
-      return true;
-    }
+    case 'v':
+    case 'a':
     case '(':
     case '{': {
-      w.align(8);
-      std::size_t j = 1;
-      for (const auto& f : v.items())
-        if (!encode_typed(w, f, want, j, err)) return false;
-      if (j != want.size() - 1) return mismatch(err, want, v);
-      return true;
+      if (!enter(depth, c, err)) return false;
+      const bool ok = encode_container(w, v, want, c, depth, err);
+      leave(depth, c);
+      return ok;
     }
     default:
       return mismatch(err, want, v);
@@ -292,6 +303,43 @@ bool decode_typed(reader& r, std::string_view type, std::size_t& i, value& out) 
   }
 }
 
+bool encode_container(writer& w, const value& v, std::string_view want, char c, nesting& depth, error& err) {
+  switch (c) {
+    case 'v': {
+      if (v.items().size() != 1) return mismatch(err, want, v);
+      const value& inner = v.items()[0];
+      if (auto ok = check_single_type(inner.type()); !ok) {
+        err = name_error("variant signature", inner.type(), ok);
+        return false;
+      }
+      w.put_signature(inner.type());
+      std::size_t j = 0;
+      return encode_typed(w, inner, inner.type(), j, depth, err);
+    }
+    case 'a': {
+      const std::string_view elem = want.substr(1);
+      auto token = w.begin_array(alignment_of_code(elem[0]));
+      for (const auto& e : v.items()) {
+        std::size_t j = 0;
+        if (!encode_typed(w, e, elem, j, depth, err)) return false;
+      }
+      if (!w.end_array(token)) {
+        err = error(errc::array_too_long, "array longer than 64 MiB");
+        return false;
+      }
+      return true;
+    }
+    default: {  // ( or {
+      w.align(8);
+      std::size_t j = 1;
+      for (const auto& f : v.items())
+        if (!encode_typed(w, f, want, j, depth, err)) return false;
+      if (j != want.size() - 1) return mismatch(err, want, v);
+      return true;
+    }
+  }
+}
+
 }  // namespace
 
 bool encode_value(writer& w, const value& v, error& err) {
@@ -300,17 +348,19 @@ bool encode_value(writer& w, const value& v, error& err) {
     return false;
   }
   std::size_t i = 0;
-  return encode_typed(w, v, v.type(), i, err);
+  nesting depth;
+  return encode_typed(w, v, v.type(), i, depth, err);
 }
 
 bool encode_values(writer& w, std::string_view sig, const std::vector<value>& values, error& err) {
   std::size_t i = 0;
+  nesting depth;
   for (const auto& v : values) {
     if (i >= sig.size()) {
       err = error(errc::type_mismatch, "more values than the signature '" + std::string(sig) + "' has types");
       return false;
     }
-    if (!encode_typed(w, v, sig, i, err)) return false;
+    if (!encode_typed(w, v, sig, i, depth, err)) return false;
   }
   if (i != sig.size()) {
     err = error(errc::type_mismatch, "fewer values than the signature '" + std::string(sig) + "' has types");

@@ -1,5 +1,6 @@
 // Property tests: random signatures with random values encode and decode to themselves in both
 // byte orders; random corruption of valid messages never crashes, hangs or throws.
+#include "kbus/json.hpp"
 #include "kbus/message.hpp"
 #include "kbus/types.hpp"
 
@@ -230,6 +231,54 @@ TEST(Property, CorruptionNeverCrashesOrHangs) {
   }
   EXPECT_GT(refused, 0);
   EXPECT_GT(accepted + refused, 1000);
+}
+
+// Values nested `levels` variants deep around an int32.
+value nested_variants(int levels) {
+  value v = value::int32(7);
+  for (int i = 0; i < levels; ++i) v = value::variant(std::move(v));
+  return v;
+}
+
+kbus::result<kbus::message> signal_with(const std::string& sig, const std::vector<value>& values,
+                                        kbus::byte_order order = kbus::native_byte_order) {
+  kbus::message_builder b(kbus::message_type::signal, order);
+  b.path(kbus::object_path("/p")).interface(kbus::interface_name("org.kbus.P")).member(kbus::member_name("M"));
+  return std::move(b).build_values(kbus::signature(sig), values);
+}
+
+TEST(Property, EncoderRefusesWhatTheParserWouldRefuse) {
+  // The spec's 64-container limit counts variants too (reader.cpp); the encoder must not build
+  // a message that no receiver can parse. The outermost variant is the body's "v".
+  for (auto order : {kbus::byte_order::little, kbus::byte_order::big}) {
+    auto at_limit = signal_with("v", {nested_variants(64)}, order);
+    ASSERT_TRUE(at_limit) << at_limit.error().what();
+    at_limit->set_serial(1);
+    auto parsed = kbus::message::parse({at_limit->bytes().begin(), at_limit->bytes().end()});
+    ASSERT_TRUE(parsed) << parsed.error().what();
+    EXPECT_EQ(parsed->values().value()[0], nested_variants(64));
+
+    auto over = signal_with("v", {nested_variants(65)}, order);
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error(), kbus::errc::nesting_too_deep) << over.error().what();
+
+    // 32 arrays inside a variant inside 32 structs: each kind within its own limit, 65 in all.
+    value deep = value::array("i", {value::int32(1)});
+    std::string type = "ai";
+    for (int i = 1; i < 32; ++i) {
+      deep = value::array(type, {std::move(deep)});
+      type = "a" + type;
+    }
+    deep = value::variant(std::move(deep));
+    for (int i = 0; i < 32; ++i) deep = value::structure({std::move(deep)});
+    auto mixed = signal_with(std::string(deep.type()), {deep}, order);
+    ASSERT_FALSE(mixed);
+    EXPECT_EQ(mixed.error(), kbus::errc::nesting_too_deep) << mixed.error().what();
+  }
+  // A value nested far beyond any limit is refused, not a stack overflow.
+  auto huge = signal_with("v", {nested_variants(10000)});
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error(), kbus::errc::nesting_too_deep);
 }
 
 }  // namespace
