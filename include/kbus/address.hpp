@@ -1,7 +1,9 @@
 // D-Bus server addresses ("Server Addresses" in the spec): a ';'-separated list of entries
-// `transport:key=value,key=value`, values percent-escaped. Parsing checks the syntax; check()
-// adds what each known transport requires. An entry of a transport this library does not know
-// parses, and is skipped as unsupported when connecting.
+// `transport:key=value,key=value`, values percent-escaped. Parsing checks the syntax as libdbus
+// does (a trailing ';' ends the list; an empty list, a leading ';' or ";;" is an error; keys and
+// values may not be empty); check() and check_address_list() add what each known transport
+// requires. An entry of a transport this library does not know parses, and is skipped as
+// unsupported when connecting (errc::unsupported_address from check()), as libdbus skips it.
 #pragma once
 
 #include "kbus/error.hpp"
@@ -25,12 +27,18 @@ struct address_entry {
   // What the transport requires of its keys (unix: exactly one of path/abstract/dir/tmpdir/
   // runtime; tcp: a port in 0..65535; guid: 32 hex digits; ...). Unknown transports are
   // errc::unsupported_address.
+  // Errors name the transport and the key: "tcp: key \"port\": \"x\" is not a number in 0..65535".
   result<void> check() const;
 
   friend bool operator==(const address_entry&, const address_entry&) = default;
 };
 
 result<std::vector<address_entry>> parse_address_list(std::string_view text);
+
+// check() on every entry of a known transport; the first broken one is errc::invalid_address
+// with its index: "entry 1: tcp: key \"port\": ...". Entries of unknown transports pass (a
+// connection skips them with a reason).
+result<void> check_address_list(const std::vector<address_entry>& entries);
 
 // Percent-escaping of the spec: bytes of [-0-9A-Za-z_/.\*] as they are, others as %xx.
 std::string escape_address_value(std::string_view raw);

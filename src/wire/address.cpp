@@ -6,6 +6,11 @@
 namespace kbus {
 namespace {
 
+// The spec's "Server Addresses": guid= is the server's 128-bit UUID in hex.
+constexpr std::size_t guid_hex_digits = 32;
+// TCP ports are 16-bit (RFC 793); the spec's tcp: port= is one of them, 0 meaning "any".
+constexpr unsigned max_tcp_port = 65535;
+
 // The spec's optionally-escaped bytes: everything else must be %-escaped.
 bool is_optionally_escaped(unsigned char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
@@ -132,9 +137,12 @@ result<void> address_entry::check() const {
   auto fail = [&](const std::string& what) -> result<void> {
     return error(errc::invalid_address, transport + ": " + what);
   };
+  auto key_fail = [&](std::string_view key, const std::string& what) -> result<void> {
+    return fail("key \"" + std::string(key) + "\": " + what);
+  };
   auto allowed = [&](std::initializer_list<std::string_view> keys) -> result<void> {
     for (const auto& [k, v] : options)
-      if (!one_of(k, keys)) return fail("unknown key \"" + k + "\"");
+      if (!one_of(k, keys)) return key_fail(k, "unknown to this transport");
     return {};
   };
   auto count = [&](std::string_view key) {
@@ -143,66 +151,82 @@ result<void> address_entry::check() const {
     return n;
   };
   for (const auto& [k, v] : options)
-    if (count(k) > 1) return fail("key \"" + k + "\" given more than once");
-  if (auto guid = get("guid")) {
-    // A server GUID is 16 bytes, hex-encoded.
-    bool hex = guid->size() == 32;
-    for (char c : *guid) hex = hex && hex_value(c) >= 0;
-    if (!hex) return fail("guid \"" + std::string(*guid) + "\" is not 32 hex digits");
-  }
+    if (count(k) > 1) return key_fail(k, "given more than once");
+  auto guid_ok = [&]() -> result<void> {
+    if (auto guid = get("guid")) {
+      // The spec's "Server Addresses": the server's UUID, 16 bytes as 32 hex digits.
+      bool hex = guid->size() == guid_hex_digits;
+      for (char c : *guid) hex = hex && hex_value(c) >= 0;
+      if (!hex) return key_fail("guid", "\"" + std::string(*guid) + "\" is not 32 hex digits");
+    }
+    return {};
+  };
   auto port_ok = [&]() -> result<void> {
     if (auto port = get("port")) {
       unsigned p = 0;
       auto [ptr, ec] = std::from_chars(port->data(), port->data() + port->size(), p);
-      if (ec != std::errc{} || ptr != port->data() + port->size() || p > 65535)
-        return fail("port \"" + std::string(*port) + "\" is not a number in 0..65535");
+      if (ec != std::errc{} || ptr != port->data() + port->size() || p > max_tcp_port)
+        return key_fail("port", "\"" + std::string(*port) + "\" is not a number in 0..65535");
     }
     if (auto family = get("family"); family && !one_of(*family, {"ipv4", "ipv6"}))
-      return fail("family \"" + std::string(*family) + "\" is not ipv4 or ipv6");
+      return key_fail("family", "\"" + std::string(*family) + "\" is not ipv4 or ipv6");
+    return {};
+  };
+  auto required = [&](std::string_view key) -> result<void> {
+    if (!get(key)) return key_fail(key, "missing; this transport needs it");
     return {};
   };
 
+  // Per transport, the keys of the spec's "Transports" section, in order of the checks.
+  result<void> r;
   if (transport == "unix") {
-    if (auto r = allowed({"path", "abstract", "dir", "tmpdir", "runtime", "guid"}); !r) return r;
+    r = allowed({"path", "abstract", "dir", "tmpdir", "runtime", "guid"});
+    if (!r) return r;
     const std::size_t kinds = count("path") + count("abstract") + count("dir") + count("tmpdir") + count("runtime");
     if (kinds != 1) return fail("needs exactly one of path, abstract, dir, tmpdir and runtime");
-    if (auto rt = get("runtime"); rt && *rt != "yes") return fail("runtime must be \"yes\"");
-    return {};
-  }
-  if (transport == "tcp") {
-    if (auto r = allowed({"host", "bind", "port", "family", "guid"}); !r) return r;
-    return port_ok();
-  }
-  if (transport == "nonce-tcp") {
-    if (auto r = allowed({"host", "bind", "port", "family", "noncefile", "guid"}); !r) return r;
-    return port_ok();
-  }
-  if (transport == "unixexec") {
+    if (auto rt = get("runtime"); rt && *rt != "yes") return key_fail("runtime", "must be \"yes\"");
+  } else if (transport == "tcp") {
+    r = allowed({"host", "bind", "port", "family", "guid"});
+    if (r) r = port_ok();
+  } else if (transport == "nonce-tcp") {
+    // noncefile is optional: a listening server writes a new one (spec, "Nonce-authenticated TCP").
+    r = allowed({"host", "bind", "port", "family", "noncefile", "guid"});
+    if (r) r = port_ok();
+  } else if (transport == "unixexec") {
     for (const auto& [k, v] : options) {
       if (one_of(k, {"path", "guid"})) continue;
       unsigned n = 0;
       if (k.rfind("argv", 0) == 0 && k.size() > 4 &&
           std::from_chars(k.data() + 4, k.data() + k.size(), n).ptr == k.data() + k.size())
         continue;
-      return fail("unknown key \"" + k + "\"");
+      return key_fail(k, "unknown to this transport (path, argv0, argv1, ... and guid are)");
     }
-    if (!get("path")) return fail("needs path");
-    return {};
+    r = required("path");
+  } else if (transport == "launchd") {
+    r = allowed({"env", "guid"});
+    if (r) r = required("env");
+  } else if (transport == "kernel" || transport == "cuse") {
+    r = allowed({"path", "guid"});
+    if (r) r = required("path");
+  } else if (transport == "autolaunch") {
+    r = allowed({"scope", "guid"});
+  } else if (transport == "systemd") {
+    // Listening sockets passed by systemd (the spec's "systemd:" transport, no keys).
+    r = allowed({"guid"});
+  } else {
+    return error(errc::unsupported_address, "transport \"" + transport + "\" is not supported");
   }
-  if (transport == "launchd") {
-    if (auto r = allowed({"env", "guid"}); !r) return r;
-    if (!get("env")) return fail("needs env");
-    return {};
+  if (!r) return r;
+  return guid_ok();
+}
+
+result<void> check_address_list(const std::vector<address_entry>& entries) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto r = entries[i].check();
+    if (!r && r.error() == errc::invalid_address)
+      return error(errc::invalid_address, "entry " + std::to_string(i) + ": " + r.error().message);
   }
-  if (transport == "kernel" || transport == "cuse") {
-    if (auto r = allowed({"path", "guid"}); !r) return r;
-    if (!get("path")) return fail("needs path");
-    return {};
-  }
-  if (transport == "autolaunch") return allowed({"scope", "guid"});
-  // Listening sockets passed by systemd (the spec's "systemd:" transport, no keys).
-  if (transport == "systemd") return allowed({"guid"});
-  return error(errc::unsupported_address, "transport \"" + transport + "\" is not supported");
+  return {};
 }
 
 std::string default_system_bus_address(std::optional<std::string_view> env) {

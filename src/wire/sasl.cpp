@@ -29,6 +29,14 @@ std::optional<std::uint32_t> parse_uid(std::string_view s) {
   return uid;
 }
 
+// Compares two digests in a time that does not depend on where they differ.
+bool same_digest(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 // Takes the next complete "\r\n"-terminated line from `buffer`; false when there is none yet.
 bool take_line(std::string& buffer, std::string& line) {
   const std::size_t end = buffer.find(crlf);
@@ -53,6 +61,16 @@ std::optional<mechanism> mechanism_from_name(std::string_view name) noexcept {
   for (auto m : {mechanism::external, mechanism::dbus_cookie_sha1, mechanism::anonymous})
     if (mechanism_name(m) == name) return m;
   return std::nullopt;
+}
+
+bool valid_cookie_context(std::string_view context) noexcept {
+  if (context.empty()) return false;
+  for (char c : context) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || u == 0 || c == '/' || c == '\\' || c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '.')
+      return false;
+  }
+  return true;
 }
 
 std::string hex_encode(std::string_view raw) {
@@ -147,98 +165,164 @@ void client::start(std::string& out) {
 
 status client::feed(std::string_view in, std::string& out) {
   if (state_ == state::failed) return status::failed;
-  if (state_ == state::done) return status::authenticated;
   buffer_.append(in);
+  if (state_ == state::done) return status::authenticated;
   std::string line;
   while (state_ != state::done && state_ != state::failed && take_line(buffer_, line)) {
+    if (line.size() > max_line_length)
+      return fail(errc::auth_protocol_error, "the server sent a line longer than 16 KiB");
     if (handle(line, out) == status::failed) return status::failed;
   }
   if (state_ == state::done) return status::authenticated;
-  if (buffer_.size() > max_line_length) return fail(errc::auth_protocol_error, "server sent a line longer than 16 KiB");
+  if (buffer_.size() > max_line_length)
+    return fail(errc::auth_protocol_error, "the server sent a line longer than 16 KiB");
+  return status::in_progress;
+}
+
+status client::on_ok(std::string_view guid, std::string& out) {
+  // As libdbus's client: the GUID must be hex and not empty, or the server is broken. (The
+  // spec's GUIDs have 32 digits; libdbus's own scripts send shorter ones, so no length check.)
+  if (guid.empty() || !hex_decode(guid))
+    return fail(errc::auth_protocol_error, "the server's OK carries \"" + std::string(guid) + "\", not a hex GUID");
+  guid_.assign(guid);
+  if (opts_.negotiate_unix_fd) {
+    if (!pipelined_) out += "NEGOTIATE_UNIX_FD\r\n";
+    state_ = state::waiting_for_agree;
+  } else {
+    if (!pipelined_) out += "BEGIN\r\n";
+    state_ = state::done;
+  }
+  return status::in_progress;
+}
+
+status client::on_rejected(std::string_view offered_text, std::string& out) {
+  if (pipelined_)
+    return fail(errc::auth_failed, "the server rejected " + std::string(mechanism_name(*current_)) + " (it offers: " +
+                                       std::string(offered_text) + ")");
+  // Keep only what the server offers, in our order.
+  std::vector<std::string_view> offered;
+  for (std::string_view rest = offered_text; !rest.empty();) {
+    auto [word, tail] = split_command(rest);
+    if (!word.empty()) offered.push_back(word);
+    rest = tail;
+  }
+  std::erase_if(remaining_, [&](mechanism m) {
+    return std::find(offered.begin(), offered.end(), mechanism_name(m)) == offered.end();
+  });
+  if (!next_mechanism(out))
+    return fail(errc::auth_failed,
+                "no mechanism left that the server accepts (it offers: " + std::string(offered_text) + ")");
+  return status::in_progress;
+}
+
+status client::on_data(std::string_view data, std::string& out) {
+  if (current_ == mechanism::dbus_cookie_sha1) {
+    // The spec's step: the server sent hex("context cookie-id server-challenge").
+    auto challenge = hex_decode(data);
+    const std::size_t a = challenge ? challenge->find(' ') : std::string::npos;
+    const std::size_t b = a == std::string::npos ? a : challenge->find(' ', a + 1);
+    if (b == std::string::npos || challenge->find(' ', b + 1) != std::string::npos || b + 1 == challenge->size()) {
+      // The mechanism cannot go on: the spec's "REJECT" step, answered with ERROR.
+      out += "ERROR \"DBUS_COOKIE_SHA1 challenge is not 'context id challenge' in hex\"\r\n";
+      return status::in_progress;
+    }
+    const std::string context = challenge->substr(0, a);
+    const std::string id = challenge->substr(a + 1, b - a - 1);
+    const std::string server_challenge = challenge->substr(b + 1);
+    if (!valid_cookie_context(context)) {
+      out += "ERROR \"DBUS_COOKIE_SHA1 context is not a valid context name\"\r\n";
+      return status::in_progress;
+    }
+    auto cookie = opts_.cookies->find_cookie(context, id);
+    if (!cookie) {
+      out += "ERROR \"no DBUS_COOKIE_SHA1 cookie of that context and id here\"\r\n";
+      return status::in_progress;
+    }
+    const std::string mine = opts_.cookies->random_hex(cookie_challenge_bytes);
+    const std::string digest = opts_.cookies->sha1_hex(server_challenge + ":" + mine + ":" + *cookie);
+    out += "DATA " + hex_encode(mine + " " + digest) + "\r\n";
+    state_ = state::waiting_for_ok;
+    return status::in_progress;
+  }
+  if (current_ == mechanism::external) {
+    // A challenge to EXTERNAL (the server's answer to AUTH EXTERNAL without an initial
+    // response): the identity, or an empty DATA for "whoever the credentials say".
+    if (!pipelined_) out += opts_.uid ? "DATA " + hex_encode(std::to_string(*opts_.uid)) + "\r\n" : "DATA\r\n";
+    state_ = state::waiting_for_ok;
+    return status::in_progress;
+  }
+  // ANONYMOUS has no second step.
+  out += "ERROR \"ANONYMOUS takes no challenge\"\r\n";
   return status::in_progress;
 }
 
 status client::handle(std::string_view line, std::string& out) {
   auto [command, arg] = split_command(line);
-  if (command == "OK" && (state_ == state::waiting_for_data || state_ == state::waiting_for_ok)) {
-    guid_.assign(arg);
-    if (opts_.negotiate_unix_fd) {
-      if (!pipelined_) out += "NEGOTIATE_UNIX_FD\r\n";
-      state_ = state::waiting_for_agree;
-    } else {
-      if (!pipelined_) out += "BEGIN\r\n";
+  if (pipelined_) {
+    // BEGIN is on its way already: nothing can be said any more, so only the expected
+    // replies are acceptable (a line sent now would land in the message stream).
+    if (command == "OK" && (state_ == state::waiting_for_data || state_ == state::waiting_for_ok))
+      return on_ok(arg, out);
+    if (command == "REJECTED" && (state_ == state::waiting_for_data || state_ == state::waiting_for_ok))
+      return on_rejected(arg, out);
+    if (command == "DATA" && state_ == state::waiting_for_data && arg.empty()) return on_data(arg, out);
+    if (command == "AGREE_UNIX_FD" && state_ == state::waiting_for_agree) {
+      fd_agreed_ = true;
       state_ = state::done;
+      return status::in_progress;
     }
-    return status::in_progress;
-  }
-  if (command == "REJECTED" && (state_ == state::waiting_for_data || state_ == state::waiting_for_ok)) {
-    if (pipelined_)
-      return fail(errc::auth_failed, "the server rejected " + std::string(mechanism_name(*current_)) + " (offers: " +
-                                         std::string(arg) + ")");
-    // Keep only what the server offers, in our order.
-    std::vector<std::string_view> offered;
-    for (std::string_view rest = arg; !rest.empty();) {
-      auto [word, tail] = split_command(rest);
-      if (!word.empty()) offered.push_back(word);
-      rest = tail;
+    if (command == "ERROR" && state_ == state::waiting_for_agree) {
+      state_ = state::done;  // the server cannot pass fds: go on without
+      return status::in_progress;
     }
-    std::erase_if(remaining_, [&](mechanism m) {
-      return std::find(offered.begin(), offered.end(), mechanism_name(m)) == offered.end();
-    });
-    if (!next_mechanism(out))
-      return fail(errc::auth_failed, "no mechanism left that the server accepts (it offers: " + std::string(arg) + ")");
-    return status::in_progress;
+    return fail(errc::auth_protocol_error, "the server answered \"" + std::string(line).substr(0, 200) +
+                                               "\" to a pipelined EXTERNAL authentication");
   }
-  if (command == "DATA" && state_ == state::waiting_for_data) {
-    if (current_ == mechanism::dbus_cookie_sha1) {
-      auto challenge = hex_decode(arg);
-      if (!challenge) return fail(errc::auth_protocol_error, "DBUS_COOKIE_SHA1 challenge is not hex");
-      // "context cookie-id server-challenge"
-      const std::size_t a = challenge->find(' ');
-      const std::size_t b = a == std::string::npos ? a : challenge->find(' ', a + 1);
-      if (b == std::string::npos) return fail(errc::auth_protocol_error, "DBUS_COOKIE_SHA1 challenge is malformed");
-      const std::string context = challenge->substr(0, a);
-      const std::string id = challenge->substr(a + 1, b - a - 1);
-      const std::string server_challenge = challenge->substr(b + 1);
-      auto cookie = opts_.cookies->find_cookie(context, id);
-      if (!cookie) {
-        // No such cookie here: give up this mechanism and let the server offer others.
+  switch (state_) {
+    case state::waiting_for_data:
+      if (command == "DATA") return on_data(arg, out);
+      if (command == "OK") return on_ok(arg, out);
+      if (command == "REJECTED") return on_rejected(arg, out);
+      if (command == "ERROR") {
         out += "CANCEL\r\n";
-        state_ = state::waiting_for_ok;
+        state_ = state::waiting_for_reject;
         return status::in_progress;
       }
-      const std::string mine = opts_.cookies->random_hex(16);
-      const std::string digest = opts_.cookies->sha1_hex(server_challenge + ":" + mine + ":" + *cookie);
-      out += "DATA " + hex_encode(mine + " " + digest) + "\r\n";
-      state_ = state::waiting_for_ok;
-      return status::in_progress;
-    }
-    // EXTERNAL without an initial response: the server uses the credentials it sees.
-    if (!pipelined_) out += "DATA\r\n";
-    state_ = state::waiting_for_ok;
-    return status::in_progress;
+      break;
+    case state::waiting_for_ok:
+      if (command == "OK") return on_ok(arg, out);
+      if (command == "REJECTED") return on_rejected(arg, out);
+      if (command == "DATA" || command == "ERROR") {
+        out += "CANCEL\r\n";
+        state_ = state::waiting_for_reject;
+        return status::in_progress;
+      }
+      break;
+    case state::waiting_for_reject:
+      // The spec: after CANCEL only REJECTED may come; anything else ends the conversation.
+      if (command == "REJECTED") return on_rejected(arg, out);
+      return fail(errc::auth_protocol_error,
+                  "the server answered \"" + std::string(line).substr(0, 200) + "\" to CANCEL instead of REJECTED");
+    case state::waiting_for_agree:
+      if (command == "AGREE_UNIX_FD") {
+        fd_agreed_ = true;
+        out += "BEGIN\r\n";
+        state_ = state::done;
+        return status::in_progress;
+      }
+      if (command == "ERROR") {
+        // The server cannot pass fds: go on without.
+        out += "BEGIN\r\n";
+        state_ = state::done;
+        return status::in_progress;
+      }
+      break;
+    case state::done:
+    case state::failed:
+      break;
   }
-  if (command == "AGREE_UNIX_FD" && state_ == state::waiting_for_agree) {
-    fd_agreed_ = true;
-    if (!pipelined_) out += "BEGIN\r\n";
-    state_ = state::done;
-    return status::in_progress;
-  }
-  if (command == "ERROR") {
-    if (state_ == state::waiting_for_agree) {
-      // The server cannot pass fds: go on without.
-      if (!pipelined_) out += "BEGIN\r\n";
-      state_ = state::done;
-      return status::in_progress;
-    }
-    if (pipelined_) return fail(errc::auth_failed, "the server answered ERROR " + std::string(arg));
-    out += "CANCEL\r\n";
-    state_ = state::waiting_for_ok;
-    return status::in_progress;
-  }
-  if (pipelined_ && command == "DATA") return status::in_progress;  // answered already
-  // Anything else: tell the server we did not understand, as the spec asks.
-  out += "ERROR \"unexpected command\"\r\n";
+  // Anything else: tell the server we did not understand, as the spec asks, and stay.
+  out += "ERROR \"Unknown command\"\r\n";
   return status::in_progress;
 }
 
@@ -256,8 +340,8 @@ status server::fail(errc code, std::string what) {
 
 status server::feed(std::string_view in, std::string& out) {
   if (state_ == state::failed) return status::failed;
-  if (state_ == state::done) return status::authenticated;
   buffer_.append(in);
+  if (state_ == state::done) return status::authenticated;
   if (state_ == state::waiting_for_nul) {
     if (buffer_.empty()) return status::in_progress;
     if (buffer_[0] != '\0') return fail(errc::auth_protocol_error, "the client did not start with a NUL byte");
@@ -341,12 +425,14 @@ status server::mechanism_step(std::optional<std::string_view> response, std::str
     case mechanism::dbus_cookie_sha1: {
       if (cookie_server_challenge_.empty()) {
         auto uid = identity_uid(*data);
-        if (!uid || (opts_.peer_uid && *uid != *opts_.peer_uid)) return reject(out);
+        // Only this server's own user (CVE-2019-12749), and only if the socket agrees.
+        if (!uid || !opts_.own_uid || *uid != *opts_.own_uid || (opts_.peer_uid && *uid != *opts_.peer_uid))
+          return reject(out);
         auto cookie = opts_.cookies->server_cookie(opts_.cookie_context);
         if (!cookie) return reject(out);
         pending_uid_ = uid;
         cookie_value_ = cookie->second;
-        cookie_server_challenge_ = opts_.cookies->random_hex(16);
+        cookie_server_challenge_ = opts_.cookies->random_hex(cookie_challenge_bytes);
         out += "DATA " + hex_encode(opts_.cookie_context + " " + cookie->first + " " + cookie_server_challenge_) + "\r\n";
         state_ = state::waiting_for_data;
         return status::in_progress;
@@ -360,7 +446,9 @@ status server::mechanism_step(std::optional<std::string_view> response, std::str
       const std::uint32_t uid = pending_uid_.value_or(0);
       cookie_server_challenge_.clear();
       cookie_value_.clear();
-      if (sp == std::string::npos || data->substr(sp + 1) != expected) return reject(out);
+      // An empty client challenge would let a replayed answer through (libdbus refuses it too).
+      if (sp == std::string::npos || sp == 0 || expected.empty() || !same_digest(data->substr(sp + 1), expected))
+        return reject(out);
       return accept(uid, out);
     }
   }
@@ -401,11 +489,25 @@ status server::handle(std::string_view line, std::string& out) {
       if (command == "DATA") return mechanism_step(arg, out);
       if (command == "CANCEL" || command == "ERROR") {
         cookie_server_challenge_.clear();
+        cookie_value_.clear();
         return reject(out);
+      }
+      // The texts of libdbus (dbus-auth.c), which clients may show to people.
+      if (command == "AUTH") {
+        out += "ERROR \"Sent AUTH while another AUTH in progress\"\r\n";
+        return status::in_progress;
+      }
+      if (command == "NEGOTIATE_UNIX_FD") {
+        out += "ERROR \"Need to authenticate first\"\r\n";
+        return status::in_progress;
       }
       break;
     case state::waiting_for_begin:
       if (command == "CANCEL" || command == "ERROR") return reject(out);
+      if (command == "AUTH") {
+        out += "ERROR \"Sent AUTH while expecting BEGIN\"\r\n";
+        return status::in_progress;
+      }
       if (command == "NEGOTIATE_UNIX_FD") {
         if (opts_.unix_fd_supported) {
           fd_agreed_ = true;

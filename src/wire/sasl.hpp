@@ -16,8 +16,16 @@ namespace kbus::sasl {
 
 // dbus-daemon drops a connection whose SASL line grows past 16 KiB (DBUS_AUTH_MAX_LINE).
 inline constexpr std::size_t max_line_length = 16 * 1024;
-// libdbus's server disconnects after the sixth REJECTED in a row.
+// libdbus's server (dbus-auth.c, max_failures) disconnects once it has sent its sixth REJECTED;
+// the spec leaves the number to the server.
 inline constexpr int max_rejections = 6;
+// DBUS_COOKIE_SHA1 challenges: libdbus uses 16 random bytes (32 hex digits) on both sides.
+inline constexpr std::size_t cookie_challenge_bytes = 16;
+
+// The spec's DBUS_COOKIE_SHA1 context names: ASCII, not empty, none of '/', '\\', ' ', '\n',
+// '\r', '\t' and '.' (a context names a file in ~/.dbus-keyrings: a server must not be able to
+// point a client at another file).
+bool valid_cookie_context(std::string_view context) noexcept;
 
 enum class mechanism { external, dbus_cookie_sha1, anonymous };
 std::string_view mechanism_name(mechanism m) noexcept;
@@ -30,7 +38,7 @@ class keyring {
   virtual ~keyring() = default;
   // Server: a current cookie of `context` (created if needed): its id and its hex value.
   virtual result<std::pair<std::string, std::string>> server_cookie(std::string_view context) = 0;
-  // Client: the cookie `id` of `context`.
+  // Client: the cookie `id` of `context` (the machine has checked valid_cookie_context).
   virtual result<std::string> find_cookie(std::string_view context, std::string_view id) = 0;
   // `bytes` random bytes as hex, for challenges.
   virtual std::string random_hex(std::size_t bytes) = 0;
@@ -39,7 +47,9 @@ class keyring {
 
 enum class status {
   in_progress,    // feed more input (after sending what was appended to `out`)
-  authenticated,  // done: see leftover() for bytes that belong to the message stream
+  authenticated,  // done: see leftover() for bytes that belong to the message stream; send
+                  // what was appended to `out` (BEGIN) before any message. Bytes fed after
+                  // this are appended to leftover(), never lost.
   failed,         // disconnect: see failure()
 };
 
@@ -58,6 +68,8 @@ class client {
     keyring* cookies = nullptr;
     bool negotiate_unix_fd = false;
     // Send AUTH EXTERNAL, NEGOTIATE_UNIX_FD and BEGIN at once, without waiting (sd-bus does).
+    // Applies when EXTERNAL is the first mechanism; as BEGIN is already on its way, a REJECTED
+    // or an unexpected reply cannot be answered and fails the machine (no fallback).
     bool pipeline = false;
   };
 
@@ -73,8 +85,12 @@ class client {
   const error& failure() const noexcept { return failure_; }
 
  private:
-  enum class state { waiting_for_data, waiting_for_ok, waiting_for_agree, done, failed };
+  // The spec's client states ("Client states"), plus the wait for AGREE_UNIX_FD.
+  enum class state { waiting_for_data, waiting_for_ok, waiting_for_reject, waiting_for_agree, done, failed };
   status handle(std::string_view line, std::string& out);
+  status on_ok(std::string_view guid, std::string& out);
+  status on_rejected(std::string_view offered, std::string& out);
+  status on_data(std::string_view data, std::string& out);
   bool next_mechanism(std::string& out);
   void send_auth(std::string& out);
   status fail(errc code, std::string what);
@@ -100,6 +116,10 @@ class server {
     std::vector<mechanism> mechanisms{mechanism::external};
     keyring* cookies = nullptr;
     std::string cookie_context = "org_freedesktop_general";
+    // DBUS_COOKIE_SHA1 proves that the client can read this process's keyring, so it can only
+    // authenticate the uid this server runs as (CVE-2019-12749): unset, every
+    // DBUS_COOKIE_SHA1 attempt is rejected.
+    std::optional<std::uint32_t> own_uid;
     // Maps a user name (DBUS_COOKIE_SHA1 / EXTERNAL identities that are not numbers) to a uid.
     std::function<std::optional<std::uint32_t>(std::string_view)> resolve_user;
     bool unix_fd_supported = false;
