@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,12 +26,32 @@ struct cookie {
 
 error keyring_error(const std::string& what) { return error(errc::auth_failed, "keyring: " + what); }
 
-// The spec forbids contexts that could leave the directory or break the line format.
-bool valid_context(std::string_view c) {
-  if (c.empty() || c[0] == '.') return false;
-  for (char ch : c)
-    if (ch == '/' || ch == '\\' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') return false;
-  return true;
+// The spec's context names cannot leave the directory or break the line format.
+bool valid_context(std::string_view c) { return sasl::valid_cookie_context(c); }
+
+// `bytes` bytes from getrandom(2), else from /dev/urandom (kernels before 3.17, seccomp
+// filters that refuse the call); an error when neither gives them.
+result<std::string> random_bytes(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  std::size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got == bytes) return raw;
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return keyring_error(std::string("no random bytes: getrandom and /dev/urandom fail (") + std::strerror(errno) + ")");
+  while (got < bytes) {
+    const ssize_t n = ::read(fd, raw.data() + got, bytes - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got != bytes) return keyring_error("no random bytes: getrandom and /dev/urandom fail");
+  return raw;
 }
 
 std::vector<cookie> read_cookies(const std::filesystem::path& file) {
@@ -50,7 +71,7 @@ class lock_file {
  public:
   explicit lock_file(std::filesystem::path p) : path_(std::move(p)) {}
   bool acquire() {
-    for (int attempt = 0; attempt < 40; ++attempt) {
+    for (int attempt = 0; attempt < keyring_lock_attempts; ++attempt) {
       const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd >= 0) {
         ::close(fd);
@@ -62,7 +83,7 @@ class lock_file {
       if (::stat(path_.c_str(), &st) == 0 &&
           std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime) > keyring_stale_lock_age)
         ::unlink(path_.c_str());
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      std::this_thread::sleep_for(keyring_lock_retry);
     }
     return false;
   }
@@ -119,7 +140,9 @@ result<std::pair<std::string, std::string>> file_keyring::server_cookie(std::str
 
   std::uint64_t id = 0;
   for (const auto& c : kept) id = std::max(id, c.id);
-  kept.push_back({id + 1, now, random_hex(24)});
+  auto secret = random_bytes(cookie_bytes);
+  if (!secret) return secret.error();
+  kept.push_back({id + 1, now, sasl::hex_encode(*secret)});
   // Written beside and renamed over, so readers never see half a file.
   const auto tmp = *dir / (std::string(context) + ".tmp");
   {
@@ -145,21 +168,17 @@ result<std::string> file_keyring::find_cookie(std::string_view context, std::str
 }
 
 std::string file_keyring::random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  std::size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // never on Linux ≥ 3.17 once the pool is initialised
-    got += static_cast<std::size_t>(n);
-  }
-  return sasl::hex_encode(raw);
+  auto raw = random_bytes(bytes);
+  // A guessable challenge would undo the mechanism: better no authentication than a weak one.
+  if (!raw) throw std::system_error(make_error_code(errc::auth_failed), raw.error().message);
+  return sasl::hex_encode(*raw);
 }
 
 std::string file_keyring::sha1_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr) != 1 || len == 0)
+    throw std::system_error(make_error_code(errc::auth_failed), "keyring: OpenSSL cannot compute SHA-1");
   return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 

@@ -14,8 +14,14 @@ namespace kbus::detail {
 inline constexpr std::chrono::seconds cookie_renew_age{5 * 60};
 inline constexpr std::chrono::seconds cookie_expire_age{7 * 60};
 inline constexpr std::chrono::seconds cookie_max_future{5 * 60};
-// A lock file older than this is taken as left behind by a crashed process.
+// A lock file older than this is taken as left behind by a crashed process (the spec: "if the
+// lock cannot be obtained after a reasonable time, it may be deleted as stale").
 inline constexpr std::chrono::seconds keyring_stale_lock_age{10};
+// How long a server waits for another process's lock before giving up: 40 x 25 ms = 1 s.
+inline constexpr int keyring_lock_attempts = 40;
+inline constexpr std::chrono::milliseconds keyring_lock_retry{25};
+// libdbus writes 24 random bytes per cookie (48 hex digits).
+inline constexpr std::size_t cookie_bytes = 24;
 
 class file_keyring final : public sasl::keyring {
  public:
@@ -25,7 +31,10 @@ class file_keyring final : public sasl::keyring {
 
   result<std::pair<std::string, std::string>> server_cookie(std::string_view context) override;
   result<std::string> find_cookie(std::string_view context, std::string_view id) override;
+  // From getrandom, else /dev/urandom; throws std::system_error if neither gives bytes
+  // (a predictable challenge must never be used).
   std::string random_hex(std::size_t bytes) override;
+  // SHA-1 through OpenSSL's EVP interface; throws std::system_error if OpenSSL fails.
   std::string sha1_hex(std::string_view data) override;
 
  private:
