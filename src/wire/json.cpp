@@ -3,9 +3,11 @@
 #include "kbus/json.hpp"
 #include "kbus/types.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 
 namespace kbus::detail {
@@ -75,6 +77,24 @@ error json_error(const std::string& where, const std::string& what) {
   return error(errc::invalid_value, where + ": " + what);
 }
 
+// JSON of the wrong kind for the type (a string where a number belongs, ...).
+error shape_error(const std::string& where, const std::string& what) {
+  return error(errc::type_mismatch, where + ": " + what);
+}
+
+// A JSON value as shown in an error: its text, cut short when long.
+std::string shown(const json& j) {
+  constexpr std::size_t max_shown = 60;  // enough to recognise the value in a sentence
+  std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > max_shown) text = text.substr(0, max_shown) + "...";
+  return text;
+}
+
+// `depth`: containers (arrays, dict entries, structs, variants) around j. Variants restart the
+// type but not the spec's limit of 64 nested containers, so JSON of variants in variants is
+// refused at the limit rather than followed without bound.
+result<value> from_json(const json& j, std::string_view type, const std::string& where, int depth);
+
 template <class T>
 result<T> integer_from(const json& j, const std::string& where, char code) {
   const std::string type_name = std::string("'") + code + "'";
@@ -97,7 +117,7 @@ result<T> integer_from(const json& j, const std::string& where, char code) {
     }
     return static_cast<T>(v);
   }
-  return json_error(where, "expected an integer for " + type_name + ", got " + j.dump());
+  return shape_error(where, "expected an integer for " + type_name + ", got " + shown(j));
 }
 
 // A dict key from its JSON object key, as the key's basic type.
@@ -140,8 +160,13 @@ result<value> key_from_string(const std::string& s, char code, const std::string
       if (s == "true") return value::boolean(true);
       if (s == "false") return value::boolean(false);
       return json_error(where, "dict key \"" + s + "\" is not \"true\" or \"false\"");
-    default: return value_from_json(json(s), std::string_view(&code, 1), where);
+    default: return from_json(json(s), std::string_view(&code, 1), where, 0);
   }
+}
+
+// Which D-Bus key a JSON key stands for: "1" and "01", or "1e0" and "1.0", are the same key.
+std::string key_identity(const value& k) {
+  return k.code() == 's' || k.code() == 'o' || k.code() == 'g' ? "s" + k.as_string() : std::to_string(k.as_uint());
 }
 
 }  // namespace
@@ -177,11 +202,20 @@ json value_to_json(const value& v) {
 }
 
 result<value> value_from_json(const json& j, std::string_view type, const std::string& where) {
+  return from_json(j, type, where, 0);
+}
+
+namespace {
+
+result<value> from_json(const json& j, std::string_view type, const std::string& where, int depth) {
   auto wrap = [](auto r, auto make) -> result<value> {
     if (!r) return r.error();
     return make(*r);
   };
   const char c = type.empty() ? '\0' : type[0];
+  const int inner_depth = depth + (c == 'a' && type.size() > 1 && type[1] == '{' ? 2 : 1);
+  if ((c == 'a' || c == '(' || c == 'v') && inner_depth > max_total_depth)
+    return error(errc::nesting_too_deep, where + ": more than " + std::to_string(max_total_depth) + " nested containers");
   switch (c) {
     case 'y': return wrap(integer_from<std::uint8_t>(j, where, c), &value::byte);
     case 'n': return wrap(integer_from<std::int16_t>(j, where, c), &value::int16);
@@ -192,38 +226,38 @@ result<value> value_from_json(const json& j, std::string_view type, const std::s
     case 't': return wrap(integer_from<std::uint64_t>(j, where, c), &value::uint64);
     case 'h': return wrap(integer_from<std::uint32_t>(j, where, c), &value::unix_fd_index);
     case 'b':
-      if (!j.is_boolean()) return json_error(where, "expected true or false, got " + j.dump());
+      if (!j.is_boolean()) return shape_error(where, "expected true or false, got " + shown(j));
       return value::boolean(j.get<bool>());
     case 'd':
       if (j.is_number()) return value::float64(j.get<double>());
       if (j.is_string()) return wrap(double_from_text(j.get<std::string>(), where), &value::float64);
-      return json_error(where, "expected a number for 'd', got " + j.dump());
+      return shape_error(where, "expected a number for 'd', got " + shown(j));
     case 's': {
-      if (!j.is_string()) return json_error(where, "expected a string, got " + j.dump());
+      if (!j.is_string()) return shape_error(where, "expected a string, got " + shown(j));
       const auto& s = j.get_ref<const std::string&>();
       if (s.find('\0') != std::string::npos) return error(errc::string_contains_nul, where + ": string contains NUL");
       if (!is_valid_utf8(s)) return error(errc::invalid_utf8, where + ": string is not valid UTF-8");
       return value::string(s);
     }
     case 'o': {
-      if (!j.is_string()) return json_error(where, "expected an object path string, got " + j.dump());
+      if (!j.is_string()) return shape_error(where, "expected an object path string, got " + shown(j));
       auto p = object_path::make(j.get<std::string>());
       if (!p) return error(p.error().code, where + ": " + p.error().message);
       return value::path(*p);
     }
     case 'g': {
-      if (!j.is_string()) return json_error(where, "expected a signature string, got " + j.dump());
+      if (!j.is_string()) return shape_error(where, "expected a signature string, got " + shown(j));
       auto g = kbus::signature::make(j.get<std::string>());
       if (!g) return error(g.error().code, where + ": " + g.error().message);
       return value::sig(*g);
     }
     case 'v': {
       if (!j.is_object() || !j.contains("type") || !j.contains("data") || !j["type"].is_string())
-        return json_error(where, "expected a variant {\"type\": SIGNATURE, \"data\": VALUE}, got " + j.dump());
+        return shape_error(where, "expected a variant {\"type\": SIGNATURE, \"data\": VALUE}, got " + shown(j));
       const std::string inner_type = j["type"].get<std::string>();
       if (auto ok = check_single_type(inner_type); !ok)
         return error(ok.code, where + ": variant type \"" + inner_type + "\": " + ok.reason);
-      auto inner = value_from_json(j["data"], inner_type, where + ".data");
+      auto inner = from_json(j["data"], inner_type, where + ".data", inner_depth);
       if (!inner) return inner.error();
       return value::variant(std::move(*inner));
     }
@@ -231,22 +265,25 @@ result<value> value_from_json(const json& j, std::string_view type, const std::s
       const std::string_view elem = type.substr(1);
       std::vector<value> items;
       if (elem[0] == '{') {
-        if (!j.is_object()) return json_error(where, "expected an object for '" + std::string(type) + "', got " + j.dump());
+        if (!j.is_object()) return shape_error(where, "expected an object for '" + std::string(type) + "', got " + shown(j));
         const char key_code = elem[1];
         const std::string_view val_type = elem.substr(2, elem.size() - 3);
+        std::set<std::string> seen;
         for (const auto& [k, v] : j.items()) {
           const std::string item_where = where + "[\"" + k + "\"]";
           auto key = key_from_string(k, key_code, item_where);
           if (!key) return key.error();
-          auto val = value_from_json(v, val_type, item_where);
+          if (!seen.insert(key_identity(*key)).second)
+            return json_error(item_where, "dict key \"" + k + "\" repeats a key given before in another form");
+          auto val = from_json(v, val_type, item_where, inner_depth);
           if (!val) return val.error();
           items.push_back(value::dict_entry(std::move(*key), std::move(*val)));
         }
       } else {
-        if (!j.is_array()) return json_error(where, "expected an array for '" + std::string(type) + "', got " + j.dump());
+        if (!j.is_array()) return shape_error(where, "expected an array for '" + std::string(type) + "', got " + shown(j));
         std::size_t i = 0;
         for (const auto& e : j) {
-          auto v = value_from_json(e, elem, where + "[" + std::to_string(i++) + "]");
+          auto v = from_json(e, elem, where + "[" + std::to_string(i++) + "]", inner_depth);
           if (!v) return v.error();
           items.push_back(std::move(*v));
         }
@@ -254,21 +291,21 @@ result<value> value_from_json(const json& j, std::string_view type, const std::s
       return value::array(elem, std::move(items));
     }
     case '(': {
-      if (!j.is_array()) return json_error(where, "expected an array for struct '" + std::string(type) + "', got " + j.dump());
+      if (!j.is_array()) return shape_error(where, "expected an array for struct '" + std::string(type) + "', got " + shown(j));
       std::vector<value> fields;
       std::size_t i = 1, n = 0;
       while (type[i] != ')') {
         const std::size_t end = scan_complete_type(type, i).end;
         if (n >= j.size())
-          return json_error(where, "struct '" + std::string(type) + "' needs more than " + std::to_string(j.size()) + " fields");
-        auto f = value_from_json(j[n], type.substr(i, end - i), where + "[" + std::to_string(n) + "]");
+          return shape_error(where, "struct '" + std::string(type) + "' needs more than " + std::to_string(j.size()) + " fields");
+        auto f = from_json(j[n], type.substr(i, end - i), where + "[" + std::to_string(n) + "]", inner_depth);
         if (!f) return f.error();
         fields.push_back(std::move(*f));
         ++n;
         i = end;
       }
       if (n != j.size())
-        return json_error(where, "struct '" + std::string(type) + "' has " + std::to_string(n) + " fields, JSON has " +
+        return shape_error(where, "struct '" + std::string(type) + "' has " + std::to_string(n) + " fields, JSON has " +
                                      std::to_string(j.size()));
       return value::structure(std::move(fields));
     }
@@ -276,6 +313,8 @@ result<value> value_from_json(const json& j, std::string_view type, const std::s
       return error(errc::invalid_signature, where + ": type \"" + std::string(type) + "\" is not a single complete type");
   }
 }
+
+}  // namespace
 
 json body_to_json(std::string_view signature, const std::vector<value>& values) {
   json data = json::array();
@@ -336,6 +375,14 @@ result<message> message_from_json(const json& j, byte_order order) {
   if (!j.is_object() || !j.contains("header") || !j["header"].is_object())
     return json_error("message", "expected {\"header\": {...}, \"body\": {...}}");
   const json& h = j["header"];
+  // A misspelt field would otherwise vanish from the message without a word.
+  static constexpr const char* header_keys[] = {"type", "serial", "flags", "path", "interface", "member", "error_name",
+                                                "destination", "sender", "reply_serial", "unix_fds"};
+  for (const auto& [key, unused] : h.items())
+    if (std::find(std::begin(header_keys), std::end(header_keys), key) == std::end(header_keys))
+      return json_error("header", "\"" + key + "\" is not a header field (" +
+                                      "type, serial, flags, path, interface, member, error_name, destination, "
+                                      "sender, reply_serial, unix_fds)");
   auto text = [&](const char* key) -> std::string {
     return h.contains(key) && h[key].is_string() ? h[key].get<std::string>() : std::string();
   };
@@ -412,14 +459,14 @@ result<message> message_from_json(const json& j, byte_order order) {
     std::size_t i = 0, n = 0;
     while (i < sig.size()) {
       const std::size_t end = scan_complete_type(sig, i).end;
-      if (n >= data.size()) return json_error("body.data", "fewer values than the signature \"" + sig + "\" has types");
+      if (n >= data.size()) return shape_error("body.data", "fewer values than the signature \"" + sig + "\" has types");
       auto v = value_from_json(data[n], std::string_view(sig).substr(i, end - i), "body[" + std::to_string(n) + "]");
       if (!v) return v.error();
       values.push_back(std::move(*v));
       ++n;
       i = end;
     }
-    if (n != data.size()) return json_error("body.data", "more values than the signature \"" + sig + "\" has types");
+    if (n != data.size()) return shape_error("body.data", "more values than the signature \"" + sig + "\" has types");
   }
   auto m = std::move(b).build_values(kbus::signature::unchecked(sig), values);
   if (!m) return m.error();
@@ -432,7 +479,11 @@ result<message> message_from_json(const json& j, byte_order order) {
 
 namespace kbus {
 
-std::string to_json(const value& v) { return detail::value_to_json(v).dump(); }
+// Strings in values built by hand may be invalid UTF-8 (encoding refuses them); JSON text
+// cannot hold them, so they are shown with U+FFFD in place of each bad sequence.
+std::string to_json(const value& v) {
+  return detail::value_to_json(v).dump(-1, ' ', false, detail::json::error_handler_t::replace);
+}
 
 result<value> value_from_json(std::string_view text, const signature& type) {
   auto j = detail::json::parse(text, nullptr, false);
@@ -442,7 +493,9 @@ result<value> value_from_json(std::string_view text, const signature& type) {
   return detail::value_from_json(j, type.view());
 }
 
-std::string message_to_json(const message& m) { return detail::message_to_json(m).dump(); }
+std::string message_to_json(const message& m) {
+  return detail::message_to_json(m).dump(-1, ' ', false, detail::json::error_handler_t::replace);
+}
 
 result<message> message_from_json(std::string_view text, byte_order order) {
   auto j = detail::json::parse(text, nullptr, false);

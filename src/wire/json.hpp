@@ -2,8 +2,12 @@
 //   integers and doubles as numbers (64-bit integers exact), booleans, strings for s/o/g,
 //   arrays and structs as arrays, dicts as objects whose keys are strings (numbers in decimal,
 //   booleans "true"/"false", doubles in Python's repr form), variants as {"type", "data"};
-//   non-finite doubles as the strings "NaN", "+Infinity", "-Infinity".
+//   non-finite doubles as the strings "NaN", "+Infinity", "-Infinity" (read back also as
+//   "Infinity"; JSON numbers cannot be non-finite).
 // A message is {"header": {...}, "body": {"type": SIGNATURE, "data": [ARG, ...]}}.
+// From JSON, errors name the place ("body[2][\"key\"]"): type_mismatch for JSON of the wrong
+// kind, invalid_value for integers out of range, keys that are not of the key type (or repeat
+// a key in another form, "1" and "01"), nesting_too_deep beyond 64 containers (variants count).
 #pragma once
 
 #include "kbus/error.hpp"
