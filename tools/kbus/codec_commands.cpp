@@ -51,17 +51,22 @@ bool from_hex(const std::string& text, std::vector<std::byte>& out, std::string&
 }
 
 struct codec_args {
+  bool help = false;  // usage printed, nothing else to do
   bool hex = false;
   bool big_endian = false;
   std::string file;
 };
 
-// Parses [--hex] [--big-endian] [FILE]; false (after printing usage) on anything else.
+// Parses [--help] [--hex] [--big-endian] [FILE]; false (after printing usage) on anything else.
 bool parse_codec_args(const arguments& args, bool allow_big_endian, const char* usage, codec_args& out) {
   bool files_only = false;
   for (const auto& a : args) {
     if (!files_only && a == "--") {
       files_only = true;
+    } else if (!files_only && (a == "--help" || a == "-h")) {
+      std::cout << usage;
+      out.help = true;
+      return true;
     } else if (!files_only && a == "--hex") {
       out.hex = true;
     } else if (!files_only && allow_big_endian && a == "--big-endian") {
@@ -95,6 +100,7 @@ bool read_input(const std::string& path, std::string& out) {
 int decode_command(const global_options&, const arguments& args) {
   codec_args a;
   if (!parse_codec_args(args, false, decode_usage, a)) return 2;
+  if (a.help) return 0;
   std::string input;
   if (!read_input(a.file, input)) {
     std::cerr << "kbus: cannot read " << (a.file.empty() ? "stdin" : a.file) << ": " << std::strerror(errno) << "\n";
@@ -126,6 +132,7 @@ int decode_command(const global_options&, const arguments& args) {
 int encode_command(const global_options&, const arguments& args) {
   codec_args a;
   if (!parse_codec_args(args, true, encode_usage, a)) return 2;
+  if (a.help) return 0;
   std::string input;
   if (!read_input(a.file, input)) {
     std::cerr << "kbus: cannot read " << (a.file.empty() ? "stdin" : a.file) << ": " << std::strerror(errno) << "\n";
