@@ -143,6 +143,49 @@ TEST(Property, RandomValuesRoundTripInBothByteOrders) {
   }
 }
 
+// Whether a dict in `v` has the same key twice: JSON objects cannot say that.
+bool has_repeated_keys(const value& v) {
+  if (v.code() == 'a' && v.element_type()[0] == '{') {
+    for (std::size_t i = 0; i < v.items().size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (v.items()[i].items()[0] == v.items()[j].items()[0]) return true;
+  }
+  for (const auto& item : v.items())
+    if (has_repeated_keys(item)) return true;
+  return false;
+}
+
+TEST(Property, RandomValuesRoundTripThroughJson) {
+  generator gen(424242);
+  int checked = 0;
+  for (int iteration = 0; iteration < 1500; ++iteration) {
+    const std::string t = gen.type();
+    const value v = gen.make(t);
+    if (has_repeated_keys(v)) continue;
+    const std::string text = kbus::to_json(v);
+    auto back = kbus::value_from_json(text, kbus::signature(t));
+    ASSERT_TRUE(back) << t << " " << text << ": " << back.error().what();
+    ASSERT_EQ(*back, v) << t << " " << text;
+    ++checked;
+  }
+  EXPECT_GT(checked, 1200);
+
+  // Whole messages: JSON out, message back in the other byte order, same JSON again.
+  for (int iteration = 0; iteration < 300; ++iteration) {
+    const std::string t = gen.type();
+    const value v = gen.make(t);
+    if (has_repeated_keys(v)) continue;
+    const auto order = iteration % 2 ? kbus::byte_order::big : kbus::byte_order::little;
+    auto m = build(t, {v}, order);
+    const std::string text = kbus::message_to_json(m);
+    auto again = kbus::message_from_json(text, iteration % 2 ? kbus::byte_order::little : kbus::byte_order::big);
+    ASSERT_TRUE(again) << text << ": " << again.error().what();
+    EXPECT_NE(again->order(), m.order());
+    EXPECT_EQ(kbus::message_to_json(*again), text);
+    ASSERT_EQ(again->values().value(), std::vector<value>{v});
+  }
+}
+
 struct sample {
   std::int32_t id;
   std::string name;
@@ -224,6 +267,11 @@ TEST(Property, CorruptionNeverCrashesOrHangs) {
       ++accepted;
       auto v = parsed->values();
       EXPECT_TRUE(v) << "a message that parses must decode: " << v.error().what();
+      // What parses has a JSON form that encodes again, to the same JSON.
+      const std::string text = kbus::message_to_json(*parsed);
+      auto again = kbus::message_from_json(text, parsed->order());
+      ASSERT_TRUE(again) << text << ": " << again.error().what();
+      EXPECT_EQ(kbus::message_to_json(*again), text);
     } else {
       ++refused;
       EXPECT_FALSE(parsed.error().message.empty());
