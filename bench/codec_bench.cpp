@@ -4,13 +4,19 @@
 //
 // sd-bus cannot parse a message from bytes through its public API, so its "decode" reads the
 // values back out of a sealed message it built (rewind + read): the reading half of what kbus's
-// decode does, which also validates the whole message from raw bytes.
+// decode does, which also validates the whole message from raw bytes. The "receive" benchmarks
+// compare the whole of it: the same bytes (kbus-encoded) wait in a socket; kbus reads them with
+// two read()s, parses and decodes; an sd-bus server bus on the other end of the socket does
+// sd_bus_process (its read and parse) and reads the values. Only that part is timed (manual
+// time); writing the bytes into the socket before each iteration is not.
 #include "kbus/message.hpp"
 
 #include <benchmark/benchmark.h>
 #include <systemd/sd-bus.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <cstdlib>
@@ -254,7 +260,8 @@ std::uint64_t sd_read_structs(sd_bus_message* m) {
   std::int32_t i;
   const char* s;
   double d;
-  while (sd_bus_message_read(m, "(isd)", &i, &s, &d) > 0) sum += static_cast<std::uint64_t>(i) + std::strlen(s);
+  while (sd_bus_message_read(m, "(isd)", &i, &s, &d) > 0)
+    sum += static_cast<std::uint64_t>(i) + std::strlen(s) + static_cast<std::uint64_t>(d * 2);
   check_sd(sd_bus_message_exit_container(m), "exit");
   return sum;
 }
@@ -276,6 +283,151 @@ void sd_decode(benchmark::State& state, Build build, Read read, std::uint64_t ex
   sd_bus_message_unref(m);
 }
 
+// ---- receiving from a socket ----
+
+void write_all(int fd, const void* data, std::size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w <= 0) wrong("write to the socket failed");
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+void read_all(int fd, void* data, std::size_t n) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r <= 0) wrong("read from the socket failed");
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+}
+
+// A socketpair whose buffers hold the largest message (1 MiB) without a reader.
+struct socket_pair {
+  int writer = -1;
+  int reader = -1;
+  socket_pair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) wrong("socketpair");
+    writer = fds[0];
+    reader = fds[1];
+    const int size = 8 << 20;
+    for (int fd : fds) {
+      if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+      if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+  }
+  ~socket_pair() {
+    if (writer >= 0) ::close(writer);
+    if (reader >= 0) ::close(reader);
+  }
+  socket_pair(const socket_pair&) = delete;
+  socket_pair& operator=(const socket_pair&) = delete;
+};
+
+template <class F>
+double seconds_of(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// kbus: the 16-byte fixed header, the size it gives, the rest into a recycled buffer; parse and
+// decode.
+template <class... Ts, class Check>
+void kbus_receive(benchmark::State& state, const kbus::message& built, Check check_values) {
+  const std::vector<std::byte> bytes(built.bytes().begin(), built.bytes().end());
+  socket_pair sp;
+  std::vector<std::byte> buffer;
+  auto receive = [&] {
+    std::byte head[kbus::detail::fixed_header_size];
+    read_all(sp.reader, head, sizeof head);
+    const std::size_t size = kbus::message_size(head).value();
+    buffer.resize(size);
+    std::memcpy(buffer.data(), head, sizeof head);
+    read_all(sp.reader, buffer.data() + sizeof head, size - sizeof head);
+    auto m = kbus::message::parse(std::move(buffer));
+    if (!m) wrong("kbus could not parse the received message");
+    auto values = m->template read<Ts...>();
+    if (!values) wrong("kbus could not decode the received message");
+    return std::pair{std::move(*m), std::move(*values)};
+  };
+  write_all(sp.writer, bytes.data(), bytes.size());
+  {
+    auto [m, values] = receive();
+    check_values(values);
+    buffer = std::move(m).release_buffer();
+  }
+  for (auto _ : state) {
+    write_all(sp.writer, bytes.data(), bytes.size());
+    state.SetIterationTime(seconds_of([&] {
+      auto [m, values] = receive();
+      benchmark::DoNotOptimize(values);
+      buffer = std::move(m).release_buffer();
+    }));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+}
+
+// sd-bus: a server bus on the reading end, authenticated (EXTERNAL) by raw lines on the other.
+sd_bus* sd_bus_receiving(socket_pair& sp) {
+  sd_bus* b = nullptr;
+  sd_id128_t id;
+  check_sd(sd_id128_randomize(&id), "id");
+  check_sd(sd_bus_new(&b), "new");
+  check_sd(sd_bus_set_fd(b, sp.reader, sp.reader), "set_fd");
+  sp.reader = -1;  // the bus owns it now
+  check_sd(sd_bus_set_server(b, 1, id), "set_server");
+  check_sd(sd_bus_start(b), "start");
+  std::string auth(1, '\0');
+  auth += "AUTH EXTERNAL ";
+  for (char c : std::to_string(::getuid())) {
+    static const char hex[] = "0123456789abcdef";
+    auth += hex[(c >> 4) & 0xf];
+    auth += hex[c & 0xf];
+  }
+  auth += "\r\nBEGIN\r\n";
+  write_all(sp.writer, auth.data(), auth.size());
+  for (int i = 0; i < 100 && sd_bus_is_ready(b) <= 0; ++i) {
+    check_sd(sd_bus_process(b, nullptr), "authenticate");
+    if (sd_bus_is_ready(b) <= 0) check_sd(sd_bus_wait(b, 100000), "wait");
+  }
+  if (sd_bus_is_ready(b) <= 0) wrong("sd-bus server did not finish the authentication");
+  // Drop the server's "OK <guid>" line.
+  char ok[256];
+  if (::read(sp.writer, ok, sizeof ok) <= 0 || std::memcmp(ok, "OK ", 3) != 0) wrong("sd-bus server did not say OK");
+  return b;
+}
+
+template <class Read>
+void sd_receive(benchmark::State& state, const kbus::message& built, Read read, std::uint64_t expected) {
+  const std::vector<std::byte> bytes(built.bytes().begin(), built.bytes().end());
+  socket_pair sp;
+  sd_bus* bus = sd_bus_receiving(sp);
+  auto receive = [&] {
+    sd_bus_message* m = nullptr;
+    for (int i = 0; !m; ++i) {
+      if (i == 1000) wrong("sd-bus did not receive the message");
+      check_sd(sd_bus_process(bus, &m), "process");
+    }
+    const std::uint64_t sum = read(m);
+    sd_bus_message_unref(m);
+    return sum;
+  };
+  write_all(sp.writer, bytes.data(), bytes.size());
+  check(receive() == expected, "sd-bus received different values");
+  for (auto _ : state) {
+    write_all(sp.writer, bytes.data(), bytes.size());
+    state.SetIterationTime(seconds_of([&] { benchmark::DoNotOptimize(receive()); }));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+  sd_bus_flush_close_unref(bus);
+}
+
 // The checksums of the workloads, the same for every implementation.
 std::uint64_t asv_sum() {
   std::uint64_t sum = 0;
@@ -288,51 +440,81 @@ std::uint64_t asv_sum() {
 }
 std::uint64_t structs_sum() {
   std::uint64_t sum = 0;
-  for (const auto& e : structs) sum += static_cast<std::uint64_t>(e.i) + e.s.size();
+  for (const auto& e : structs) sum += static_cast<std::uint64_t>(e.i) + e.s.size() + static_cast<std::uint64_t>(e.d * 2);
   return sum;
 }
 
+// The checks of decoded values, shared by decode and receive.
+void check_call(const std::tuple<std::string_view>& t) { check(std::get<0>(t) == string64, "call"); }
+void check_asv(const std::tuple<std::map<std::string, prop_value>>& t) { check(std::get<0>(t) == props, "a{sv}"); }
+using isd_row = std::tuple<std::int32_t, std::string_view, double>;
+void check_structs(const std::tuple<std::vector<isd_row>>& t) {
+  const auto& rows = std::get<0>(t);
+  check(rows.size() == structs.size(), "(isd) array size");
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& [i, str, d] = rows[k];
+    if (i != structs[k].i || str != structs[k].s || d != structs[k].d) wrong("(isd) array element");
+  }
+}
+void check_bytes(const std::tuple<std::span<const std::uint8_t>>& t) {
+  check(std::equal(std::get<0>(t).begin(), std::get<0>(t).end(), megabyte.begin(), megabyte.end()), "ay");
+}
+
 void register_all() {
-  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/kbus", [](benchmark::State& s) { kbus_encode(s, kbus_call_s64); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/sd-bus", [](benchmark::State& s) { sd_encode(s, sd_call_s64); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/decode/kbus", [](benchmark::State& s) {
-    kbus_decode<std::string_view>(s, kbus_call_s64(), [](const auto& t) { check(std::get<0>(t) == string64, "call"); });
-  });
+  using state = benchmark::State;
+  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/kbus", [](state& s) { kbus_encode(s, kbus_call_s64); });
+  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/sd-bus", [](state& s) { sd_encode(s, sd_call_s64); });
+  benchmark::RegisterBenchmark("BM_codec/call_s64/decode/kbus",
+                               [](state& s) { kbus_decode<std::string_view>(s, kbus_call_s64(), check_call); });
   benchmark::RegisterBenchmark("BM_codec/call_s64/decode/sd-bus",
-                               [](benchmark::State& s) { sd_decode(s, sd_call_s64, sd_read_call, string64.size()); });
+                               [](state& s) { sd_decode(s, sd_call_s64, sd_read_call, string64.size()); });
+  benchmark::RegisterBenchmark("BM_codec/call_s64/receive/kbus",
+                               [](state& s) { kbus_receive<std::string_view>(s, kbus_call_s64(), check_call); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("BM_codec/call_s64/receive/sd-bus",
+                               [](state& s) { sd_receive(s, kbus_call_s64(), sd_read_call, string64.size()); })
+      ->UseManualTime();
 
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/kbus", [](benchmark::State& s) { kbus_encode(s, kbus_signal_asv); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/sd-bus", [](benchmark::State& s) { sd_encode(s, sd_signal_asv); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/decode/kbus", [](benchmark::State& s) {
-    kbus_decode<std::map<std::string, prop_value>>(s, kbus_signal_asv(),
-                                                   [](const auto& t) { check(std::get<0>(t) == props, "a{sv}"); });
-  });
+  using asv = std::map<std::string, prop_value>;
+  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/kbus", [](state& s) { kbus_encode(s, kbus_signal_asv); });
+  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/sd-bus", [](state& s) { sd_encode(s, sd_signal_asv); });
+  benchmark::RegisterBenchmark("BM_codec/signal_asv10/decode/kbus",
+                               [](state& s) { kbus_decode<asv>(s, kbus_signal_asv(), check_asv); });
   benchmark::RegisterBenchmark("BM_codec/signal_asv10/decode/sd-bus",
-                               [](benchmark::State& s) { sd_decode(s, sd_signal_asv, sd_read_asv, asv_sum()); });
+                               [](state& s) { sd_decode(s, sd_signal_asv, sd_read_asv, asv_sum()); });
+  benchmark::RegisterBenchmark("BM_codec/signal_asv10/receive/kbus",
+                               [](state& s) { kbus_receive<asv>(s, kbus_signal_asv(), check_asv); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("BM_codec/signal_asv10/receive/sd-bus",
+                               [](state& s) { sd_receive(s, kbus_signal_asv(), sd_read_asv, asv_sum()); })
+      ->UseManualTime();
 
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/kbus", [](benchmark::State& s) { kbus_encode(s, kbus_structs); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/sd-bus", [](benchmark::State& s) { sd_encode(s, sd_structs); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/decode/kbus", [](benchmark::State& s) {
-    using row = std::tuple<std::int32_t, std::string_view, double>;
-    kbus_decode<std::vector<row>>(s, kbus_structs(), [](const auto& t) {
-      std::uint64_t sum = 0;
-      for (const auto& [i, str, d] : std::get<0>(t)) sum += static_cast<std::uint64_t>(i) + str.size();
-      check(sum == structs_sum(), "(isd) array");
-    });
-  });
+  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/kbus", [](state& s) { kbus_encode(s, kbus_structs); });
+  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/sd-bus", [](state& s) { sd_encode(s, sd_structs); });
+  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/decode/kbus",
+                               [](state& s) { kbus_decode<std::vector<isd_row>>(s, kbus_structs(), check_structs); });
   benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/decode/sd-bus",
-                               [](benchmark::State& s) { sd_decode(s, sd_structs, sd_read_structs, structs_sum()); });
+                               [](state& s) { sd_decode(s, sd_structs, sd_read_structs, structs_sum()); });
+  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/receive/kbus",
+                               [](state& s) { kbus_receive<std::vector<isd_row>>(s, kbus_structs(), check_structs); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/receive/sd-bus",
+                               [](state& s) { sd_receive(s, kbus_structs(), sd_read_structs, structs_sum()); })
+      ->UseManualTime();
 
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/kbus", [](benchmark::State& s) { kbus_encode(s, kbus_bytes); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/sd-bus", [](benchmark::State& s) { sd_encode(s, sd_bytes); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/decode/kbus", [](benchmark::State& s) {
-    kbus_decode<std::span<const std::uint8_t>>(s, kbus_bytes(), [](const auto& t) {
-      check(std::equal(std::get<0>(t).begin(), std::get<0>(t).end(), megabyte.begin(), megabyte.end()), "ay");
-    });
-  });
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/kbus", [](state& s) { kbus_encode(s, kbus_bytes); });
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/sd-bus", [](state& s) { sd_encode(s, sd_bytes); });
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/decode/kbus",
+                               [](state& s) { kbus_decode<std::span<const std::uint8_t>>(s, kbus_bytes(), check_bytes); });
   benchmark::RegisterBenchmark("BM_codec/bytes_1m/decode/sd-bus",
-                               [](benchmark::State& s) { sd_decode(s, sd_bytes, sd_read_bytes, megabyte.size()); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/memcpy", [](benchmark::State& s) {
+                               [](state& s) { sd_decode(s, sd_bytes, sd_read_bytes, megabyte.size()); });
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/receive/kbus",
+                               [](state& s) { kbus_receive<std::span<const std::uint8_t>>(s, kbus_bytes(), check_bytes); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/receive/sd-bus",
+                               [](state& s) { sd_receive(s, kbus_bytes(), sd_read_bytes, megabyte.size()); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("BM_codec/bytes_1m/memcpy", [](state& s) {
     std::vector<std::uint8_t> dst(megabyte.size());
     for (auto _ : s) {
       std::memcpy(dst.data(), megabyte.data(), megabyte.size());

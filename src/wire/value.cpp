@@ -251,8 +251,9 @@ bool decode_typed(reader& r, std::string_view type, std::size_t& i, value& out) 
       ++i;
       std::string_view inner;
       if (!r.get_signature(inner)) return false;
-      if (auto ok = check_single_type(inner); !ok)
-        return r.fail(errc::invalid_signature, std::string("variant signature '") + std::string(inner) + "': " + ok.reason);
+      if (!is_single_complete_type(inner))
+        return r.fail(errc::invalid_signature,
+                      std::string("variant signature '") + std::string(inner) + "': " + check_single_type(inner).reason);
       if (!r.enter('v')) return false;
       value contained;
       std::size_t j = 0;
@@ -402,8 +403,9 @@ void codec<variant>::encode(detail::writer& w, const variant& v) {
 bool codec<variant>::decode(detail::reader& r, variant& v) {
   std::string_view sig;
   if (!r.get_signature(sig)) return false;
-  if (auto ok = detail::check_single_type(sig); !ok)
-    return r.fail(errc::invalid_signature, std::string("variant signature '") + std::string(sig) + "': " + ok.reason);
+  if (!detail::is_single_complete_type(sig))
+    return r.fail(errc::invalid_signature,
+                  std::string("variant signature '") + std::string(sig) + "': " + detail::check_single_type(sig).reason);
   if (!r.enter('v')) return false;
   if (!detail::decode_value(r, sig, v.get())) return false;
   r.leave('v');

@@ -42,6 +42,10 @@ constexpr T byteswap(T v) noexcept {
 // nothing above U+10FFFF); NUL is reported separately by the caller.
 bool is_valid_utf8(std::string_view s) noexcept;
 
+// Whether a signature that check_signature accepted is exactly one complete type (what
+// check_single_type adds), without scanning it again.
+bool is_single_complete_type(std::string_view validated_signature) noexcept;
+
 class writer {
  public:
   // Appends to `buf`; alignment is relative to the start of `buf` (the message start).
