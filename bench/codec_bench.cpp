@@ -462,59 +462,59 @@ void check_bytes(const std::tuple<std::span<const std::uint8_t>>& t) {
 
 void register_all() {
   using state = benchmark::State;
-  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/kbus", [](state& s) { kbus_encode(s, kbus_call_s64); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/encode/sd-bus", [](state& s) { sd_encode(s, sd_call_s64); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/decode/kbus",
+  benchmark::RegisterBenchmark("codec/call_s64/encode/kbus", [](state& s) { kbus_encode(s, kbus_call_s64); });
+  benchmark::RegisterBenchmark("codec/call_s64/encode/sd-bus", [](state& s) { sd_encode(s, sd_call_s64); });
+  benchmark::RegisterBenchmark("codec/call_s64/decode/kbus",
                                [](state& s) { kbus_decode<std::string_view>(s, kbus_call_s64(), check_call); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/decode/sd-bus",
+  benchmark::RegisterBenchmark("codec/call_s64/decode/sd-bus",
                                [](state& s) { sd_decode(s, sd_call_s64, sd_read_call, string64.size()); });
-  benchmark::RegisterBenchmark("BM_codec/call_s64/receive/kbus",
+  benchmark::RegisterBenchmark("codec/call_s64/receive/kbus",
                                [](state& s) { kbus_receive<std::string_view>(s, kbus_call_s64(), check_call); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark("BM_codec/call_s64/receive/sd-bus",
+  benchmark::RegisterBenchmark("codec/call_s64/receive/sd-bus",
                                [](state& s) { sd_receive(s, kbus_call_s64(), sd_read_call, string64.size()); })
       ->UseManualTime();
 
   using asv = std::map<std::string, prop_value>;
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/kbus", [](state& s) { kbus_encode(s, kbus_signal_asv); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/encode/sd-bus", [](state& s) { sd_encode(s, sd_signal_asv); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/decode/kbus",
+  benchmark::RegisterBenchmark("codec/signal_asv10/encode/kbus", [](state& s) { kbus_encode(s, kbus_signal_asv); });
+  benchmark::RegisterBenchmark("codec/signal_asv10/encode/sd-bus", [](state& s) { sd_encode(s, sd_signal_asv); });
+  benchmark::RegisterBenchmark("codec/signal_asv10/decode/kbus",
                                [](state& s) { kbus_decode<asv>(s, kbus_signal_asv(), check_asv); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/decode/sd-bus",
+  benchmark::RegisterBenchmark("codec/signal_asv10/decode/sd-bus",
                                [](state& s) { sd_decode(s, sd_signal_asv, sd_read_asv, asv_sum()); });
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/receive/kbus",
+  benchmark::RegisterBenchmark("codec/signal_asv10/receive/kbus",
                                [](state& s) { kbus_receive<asv>(s, kbus_signal_asv(), check_asv); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark("BM_codec/signal_asv10/receive/sd-bus",
+  benchmark::RegisterBenchmark("codec/signal_asv10/receive/sd-bus",
                                [](state& s) { sd_receive(s, kbus_signal_asv(), sd_read_asv, asv_sum()); })
       ->UseManualTime();
 
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/kbus", [](state& s) { kbus_encode(s, kbus_structs); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/encode/sd-bus", [](state& s) { sd_encode(s, sd_structs); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/decode/kbus",
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/encode/kbus", [](state& s) { kbus_encode(s, kbus_structs); });
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/encode/sd-bus", [](state& s) { sd_encode(s, sd_structs); });
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/decode/kbus",
                                [](state& s) { kbus_decode<std::vector<isd_row>>(s, kbus_structs(), check_structs); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/decode/sd-bus",
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/decode/sd-bus",
                                [](state& s) { sd_decode(s, sd_structs, sd_read_structs, structs_sum()); });
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/receive/kbus",
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/receive/kbus",
                                [](state& s) { kbus_receive<std::vector<isd_row>>(s, kbus_structs(), check_structs); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark("BM_codec/structs_isd_10k/receive/sd-bus",
+  benchmark::RegisterBenchmark("codec/structs_isd_10k/receive/sd-bus",
                                [](state& s) { sd_receive(s, kbus_structs(), sd_read_structs, structs_sum()); })
       ->UseManualTime();
 
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/kbus", [](state& s) { kbus_encode(s, kbus_bytes); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/encode/sd-bus", [](state& s) { sd_encode(s, sd_bytes); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/decode/kbus",
+  benchmark::RegisterBenchmark("codec/bytes_1m/encode/kbus", [](state& s) { kbus_encode(s, kbus_bytes); });
+  benchmark::RegisterBenchmark("codec/bytes_1m/encode/sd-bus", [](state& s) { sd_encode(s, sd_bytes); });
+  benchmark::RegisterBenchmark("codec/bytes_1m/decode/kbus",
                                [](state& s) { kbus_decode<std::span<const std::uint8_t>>(s, kbus_bytes(), check_bytes); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/decode/sd-bus",
+  benchmark::RegisterBenchmark("codec/bytes_1m/decode/sd-bus",
                                [](state& s) { sd_decode(s, sd_bytes, sd_read_bytes, megabyte.size()); });
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/receive/kbus",
+  benchmark::RegisterBenchmark("codec/bytes_1m/receive/kbus",
                                [](state& s) { kbus_receive<std::span<const std::uint8_t>>(s, kbus_bytes(), check_bytes); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/receive/sd-bus",
+  benchmark::RegisterBenchmark("codec/bytes_1m/receive/sd-bus",
                                [](state& s) { sd_receive(s, kbus_bytes(), sd_read_bytes, megabyte.size()); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark("BM_codec/bytes_1m/memcpy", [](state& s) {
+  benchmark::RegisterBenchmark("codec/bytes_1m/memcpy", [](state& s) {
     std::vector<std::uint8_t> dst(megabyte.size());
     for (auto _ : s) {
       std::memcpy(dst.data(), megabyte.data(), megabyte.size());

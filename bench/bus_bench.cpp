@@ -1,0 +1,127 @@
+// Calls, signals and connections through a private dbus-broker and a private dbus-daemon,
+// kbus beside sd-bus, sdbus-c++, libdbus and GDBus, all talking to the same sd-bus Echo server:
+//
+//   call/sync_64B/<bus>/<impl>        one blocking Echo(s) with 64 bytes, the reply checked
+//   call/sync_64KiB/<bus>/<impl>      the same with 64 KiB
+//   call/pipelined_64B/<bus>/<impl>   10,000 Echo calls, at most 128 in flight (time per call)
+//   signal/fanout_<N>/<bus>/<impl>    one signal, done when all N subscribers got it
+//   connect/<bus>/<impl>              connect, authenticate, Hello, close
+//
+// Times are wall-clock (UseRealTime): the work is spread over the client, the bus and the
+// server. A wrong reply ends the benchmark with an error and the program with exit code 1.
+#include "bus_env.hpp"
+#include "peers.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+
+namespace {
+
+using kbus_bench::peer;
+
+int failures = 0;
+
+template <class F>
+void guarded(benchmark::State& state, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    ++failures;
+    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
+    state.SkipWithError(e.what());
+  }
+}
+
+std::string payload(std::size_t size) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>('a' + i % 26);
+  return s;
+}
+
+constexpr int pipelined_calls = 10000;
+constexpr int pipelined_window = 128;
+
+void sync_call(benchmark::State& state, peer* p, std::string address, std::size_t size) {
+  guarded(state, [&] {
+    const std::string s = payload(size);
+    auto c = p->make_caller(address);
+    c->echo(s);
+    for (auto _ : state) c->echo(s);
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+  });
+}
+
+void pipelined_call(benchmark::State& state, peer* p, std::string address) {
+  guarded(state, [&] {
+    const std::string s = payload(64);
+    auto c = p->make_caller(address);
+    c->echo(s);
+    for (auto _ : state) c->pipelined(s, pipelined_calls, pipelined_window);
+    state.SetItemsProcessed(state.iterations() * pipelined_calls);
+    state.counters["calls"] = pipelined_calls;
+  });
+}
+
+void fanout(benchmark::State& state, peer* p, std::string address, int subscribers) {
+  guarded(state, [&] {
+    auto f = p->make_fanout(address, subscribers);
+    std::uint32_t seq = 1;
+    f->emit_and_wait(seq++);
+    for (auto _ : state) f->emit_and_wait(seq++);
+    state.SetItemsProcessed(state.iterations() * subscribers);
+  });
+}
+
+void connect(benchmark::State& state, peer* p, std::string address) {
+  guarded(state, [&] {
+    p->connect_once(address);
+    for (auto _ : state) p->connect_once(address);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  std::vector<kbus_bench::bench_bus> buses;
+  try {
+    buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::dbus_daemon}, true);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cannot start the buses: %s\n", e.what());
+    return 1;
+  }
+  const auto peers = kbus_bench::all_peers();
+
+  auto each = [&](const std::string& workload, auto make) {
+    for (const auto& b : buses)
+      for (const auto& p : peers)
+        make(workload + "/" + b.label + "/" + p->name(), p.get(), b.address())
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+  };
+  each("call/sync_64B", [](const std::string& n, peer* p, const std::string& a) {
+    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, a, 64);
+  });
+  each("call/sync_64KiB", [](const std::string& n, peer* p, const std::string& a) {
+    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, a, 64 * 1024);
+  });
+  each("call/pipelined_64B", [](const std::string& n, peer* p, const std::string& a) {
+    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a);
+  });
+  for (int subscribers : {1, 10, 100})
+    each("signal/fanout_" + std::to_string(subscribers), [subscribers](const std::string& n, peer* p, const std::string& a) {
+      return benchmark::RegisterBenchmark(n.c_str(), fanout, p, a, subscribers);
+    });
+  each("connect", [](const std::string& n, peer* p, const std::string& a) {
+    return benchmark::RegisterBenchmark(n.c_str(), connect, p, a);
+  });
+
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  kbus_bench::stop_servers(buses);
+  if (failures) std::fprintf(stderr, "%d benchmark(s) failed\n", failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+// GDBus (GLib's gio) as a benchmark peer: g_dbus_connection_call_sync for a blocking call,
+// g_dbus_connection_call with a callback for many in flight, signal subscriptions dispatched
+// on this thread's main context. GDBus does its I/O in its own worker thread, always.
+#include "peers.hpp"
+
+#include <gio/gio.h>
+
+#include <cstring>
+
+namespace kbus_bench {
+namespace {
+
+[[noreturn]] void raise(const char* what, GError* err) {
+  std::string text = std::string("gdbus: ") + what + ": " + (err ? err->message : "failed");
+  if (err) g_error_free(err);
+  throw bench_error(text);
+}
+
+struct conn_ptr {
+  GDBusConnection* c = nullptr;
+  explicit conn_ptr(GDBusConnection* conn) : c(conn) {}
+  conn_ptr(conn_ptr&& o) noexcept : c(o.c) { o.c = nullptr; }
+  conn_ptr(const conn_ptr&) = delete;
+  ~conn_ptr() {
+    if (c) {
+      g_dbus_connection_close_sync(c, nullptr, nullptr);
+      g_object_unref(c);
+    }
+  }
+};
+
+GDBusConnection* connect(const std::string& address) {
+  GError* err = nullptr;
+  GDBusConnection* c = g_dbus_connection_new_for_address_sync(
+      address.c_str(),
+      static_cast<GDBusConnectionFlags>(G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION),
+      nullptr, nullptr, &err);
+  if (!c) raise("connect", err);
+  g_dbus_connection_set_exit_on_close(c, FALSE);
+  const gchar* unique = g_dbus_connection_get_unique_name(c);
+  if (!unique || !*unique) {
+    g_object_unref(c);
+    throw bench_error("gdbus: no unique name");
+  }
+  return c;
+}
+
+// A round trip to the bus: every message this connection sent before it has been handled.
+void sync_with_bus(GDBusConnection* c) {
+  GError* err = nullptr;
+  GVariant* r = g_dbus_connection_call_sync(c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                            "GetId", nullptr, G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, nullptr,
+                                            &err);
+  if (!r) raise("GetId", err);
+  g_variant_unref(r);
+}
+
+std::string check_echo(GVariant* reply, GError* err, const std::string& s) {
+  if (!reply) {
+    std::string text = std::string("gdbus: Echo failed: ") + (err ? err->message : "?");
+    if (err) g_error_free(err);
+    return text;
+  }
+  const gchar* out = nullptr;
+  gsize len = 0;
+  GVariant* child = g_variant_get_child_value(reply, 0);
+  out = g_variant_get_string(child, &len);
+  const bool same = len == s.size() && std::memcmp(out, s.data(), s.size()) == 0;
+  g_variant_unref(child);
+  g_variant_unref(reply);
+  return same ? std::string() : "gdbus: Echo reply differs from the argument";
+}
+
+// Iterates the default main context until `done()`, for at most 30 s.
+template <class Done>
+void iterate_until(Done done, const char* what) {
+  if (done()) return;
+  bool timed_out = false;
+  const guint timer = g_timeout_add_seconds(
+      30,
+      [](gpointer p) -> gboolean {
+        *static_cast<bool*>(p) = true;
+        return G_SOURCE_REMOVE;
+      },
+      &timed_out);
+  while (!done() && !timed_out) g_main_context_iteration(nullptr, TRUE);
+  if (timed_out) throw bench_error(std::string("gdbus: no progress in 30 s while waiting for ") + what);
+  g_source_remove(timer);
+}
+
+class g_caller final : public caller {
+ public:
+  explicit g_caller(const std::string& address) : conn_(connect(address)) {}
+
+  void echo(const std::string& s) override {
+    GError* err = nullptr;
+    GVariant* reply = g_dbus_connection_call_sync(conn_.c, echo_name, echo_path, echo_interface, "Echo",
+                                                  g_variant_new("(s)", s.c_str()), G_VARIANT_TYPE("(s)"),
+                                                  G_DBUS_CALL_FLAGS_NONE, -1, nullptr, &err);
+    if (auto w = check_echo(reply, err, s); !w.empty()) throw bench_error(w);
+  }
+
+  struct run {
+    GDBusConnection* c;
+    const std::string& s;
+    int total;
+    int sent = 0;
+    int done = 0;
+    std::string wrong;
+    void issue() {
+      ++sent;
+      g_dbus_connection_call(c, echo_name, echo_path, echo_interface, "Echo", g_variant_new("(s)", s.c_str()),
+                             G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, nullptr, on_reply, this);
+    }
+    static void on_reply(GObject* source, GAsyncResult* res, gpointer userdata) {
+      auto* r = static_cast<run*>(userdata);
+      GError* err = nullptr;
+      GVariant* reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &err);
+      if (auto w = check_echo(reply, err, r->s); !w.empty() && r->wrong.empty()) r->wrong = std::move(w);
+      ++r->done;
+      if (r->sent < r->total) r->issue();
+    }
+  };
+
+  void pipelined(const std::string& s, int total, int window) override {
+    run r{conn_.c, s, total, 0, 0, {}};
+    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
+    iterate_until([&] { return r.done == total; }, "pipelined Echo replies");
+    if (!r.wrong.empty()) throw bench_error(r.wrong);
+  }
+
+ private:
+  conn_ptr conn_;
+};
+
+class g_fanout final : public fanout {
+ public:
+  g_fanout(const std::string& address, int n) : emitter_(connect(address)) {
+    const gchar* unique = g_dbus_connection_get_unique_name(emitter_.c);
+    for (int i = 0; i < n; ++i) {
+      GDBusConnection* c = conns_.emplace_back(connect(address)).c;
+      ids_.push_back(g_dbus_connection_signal_subscribe(c, unique, echo_interface, tick_member, echo_path, nullptr,
+                                                        G_DBUS_SIGNAL_FLAGS_NONE, on_tick, this, nullptr));
+      sync_with_bus(c);  // the AddMatch went out before this call: the bus has it
+    }
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+  }
+  ~g_fanout() override {
+    for (std::size_t i = 0; i < ids_.size(); ++i) g_dbus_connection_signal_unsubscribe(conns_[i].c, ids_[i]);
+    // Unsubscribing posts the last references of the subscriptions to this context.
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+  }
+
+  void emit_and_wait(std::uint32_t seq) override {
+    expected_ = seq;
+    got_ = 0;
+    GError* err = nullptr;
+    if (!g_dbus_connection_emit_signal(emitter_.c, nullptr, echo_path, echo_interface, tick_member,
+                                       g_variant_new("(u)", seq), &err))
+      raise("emit_signal", err);
+    const std::size_t n = conns_.size();
+    iterate_until([&] { return got_ == n || wrong_; }, "the signal at every subscriber");
+    if (wrong_) throw bench_error("gdbus: a subscriber got a wrong Tick");
+  }
+
+ private:
+  static void on_tick(GDBusConnection*, const gchar*, const gchar*, const gchar*, const gchar*, GVariant* params,
+                      gpointer userdata) {
+    auto* self = static_cast<g_fanout*>(userdata);
+    guint32 seq = 0;
+    if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(u)"))) {
+      self->wrong_ = true;
+      return;
+    }
+    g_variant_get(params, "(u)", &seq);
+    if (seq != self->expected_) self->wrong_ = true;
+    else ++self->got_;
+  }
+
+  conn_ptr emitter_;
+  std::vector<conn_ptr> conns_;
+  std::vector<guint> ids_;
+  std::uint32_t expected_ = 0;
+  std::size_t got_ = 0;
+  bool wrong_ = false;
+};
+
+void ignore_signal(GDBusConnection*, const gchar*, const gchar*, const gchar*, const gchar*, GVariant*, gpointer) {}
+
+class g_connections final : public connection_set {
+ public:
+  g_connections(const std::string& address, int n) {
+    for (int i = 0; i < n; ++i) conns_.emplace_back(connect(address));
+  }
+  ~g_connections() override {
+    for (guint id : ids_) g_dbus_connection_signal_unsubscribe(conns_.front().c, id);
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+  }
+  void add_matches(int n) override {
+    for (int i = 0; i < n; ++i) {
+      const std::string member = "Member" + std::to_string(i);
+      ids_.push_back(g_dbus_connection_signal_subscribe(conns_.front().c, nullptr, echo_interface, member.c_str(),
+                                                        nullptr, nullptr, G_DBUS_SIGNAL_FLAGS_NONE, ignore_signal,
+                                                        nullptr, nullptr));
+    }
+    sync_with_bus(conns_.front().c);
+  }
+
+ private:
+  std::vector<conn_ptr> conns_;
+  std::vector<guint> ids_;
+};
+
+class g_peer final : public peer {
+ public:
+  const char* name() const override { return "gdbus"; }
+  std::unique_ptr<caller> make_caller(const std::string& address) override {
+    return std::make_unique<g_caller>(address);
+  }
+  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
+    return std::make_unique<g_fanout>(address, n);
+  }
+  void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
+  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
+    return std::make_unique<g_connections>(address, n);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<peer> make_gdbus_peer() { return std::make_unique<g_peer>(); }
+
+}  // namespace kbus_bench

@@ -1,0 +1,244 @@
+// libdbus (the reference implementation) as a benchmark peer: a private connection,
+// dbus_connection_send_with_reply_and_block for a blocking call, pending calls with notify
+// functions and dbus_connection_read_write_dispatch for many in flight.
+#include "peers.hpp"
+
+#include <dbus/dbus.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace kbus_bench {
+namespace {
+
+struct error_guard {
+  DBusError e;
+  error_guard() { dbus_error_init(&e); }
+  ~error_guard() { dbus_error_free(&e); }
+  [[noreturn]] void raise(const char* what) {
+    throw bench_error(std::string("libdbus: ") + what + ": " + (dbus_error_is_set(&e) ? e.message : "failed"));
+  }
+};
+
+struct conn_ptr {
+  DBusConnection* c = nullptr;
+  explicit conn_ptr(DBusConnection* conn) : c(conn) {}
+  conn_ptr(conn_ptr&& o) noexcept : c(o.c) { o.c = nullptr; }
+  conn_ptr(const conn_ptr&) = delete;
+  ~conn_ptr() {
+    if (c) {
+      dbus_connection_close(c);
+      dbus_connection_unref(c);
+    }
+  }
+};
+
+DBusConnection* connect(const std::string& address) {
+  error_guard err;
+  DBusConnection* c = dbus_connection_open_private(address.c_str(), &err.e);
+  if (!c) err.raise("open");
+  dbus_connection_set_exit_on_disconnect(c, FALSE);
+  if (!dbus_bus_register(c, &err.e)) {
+    dbus_connection_close(c);
+    dbus_connection_unref(c);
+    err.raise("Hello");
+  }
+  return c;
+}
+
+DBusMessage* echo_call(const std::string& s) {
+  DBusMessage* m = dbus_message_new_method_call(echo_name, echo_path, echo_interface, "Echo");
+  const char* arg = s.c_str();
+  if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID))
+    throw bench_error("libdbus: out of memory");
+  return m;
+}
+
+std::string check_echo(DBusMessage* reply, const std::string& s) {
+  if (dbus_message_get_type(reply) == DBUS_MESSAGE_TYPE_ERROR)
+    return std::string("libdbus: Echo failed: ") + dbus_message_get_error_name(reply);
+  error_guard err;
+  const char* out = nullptr;
+  if (!dbus_message_get_args(reply, &err.e, DBUS_TYPE_STRING, &out, DBUS_TYPE_INVALID)) return "libdbus: Echo reply unreadable";
+  if (std::strlen(out) != s.size() || std::memcmp(out, s.data(), s.size()) != 0)
+    return "libdbus: Echo reply differs from the argument";
+  return {};
+}
+
+void drain(DBusConnection* c) {
+  while (dbus_connection_dispatch(c) == DBUS_DISPATCH_DATA_REMAINS) {
+  }
+}
+
+// Reads and dispatches until `done()`: messages already queued at once, the others when
+// poll() finds their sockets readable.
+template <class Done>
+void dispatch_until(const std::vector<DBusConnection*>& conns, Done done, const char* what) {
+  std::vector<pollfd> fds(conns.size());
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    int fd = -1;
+    dbus_connection_get_unix_fd(conns[i], &fd);
+    fds[i] = pollfd{fd, POLLIN, 0};
+  }
+  for (;;) {
+    for (auto* c : conns)
+      if (dbus_connection_get_dispatch_status(c) == DBUS_DISPATCH_DATA_REMAINS) drain(c);
+    if (done()) return;
+    const int n = ::poll(fds.data(), fds.size(), 30000);
+    if (n == 0) throw bench_error(std::string("libdbus: no progress in 30 s while waiting for ") + what);
+    if (n < 0 && errno != EINTR) throw bench_error("libdbus: poll failed");
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      if (!fds[i].revents) continue;
+      dbus_connection_read_write(conns[i], 0);
+      drain(conns[i]);
+    }
+    if (done()) return;
+  }
+}
+
+class lib_caller final : public caller {
+ public:
+  explicit lib_caller(const std::string& address) : conn_(connect(address)) {}
+
+  void echo(const std::string& s) override {
+    DBusMessage* call = echo_call(s);
+    error_guard err;
+    DBusMessage* reply = dbus_connection_send_with_reply_and_block(conn_.c, call, DBUS_TIMEOUT_USE_DEFAULT, &err.e);
+    dbus_message_unref(call);
+    if (!reply) err.raise("Echo");
+    std::string wrong = check_echo(reply, s);
+    dbus_message_unref(reply);
+    if (!wrong.empty()) throw bench_error(wrong);
+  }
+
+  struct run {
+    DBusConnection* c;
+    const std::string& s;
+    int total;
+    int sent = 0;
+    int done = 0;
+    std::string wrong;
+    void issue() {
+      ++sent;
+      DBusMessage* call = echo_call(s);
+      DBusPendingCall* pending = nullptr;
+      if (!dbus_connection_send_with_reply(c, call, &pending, DBUS_TIMEOUT_USE_DEFAULT) || !pending)
+        throw bench_error("libdbus: send_with_reply failed");
+      dbus_message_unref(call);
+      dbus_pending_call_set_notify(pending, on_reply, this, nullptr);
+    }
+    static void on_reply(DBusPendingCall* pending, void* userdata) {
+      auto* r = static_cast<run*>(userdata);
+      DBusMessage* reply = dbus_pending_call_steal_reply(pending);
+      dbus_pending_call_unref(pending);
+      std::string w = reply ? check_echo(reply, r->s) : "libdbus: pending call without a reply";
+      if (reply) dbus_message_unref(reply);
+      if (!w.empty() && r->wrong.empty()) r->wrong = std::move(w);
+      ++r->done;
+      if (r->sent < r->total) r->issue();
+    }
+  };
+
+  void pipelined(const std::string& s, int total, int window) override {
+    run r{conn_.c, s, total, 0, 0, {}};
+    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (r.done < total) {
+      if (!dbus_connection_read_write_dispatch(conn_.c, 1000)) throw bench_error("libdbus: disconnected");
+      if (std::chrono::steady_clock::now() > deadline) throw bench_error("libdbus: pipelined replies did not come");
+    }
+    if (!r.wrong.empty()) throw bench_error(r.wrong);
+  }
+
+ private:
+  conn_ptr conn_;
+};
+
+class lib_fanout final : public fanout {
+ public:
+  lib_fanout(const std::string& address, int n) : emitter_(connect(address)) {
+    const std::string rule = tick_rule(dbus_bus_get_unique_name(emitter_.c));
+    for (int i = 0; i < n; ++i) {
+      DBusConnection* c = conns_.emplace_back(connect(address)).c;
+      raw_.push_back(c);
+      if (!dbus_connection_add_filter(c, on_message, this, nullptr)) throw bench_error("libdbus: add_filter failed");
+      error_guard err;
+      dbus_bus_add_match(c, rule.c_str(), &err.e);  // blocks for the bus's reply
+      if (dbus_error_is_set(&err.e)) err.raise("AddMatch");
+    }
+  }
+
+  void emit_and_wait(std::uint32_t seq) override {
+    expected_ = seq;
+    got_ = 0;
+    DBusMessage* m = dbus_message_new_signal(echo_path, echo_interface, tick_member);
+    if (!m || !dbus_message_append_args(m, DBUS_TYPE_UINT32, &seq, DBUS_TYPE_INVALID))
+      throw bench_error("libdbus: out of memory");
+    const bool sent = dbus_connection_send(emitter_.c, m, nullptr);
+    dbus_message_unref(m);
+    if (!sent) throw bench_error("libdbus: send failed");
+    dbus_connection_flush(emitter_.c);
+    const std::size_t n = raw_.size();
+    dispatch_until(raw_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
+    if (wrong_) throw bench_error("libdbus: a subscriber got a wrong Tick");
+  }
+
+ private:
+  static DBusHandlerResult on_message(DBusConnection*, DBusMessage* m, void* userdata) {
+    auto* self = static_cast<lib_fanout*>(userdata);
+    if (!dbus_message_is_signal(m, echo_interface, tick_member)) return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+    dbus_uint32_t seq = 0;
+    if (!dbus_message_get_args(m, nullptr, DBUS_TYPE_UINT32, &seq, DBUS_TYPE_INVALID) || seq != self->expected_)
+      self->wrong_ = true;
+    else ++self->got_;
+    return DBUS_HANDLER_RESULT_HANDLED;
+  }
+
+  conn_ptr emitter_;
+  std::vector<conn_ptr> conns_;
+  std::vector<DBusConnection*> raw_;
+  std::uint32_t expected_ = 0;
+  std::size_t got_ = 0;
+  bool wrong_ = false;
+};
+
+class lib_connections final : public connection_set {
+ public:
+  lib_connections(const std::string& address, int n) {
+    for (int i = 0; i < n; ++i) conns_.emplace_back(connect(address));
+  }
+  void add_matches(int n) override {
+    for (int i = 0; i < n; ++i) {
+      const std::string rule = "type='signal',interface='org.kbus.Bench1',member='Member" + std::to_string(i) + "'";
+      error_guard err;
+      dbus_bus_add_match(conns_.front().c, rule.c_str(), &err.e);
+      if (dbus_error_is_set(&err.e)) err.raise("AddMatch");
+    }
+  }
+
+ private:
+  std::vector<conn_ptr> conns_;
+};
+
+class lib_peer final : public peer {
+ public:
+  const char* name() const override { return "libdbus"; }
+  std::unique_ptr<caller> make_caller(const std::string& address) override {
+    return std::make_unique<lib_caller>(address);
+  }
+  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
+    return std::make_unique<lib_fanout>(address, n);
+  }
+  void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
+  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
+    return std::make_unique<lib_connections>(address, n);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<peer> make_libdbus_peer() { return std::make_unique<lib_peer>(); }
+
+}  // namespace kbus_bench

@@ -1,0 +1,224 @@
+// sd-bus (libsystemd) as a benchmark peer, used as its documentation shows: sd_bus_call_method
+// for a blocking call, sd_bus_call_method_async + sd_bus_process/sd_bus_wait for many in flight.
+#include "peers.hpp"
+
+#include <systemd/sd-bus.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kbus_bench {
+namespace {
+
+void check(int r, const char* what) {
+  if (r < 0) throw bench_error(std::string("sd-bus: ") + what + ": " + std::strerror(-r));
+}
+
+sd_bus* connect(const std::string& address) {
+  sd_bus* b = nullptr;
+  check(sd_bus_new(&b), "new");
+  check(sd_bus_set_address(b, address.c_str()), "set_address");
+  check(sd_bus_set_bus_client(b, 1), "set_bus_client");
+  check(sd_bus_start(b), "start");
+  // Waits for the Hello reply.
+  const char* unique = nullptr;
+  check(sd_bus_get_unique_name(b, &unique), "Hello");
+  if (!unique || !*unique) throw bench_error("sd-bus: no unique name");
+  return b;
+}
+
+struct bus_ptr {
+  sd_bus* b = nullptr;
+  explicit bus_ptr(sd_bus* bus) : b(bus) {}
+  bus_ptr(bus_ptr&& o) noexcept : b(o.b) { o.b = nullptr; }
+  bus_ptr(const bus_ptr&) = delete;
+  ~bus_ptr() {
+    if (b) sd_bus_flush_close_unref(b);
+  }
+};
+
+void drain(sd_bus* b) {
+  int r;
+  while ((r = sd_bus_process(b, nullptr)) > 0) {
+  }
+  check(r, "process");
+}
+
+// Processes the buses until `done()`: those with messages already queued at once (sd-bus asks
+// for no POLLIN then), the others when poll() finds their sockets readable.
+template <class Done>
+void process_until(std::vector<bus_ptr>& buses, Done done, const char* what) {
+  std::vector<pollfd> fds(buses.size());
+  for (;;) {
+    for (std::size_t i = 0; i < buses.size(); ++i) {
+      int events = sd_bus_get_events(buses[i].b);
+      if (!(events & POLLIN)) {
+        drain(buses[i].b);
+        events = sd_bus_get_events(buses[i].b);
+      }
+      fds[i] = pollfd{sd_bus_get_fd(buses[i].b), static_cast<short>(events), 0};
+    }
+    if (done()) return;
+    const int n = ::poll(fds.data(), fds.size(), 30000);
+    if (n == 0) throw bench_error(std::string("sd-bus: no progress in 30 s while waiting for ") + what);
+    if (n < 0 && errno != EINTR) throw bench_error("sd-bus: poll failed");
+    for (std::size_t i = 0; i < buses.size(); ++i)
+      if (fds[i].revents) drain(buses[i].b);
+    if (done()) return;
+  }
+}
+
+std::string check_echo(sd_bus_message* reply, const std::string& s) {
+  if (sd_bus_message_is_method_error(reply, nullptr)) {
+    const sd_bus_error* e = sd_bus_message_get_error(reply);
+    return std::string("sd-bus: Echo failed: ") + (e && e->name ? e->name : "?");
+  }
+  const char* out = nullptr;
+  if (sd_bus_message_read(reply, "s", &out) < 0 || !out) return "sd-bus: Echo reply unreadable";
+  if (std::strlen(out) != s.size() || std::memcmp(out, s.data(), s.size()) != 0)
+    return "sd-bus: Echo reply differs from the argument";
+  return {};
+}
+
+class sd_caller final : public caller {
+ public:
+  explicit sd_caller(const std::string& address) : bus_(connect(address)) {}
+
+  void echo(const std::string& s) override {
+    sd_bus_error err = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    const int r = sd_bus_call_method(bus_.b, echo_name, echo_path, echo_interface, "Echo", &err, &reply, "s", s.c_str());
+    if (r < 0) {
+      std::string what = std::string("sd-bus: Echo failed: ") + (err.message ? err.message : std::strerror(-r));
+      sd_bus_error_free(&err);
+      throw bench_error(what);
+    }
+    std::string wrong = check_echo(reply, s);
+    sd_bus_message_unref(reply);
+    if (!wrong.empty()) throw bench_error(wrong);
+  }
+
+  struct run {
+    sd_bus* bus;
+    const std::string& s;
+    int total;
+    int sent = 0;
+    int done = 0;
+    std::string wrong;
+    void issue() {
+      ++sent;
+      check(sd_bus_call_method_async(bus, nullptr, echo_name, echo_path, echo_interface, "Echo", on_reply, this, "s",
+                                     s.c_str()),
+            "call_method_async");
+    }
+    static int on_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
+      auto* r = static_cast<run*>(userdata);
+      if (auto w = check_echo(reply, r->s); !w.empty() && r->wrong.empty()) r->wrong = std::move(w);
+      ++r->done;
+      if (r->sent < r->total) r->issue();
+      return 0;
+    }
+  };
+
+  void pipelined(const std::string& s, int total, int window) override {
+    run r{bus_.b, s, total, 0, 0, {}};
+    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
+    while (r.done < total) {
+      const int p = sd_bus_process(bus_.b, nullptr);
+      check(p, "process");
+      if (p > 0) continue;
+      const int w = sd_bus_wait(bus_.b, 30'000'000);
+      check(w, "wait");
+      if (w == 0) throw bench_error("sd-bus: no progress in 30 s while waiting for pipelined replies");
+    }
+    if (!r.wrong.empty()) throw bench_error(r.wrong);
+  }
+
+ private:
+  bus_ptr bus_;
+};
+
+class sd_fanout final : public fanout {
+ public:
+  sd_fanout(const std::string& address, int n) : emitter_(connect(address)) {
+    const char* unique = nullptr;
+    check(sd_bus_get_unique_name(emitter_.b, &unique), "unique name");
+    const std::string rule = tick_rule(unique);
+    for (int i = 0; i < n; ++i) {
+      sd_bus* b = subscribers_.emplace_back(connect(address)).b;
+      // A floating slot: it lives as long as the bus.
+      check(sd_bus_add_match(b, nullptr, rule.c_str(), on_tick, this), "add_match");
+    }
+  }
+
+  void emit_and_wait(std::uint32_t seq) override {
+    expected_ = seq;
+    got_ = 0;
+    check(sd_bus_emit_signal(emitter_.b, echo_path, echo_interface, tick_member, "u", seq), "emit_signal");
+    const std::size_t n = subscribers_.size();
+    process_until(subscribers_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
+    if (wrong_) throw bench_error("sd-bus: a subscriber got a wrong Tick");
+  }
+
+ private:
+  static int on_tick(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto* self = static_cast<sd_fanout*>(userdata);
+    std::uint32_t seq = 0;
+    if (sd_bus_message_read(m, "u", &seq) < 0 || seq != self->expected_) self->wrong_ = true;
+    else ++self->got_;
+    return 0;
+  }
+
+  bus_ptr emitter_;
+  std::vector<bus_ptr> subscribers_;
+  std::uint32_t expected_ = 0;
+  std::size_t got_ = 0;
+  bool wrong_ = false;
+};
+
+int ignore_message(sd_bus_message*, void*, sd_bus_error*) { return 0; }
+
+class sd_connections final : public connection_set {
+ public:
+  sd_connections(const std::string& address, int n) {
+    for (int i = 0; i < n; ++i) conns_.emplace_back(connect(address));
+  }
+  ~sd_connections() override {
+    for (auto* s : slots_) sd_bus_slot_unref(s);
+  }
+  void add_matches(int n) override {
+    for (int i = 0; i < n; ++i) {
+      const std::string rule = "type='signal',interface='org.kbus.Bench1',member='Member" + std::to_string(i) + "'";
+      sd_bus_slot* slot = nullptr;
+      // Synchronous: returns after the bus's reply.
+      check(sd_bus_add_match(conns_.front().b, &slot, rule.c_str(), ignore_message, nullptr), "add_match");
+      slots_.push_back(slot);
+    }
+  }
+
+ private:
+  std::vector<bus_ptr> conns_;
+  std::vector<sd_bus_slot*> slots_;
+};
+
+class sd_peer final : public peer {
+ public:
+  const char* name() const override { return "sd-bus"; }
+  std::unique_ptr<caller> make_caller(const std::string& address) override {
+    return std::make_unique<sd_caller>(address);
+  }
+  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
+    return std::make_unique<sd_fanout>(address, n);
+  }
+  void connect_once(const std::string& address) override { bus_ptr b(connect(address)); }
+  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
+    return std::make_unique<sd_connections>(address, n);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<peer> make_sdbus_peer() { return std::make_unique<sd_peer>(); }
+
+}  // namespace kbus_bench
