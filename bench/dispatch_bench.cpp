@@ -9,8 +9,7 @@
 
 namespace {
 
-void dispatch(benchmark::State& state) {
-  const int rules = static_cast<int>(state.range(0));
+void dispatch(benchmark::State& state, int rules) {
   kbus::detail::match_index index;
   for (int i = 0; i < rules; ++i) {
     std::string text;
@@ -42,7 +41,7 @@ void dispatch(benchmark::State& state) {
 }  // namespace
 
 // Named by workload and implementation (only kbus has this index), as scripts/bench reads them.
-BENCHMARK(dispatch)->Name("dispatch/rules_10/kbus")->Arg(10);
-BENCHMARK(dispatch)->Name("dispatch/rules_1k/kbus")->Arg(1000);
-BENCHMARK(dispatch)->Name("dispatch/rules_100k/kbus")->Arg(100000);
+BENCHMARK_CAPTURE(dispatch, rules_10, 10)->Name("dispatch/rules_10/kbus");
+BENCHMARK_CAPTURE(dispatch, rules_1k, 1000)->Name("dispatch/rules_1k/kbus");
+BENCHMARK_CAPTURE(dispatch, rules_100k, 100000)->Name("dispatch/rules_100k/kbus");
 BENCHMARK_MAIN();

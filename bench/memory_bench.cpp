@@ -4,8 +4,9 @@
 //   memory/idle_connection/<impl>   100 more connections (Hello done) beside one already open
 //   memory/subscription/<impl>      100 match rules on one connection, each confirmed by the bus
 //
-// Counters: bytes (heap per item), rss_bytes (resident per item), peak_rss_kib (the process's
-// peak resident size: run one benchmark per process for it to mean that client alone).
+// Counters: bytes (heap per item), rss_bytes (resident per item), ns_per_item (time to open one
+// connection or add one confirmed match, in the batch), peak_rss_kib (the process's peak resident
+// size: run one benchmark per process, as scripts/bench does, for it to mean that client alone).
 #include "bus_env.hpp"
 #include "peers.hpp"
 
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -52,7 +54,8 @@ void guarded(benchmark::State& state, F&& f) {
   }
 }
 
-void report(benchmark::State& state, sample before, sample after) {
+void report(benchmark::State& state, sample before, sample after, double seconds) {
+  state.counters["ns_per_item"] = seconds * 1e9 / items;
   state.counters["bytes"] = (after.heap - before.heap) / items;
   state.counters["rss_bytes"] = (after.rss - before.rss) / items;
   state.counters["peak_rss_kib"] = peak_rss_kib();
@@ -64,9 +67,11 @@ void idle_connection(benchmark::State& state, peer* p, std::string address) {
       // One connection first, so that what a library sets up once is not counted.
       auto first = p->open_connections(address, 1);
       const sample before = take_sample();
+      const auto start = std::chrono::steady_clock::now();
       auto more = p->open_connections(address, items);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       const sample after = take_sample();
-      report(state, before, after);
+      report(state, before, after, took.count());
     }
   });
 }
@@ -76,9 +81,11 @@ void subscription(benchmark::State& state, peer* p, std::string address) {
     for (auto _ : state) {
       auto conn = p->open_connections(address, 1);
       const sample before = take_sample();
+      const auto start = std::chrono::steady_clock::now();
       conn->add_matches(items);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       const sample after = take_sample();
-      report(state, before, after);
+      report(state, before, after, took.count());
     }
   });
 }

@@ -34,3 +34,11 @@ ensure_packages() {
 }
 
 jobs() { nproc 2>/dev/null || echo 2; }
+
+# What ./scripts/bench needs beyond the build: Google Benchmark, the peer libraries, both buses,
+# and gnuplot for the charts.
+kbus_bench_packages=(
+  build-essential cmake ninja-build pkg-config python3 gnuplot-nox
+  libboost1.81-dev nlohmann-json3-dev libabsl-dev libssl-dev libbenchmark-dev
+  dbus-daemon dbus-broker libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
+)
