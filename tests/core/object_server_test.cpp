@@ -8,6 +8,7 @@
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
 #include "kbus/introspection.hpp"
+#include "kbus/match.hpp"
 #include "kbus/object_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -160,8 +161,9 @@ class ObjectServer : public testing::TestWithParam<bus_kind> {
 
   // The signals the client receives for `rule`.
   void watch(const std::string& rule) {
-    client_->set_message_handler([this](kbus::message& m) {
-      if (m.type() != kbus::message_type::signal) return;
+    // Only what the rule selects: the bus's own signals (NameAcquired) may still be on their way.
+    client_->set_message_handler([this, r = kbus::match_rule::parse(rule).value()](kbus::message& m) {
+      if (m.type() != kbus::message_type::signal || !r.matches(m)) return;
       std::lock_guard lock(mu_);
       signals_.push_back(std::move(m));
       cv_.notify_all();
