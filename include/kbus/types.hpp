@@ -117,6 +117,9 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out);
 // Strings a program hands to the encoder must be what the spec allows (valid UTF-8, no NUL):
 // throws kbus::exception otherwise, as sd-bus refuses them on append.
 void check_string_for_encoding(std::string_view s);
+// Ends an array the program built; throws kbus::exception (errc::array_too_long) when it
+// exceeds the spec's 64 MiB, which every receiver must refuse.
+void end_array_for_encoding(writer& w, writer::array_token token);
 
 
 template <class T>
@@ -272,7 +275,7 @@ struct codec<std::vector<T, A>> {
     } else {
       for (const auto& e : v) codec<T>::encode(w, e);
     }
-    w.end_array(token);
+    detail::end_array_for_encoding(w, token);
   }
 
   static bool decode(detail::reader& r, std::vector<T, A>& v) {
@@ -313,7 +316,7 @@ struct codec<std::span<const std::uint8_t>> {
   static void encode(detail::writer& w, std::span<const std::uint8_t> v) {
     auto token = w.begin_array(1);
     w.append(v.data(), v.size());
-    w.end_array(token);
+    detail::end_array_for_encoding(w, token);
   }
   static bool decode(detail::reader& r, std::span<const std::uint8_t>& v) {
     std::size_t end;
@@ -331,7 +334,7 @@ struct codec<std::array<T, N>> {
   static void encode(detail::writer& w, const std::array<T, N>& v) {
     auto token = w.begin_array(element_alignment);
     for (const auto& e : v) codec<T>::encode(w, e);
-    w.end_array(token);
+    detail::end_array_for_encoding(w, token);
   }
   static bool decode(detail::reader& r, std::array<T, N>& v) {
     std::size_t end;
@@ -359,7 +362,7 @@ struct map_codec {
       codec<K>::encode(w, k);
       codec<V>::encode(w, v);
     }
-    w.end_array(token);
+    detail::end_array_for_encoding(w, token);
   }
   static bool decode(reader& r, Map& m) {
     std::size_t end;

@@ -15,6 +15,13 @@ namespace kbus {
 class value {
  public:
   value() = default;  // no value (type ""), e.g. the state after a move
+  value(const value&) = default;
+  value(value&&) noexcept = default;
+  value& operator=(const value&) = default;
+  value& operator=(value&&) noexcept = default;
+  // Frees nested containers without recursion: a value built by hand may nest far deeper
+  // than any message allows, and dropping it must not exhaust the stack.
+  ~value();
 
   static value byte(std::uint8_t v) { return scalar("y", v); }
   static value boolean(bool v) { return scalar("b", v ? 1 : 0); }

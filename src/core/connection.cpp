@@ -259,7 +259,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   }
 
   void finish_connect(boost::system::error_code ec) {
-    if (ec) last_error_ = "Hello failed: " + ec.message();
+    // When the connection itself broke, its reason says more than the call's error code.
+    if (ec) last_error_ = "Hello failed: " + (open_ || last_error_.empty() ? ec.message() : last_error_);
     if (auto done = std::move(connect_done_)) done->complete(ec);
   }
 

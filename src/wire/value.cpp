@@ -393,6 +393,11 @@ void detail::check_string_for_encoding(std::string_view s) {
   if (!is_valid_utf8(s)) throw exception(error(errc::invalid_utf8, "a string to encode is not valid UTF-8"));
 }
 
+void detail::end_array_for_encoding(writer& w, writer::array_token token) {
+  if (!w.end_array(token))
+    throw exception(error(errc::array_too_long, "an array to encode exceeds the spec's 64 MiB limit"));
+}
+
 void codec<variant>::encode(detail::writer& w, const variant& v) {
   w.put_signature(v.type());
   // Typed encoding cannot fail on its own; only a hand-made kbus::value inside the variant
@@ -427,6 +432,21 @@ bool codec<unix_fd>::decode(detail::reader& r, unix_fd& fd) {
   if (!r.get_unix_fd(index)) return false;
   fd = r.fd_table ? r.fd_table[index].dup() : unix_fd{};
   return true;
+}
+
+}  // namespace kbus
+
+namespace kbus {
+
+value::~value() {
+  if (items_.empty()) return;
+  std::vector<value> pending = std::move(items_);
+  while (!pending.empty()) {
+    value v = std::move(pending.back());
+    pending.pop_back();
+    for (auto& child : v.items_) pending.push_back(std::move(child));
+    v.items_.clear();  // only emptied children are left: no recursion
+  }
 }
 
 }  // namespace kbus

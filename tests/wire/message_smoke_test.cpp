@@ -31,3 +31,29 @@ TEST(MessageSmoke, TypedRoundTrip) {
   EXPECT_EQ(p.label, "p");
   EXPECT_EQ(d.at("a").as<std::uint32_t>().value(), 7u);
 }
+
+// The spec caps an array at 64 MiB; a receiver must refuse more, so the encoder does not build it.
+TEST(MessageSmoke, ArraysOverSixtyFourMiBAreRefusedWhenEncoded) {
+  auto signal = [] {
+    return kbus::message_builder::signal("/p"_path, "org.kbus.P"_iface, "M"_member);
+  };
+  std::vector<std::uint8_t> bytes(64u << 20);
+  auto at_limit = signal().build(std::span<const std::uint8_t>(bytes));
+  at_limit.set_serial(1);
+  auto parsed = kbus::message::parse(std::vector<std::byte>(at_limit.bytes().begin(), at_limit.bytes().end()));
+  ASSERT_TRUE(parsed) << parsed.error().what();
+
+  bytes.push_back(0);
+  try {
+    signal().build(std::span<const std::uint8_t>(bytes));
+    ADD_FAILURE() << "an array of 64 MiB + 1 byte was encoded";
+  } catch (const kbus::exception& e) {
+    EXPECT_EQ(e.get(), kbus::errc::array_too_long) << e.what();
+  }
+  try {
+    signal().build(std::vector<std::uint32_t>((16u << 20) + 1));
+    ADD_FAILURE() << "an array of 64 MiB + 4 bytes was encoded";
+  } catch (const kbus::exception& e) {
+    EXPECT_EQ(e.get(), kbus::errc::array_too_long) << e.what();
+  }
+}

@@ -62,6 +62,43 @@ TEST(Names, SharedVectors) {
   EXPECT_GE(checked, 269);
 }
 
+// libdbus's test gives a reason for each signature; kbus's error says the same thing.
+TEST(Names, SignatureErrorsGiveLibdbusReasons) {
+  KBUS_REQUIRE_TESTDATA(file, "names/names-and-signatures.json");
+  const auto data = nlohmann::json::parse(kbus::test::read_file(file));
+  const std::map<std::string, std::pair<kbus::errc, std::string>> reasons{
+      {"DBUS_INVALID_UNKNOWN_TYPECODE", {kbus::errc::invalid_signature, "unknown type code"}},
+      {"DBUS_INVALID_MISSING_ARRAY_ELEMENT_TYPE", {kbus::errc::invalid_signature, "array without element type"}},
+      {"DBUS_INVALID_EXCEEDED_MAXIMUM_ARRAY_RECURSION", {kbus::errc::nesting_too_deep, "more than 32 nested arrays"}},
+      {"DBUS_INVALID_EXCEEDED_MAXIMUM_STRUCT_RECURSION", {kbus::errc::nesting_too_deep, "more than 32 nested structs"}},
+      {"DBUS_INVALID_STRUCT_ENDED_BUT_NOT_STARTED", {kbus::errc::invalid_signature, "unexpected ')'"}},
+      {"DBUS_INVALID_STRUCT_STARTED_BUT_NOT_ENDED", {kbus::errc::invalid_signature, "signature ends inside a type"}},
+      {"DBUS_INVALID_STRUCT_HAS_NO_FIELDS", {kbus::errc::invalid_signature, "empty struct"}},
+      {"DBUS_INVALID_DICT_ENTRY_HAS_NO_FIELDS", {kbus::errc::invalid_signature, "dict entry must have exactly two types"}},
+      {"DBUS_INVALID_DICT_ENTRY_HAS_ONLY_ONE_FIELD", {kbus::errc::invalid_signature, "dict entry must have exactly two types"}},
+      {"DBUS_INVALID_DICT_ENTRY_HAS_TOO_MANY_FIELDS", {kbus::errc::invalid_signature, "dict entry must have exactly two types"}},
+      {"DBUS_INVALID_DICT_KEY_MUST_BE_BASIC_TYPE", {kbus::errc::invalid_signature, "dict entry key must be a basic type"}},
+      {"DBUS_INVALID_DICT_ENTRY_NOT_INSIDE_ARRAY", {kbus::errc::invalid_signature, "dict entry outside an array"}},
+  };
+  int checked = 0;
+  for (const auto& row : data["vectors"]) {
+    if (row["kind"] != "signature" || !row["expected_reason"].is_string()) continue;
+    const std::string s = row["string"], reason = row["expected_reason"];
+    auto sig = kbus::signature::make(s);
+    if (reason == "DBUS_VALID") {
+      EXPECT_TRUE(sig) << s;
+    } else {
+      ASSERT_TRUE(reasons.count(reason)) << reason;
+      ASSERT_FALSE(sig) << s;
+      const auto& [code, text] = reasons.at(reason);
+      EXPECT_EQ(sig.error(), code) << s << ": " << sig.error().what();
+      EXPECT_NE(sig.error().message.find(text), std::string::npos) << s << " (" << reason << "): " << sig.error().message;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 37);
+}
+
 TEST(Names, ErrorsSayWhatAndWhere) {
   auto p = kbus::object_path::make("/a//b");
   ASSERT_FALSE(p);

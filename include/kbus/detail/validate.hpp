@@ -156,7 +156,8 @@ constexpr type_scan scan_complete_type(std::string_view s, std::size_t pos, int 
   const int base_struct_depth = struct_depth;
   std::size_t i = pos;
   while (true) {
-    if (i >= s.size()) return {fail(e, i, "signature ends inside a type"), i};
+    if (i >= s.size())
+      return {fail(e, i, pending_arrays ? "array without element type" : "signature ends inside a type"), i};
     const char c = s[i];
     bool completed = false;  // a complete type ended at i
     if (c == 'a') {
@@ -175,6 +176,7 @@ constexpr type_scan scan_complete_type(std::string_view s, std::size_t pos, int 
         ++struct_depth;
         ++i;
         if (i >= s.size()) return {fail(e, i, "signature ends inside a dict entry"), i};
+        if (s[i] == '}') return {fail(e, i, "dict entry must have exactly two types"), i};
         if (!is_basic_type_code(s[i])) return {fail(e, i, "dict entry key must be a basic type"), i};
       }
       continue;
@@ -189,17 +191,17 @@ constexpr type_scan scan_complete_type(std::string_view s, std::size_t pos, int 
       ++i;
       continue;
     }
+    // An 'a' right before a closing bracket lacks its element type, whatever else is wrong.
+    if ((c == ')' || c == '}') && pending_arrays) return {fail(e, i, "array without element type"), i};
     if (c == ')') {
       if (depth == 0 || stack[depth - 1].open != '(') return {fail(e, i, "unexpected ')'"), i};
       if (stack[depth - 1].members == 0) return {fail(e, i, "empty struct"), i};
-      if (pending_arrays) return {fail(e, i, "array without element type"), i};
       --struct_depth;
       pending_arrays = stack[--depth].arrays_before;
       completed = true;
     } else if (c == '}') {
       if (depth == 0 || stack[depth - 1].open != '{') return {fail(e, i, "unexpected '}'"), i};
       if (stack[depth - 1].members != 2) return {fail(e, i, "dict entry must have exactly two types"), i};
-      if (pending_arrays) return {fail(e, i, "array without element type"), i};
       --struct_depth;
       pending_arrays = stack[--depth].arrays_before;
       // The dict entry closes the array that introduced it.
