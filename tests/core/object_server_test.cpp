@@ -254,6 +254,20 @@ TEST_P(ObjectServer, TypedMethodsAndEveryErrorName) {
   r = call(c, method(s, "/org/kbus/Test", "org.kbus.Test1", "Add", std::int32_t{2}));
   EXPECT_EQ(error_of(r), kbus::dbus_errors::invalid_args);
 
+  // The same names as a real peer sees them.
+  if (have("/usr/bin/busctl")) {
+    const std::string bc = "busctl --address='" + bus_->address() + "' call " + s.unique_name() + " /org/kbus/Test ";
+    auto out = run(bc + "org.kbus.Test1 Deny");
+    EXPECT_NE(out.status, 0);
+    EXPECT_EQ(out.out, "Call failed: Access denied");  // busctl maps the name to EACCES
+    EXPECT_EQ(run(bc + "org.kbus.Test1 Split s hello").out, "su \"h\" 5");
+    out = run("busctl --address='" + bus_->address() + "' --verbose call " + s.unique_name() +
+              " /org/kbus/Test org.kbus.Test1 Throw 2>&1; echo; dbus-send --bus='" + bus_->address() + "' --print-reply --dest=" +
+              s.unique_name() + " /org/kbus/Test org.kbus.Test1.Deny");
+    EXPECT_NE(out.out.find("thrown"), std::string::npos) << out.out;
+    EXPECT_NE(out.out.find("org.freedesktop.DBus.Error.AccessDenied"), std::string::npos) << out.out;
+  }
+
   // Removed: the object is gone.
   EXPECT_TRUE(server_->remove("/org/kbus/Test"_path));
   EXPECT_FALSE(server_->remove("/org/kbus/Test"_path));
