@@ -58,12 +58,16 @@ def base_name(name):
 def load(paths):
     """Every iteration run of every file: (name, run dict). Errors are collected, not skipped."""
     runs, errors = [], []
+    loads = []
     for path in paths:
         try:
             with open(path) as f:
                 data = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             fail(f"{path}: not a Google Benchmark JSON file ({e})")
+        load = data.get("context", {}).get("load_avg")
+        if load:
+            loads.append(load[0])
         for b in data.get("benchmarks", []):
             name = base_name(b.get("run_name", b["name"]))
             if b.get("error_occurred"):
@@ -72,7 +76,7 @@ def load(paths):
             if b.get("run_type", "iteration") != "iteration":
                 continue
             runs.append((name, b))
-    return runs, errors
+    return runs, errors, loads
 
 
 def real_ns(b):
@@ -178,11 +182,18 @@ def metric(rec, workload):
     return rec.get("bytes") if workload.startswith("memory/") else rec["ns_per_op"]
 
 
-def write_report(out, records, phases, skipped, quick):
+def write_report(out, records, phases, skipped, quick, loads, repetitions):
     lines = ["# kbus benchmarks", ""]
-    lines.append(f"Mode: {'--quick (short runs: ratios are rough)' if quick else 'full'}. "
+    lines.append(f"Mode: {'--quick (short runs: ratios are rough)' if quick else 'full'}, "
+                 f"median of {repetitions} repetition(s) per benchmark. "
                  "Every number below comes from the run that wrote `bench-results.json` beside this file.")
     lines.append("")
+    if loads:
+        lines.append(f"Load average (1 min) when each program started: {', '.join(f'{x:.1f}' for x in loads)} "
+                     f"on {os.cpu_count()} CPUs. Above the CPU count, other work shared the machine and "
+                     "the bus workloads (client, bus and server all need a CPU) are noisy: trust ratios "
+                     "that hold across runs.")
+        lines.append("")
     lines.append("Ratios are **kbus ÷ peer**: time per operation (memory: bytes per item). "
                  "Below 1.00 kbus is faster (smaller); above 1.00 kbus is slower (larger), said in the cell.")
     lines.append("")
@@ -307,7 +318,7 @@ def main():
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
 
-    runs, errors = load(args.files)
+    runs, errors, loads = load(args.files)
     records, phases, unknown = collect(runs)
     problems = [f"benchmark error: {e}" for e in errors] + [f"cannot map: {u}" for u in unknown]
     for (w, i) in records:
@@ -329,7 +340,8 @@ def main():
     with open(os.path.join(args.output, "bench-results.json"), "w") as f:
         json.dump(sorted(records.values(), key=order_key), f, indent=1)
         f.write("\n")
-    write_report(args.output, records, phases, NOT_YET, args.quick)
+    repetitions = max(len([1 for (n, _) in runs if n == name]) for name in {n for (n, _) in runs})
+    write_report(args.output, records, phases, NOT_YET, args.quick, loads, repetitions)
     write_charts(args.output, records)
     print(f"report.py: {len(records)} records, report.md and {len(FAMILIES)} charts in {args.output}")
 
