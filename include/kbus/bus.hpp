@@ -39,6 +39,8 @@ struct name_owner_changed {
   std::string name, old_owner, new_owner;
 };
 std::optional<name_owner_changed> as_name_owner_changed(const message& m);
+// The rule that selects the driver's NameOwnerChanged for one name (arg0).
+match_rule name_owner_changed_rule(std::string_view name);
 std::optional<std::string> as_name_acquired(const message& m);
 std::optional<std::string> as_name_lost(const message& m);
 

@@ -10,6 +10,7 @@
 //   io.run();
 #pragma once
 
+#include "kbus/match.hpp"
 #include "kbus/message.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -22,6 +23,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -37,6 +40,7 @@ enum class connection_errc {
   error_reply,        // the reply is a D-Bus error: see reply.error_name() and dbus_error_of()
   not_connected,
   peer_sent_invalid_message,
+  would_deadlock,     // a blocking call made on the connection's own executor: nothing could run it
 };
 const std::error_category& connection_category() noexcept;
 inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }
@@ -47,6 +51,22 @@ struct dbus_error {
   std::string message;
 };
 dbus_error dbus_error_of(const message& error_reply);
+
+// What the throwing blocking call throws for an error reply: the D-Bus error as data.
+class call_error : public std::runtime_error {
+ public:
+  explicit call_error(dbus_error e) : std::runtime_error(e.name + ": " + e.message), error_(std::move(e)) {}
+  const dbus_error& error() const noexcept { return error_; }
+
+ private:
+  dbus_error error_;
+};
+
+// How to connect.
+struct connect_options {
+  // A message bus: say Hello and get a unique name. false: a peer-to-peer connection.
+  bool bus = true;
+};
 
 struct call_options {
   // libdbus's default reply timeout.
@@ -61,10 +81,54 @@ struct connection_info {
   std::string unique_name;
   std::string server_guid;
   bool unix_fd_passing = false;
+  // The process at the other end of a local socket, as the kernel saw it when it connected
+  // (SO_PEERCRED, getpeereid); unset for TCP.
+  struct credentials {
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::int64_t pid = -1;  // -1: the platform does not say
+  };
+  std::optional<credentials> peer;
 };
+
+// How a subscription reaches the bus.
+struct subscribe_options {
+  // Send AddMatch so the bus routes matching messages here. false: only filter what arrives
+  // anyway (unicast signals, a peer-to-peer connection, a monitor).
+  bool add_match = true;
+};
+
+// Receives the messages a subscription's rule matches, on the connection's executor.
+using signal_handler = std::function<void(const message&)>;
 
 namespace detail {
 class connection_impl;
+class server_impl;
+}
+
+// An owning handle for a subscription: the handler is called until the handle is reset or
+// destroyed; the rule's AddMatch is withdrawn (RemoveMatch) when its last subscription goes.
+// Reset from the connection's own executor (e.g. inside a handler) takes effect at once.
+class subscription {
+ public:
+  subscription() noexcept = default;
+  subscription(subscription&& o) noexcept;
+  subscription& operator=(subscription&& o) noexcept;
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+  ~subscription();
+
+  void reset() noexcept;
+  bool active() const noexcept { return id_ != 0; }
+
+ private:
+  friend class connection;
+  subscription(std::weak_ptr<detail::connection_impl> impl, std::uint64_t id) noexcept : impl_(std::move(impl)), id_(id) {}
+  std::weak_ptr<detail::connection_impl> impl_;
+  std::uint64_t id_ = 0;
+};
+
+namespace detail {
 
 // A completion handler of any (move-only) type, called on its own executor.
 struct call_completion {
@@ -80,6 +144,22 @@ struct call_completion_for final : call_completion {
   void complete(boost::system::error_code ec, message reply) override {
     auto ex = boost::asio::get_associated_executor(handler, fallback);
     boost::asio::post(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { h(ec, std::move(r)); });
+  }
+};
+
+struct subscribe_completion {
+  virtual ~subscribe_completion() = default;
+  virtual void complete(boost::system::error_code ec, subscription s) = 0;
+};
+
+template <class Handler, class Executor>
+struct subscribe_completion_for final : subscribe_completion {
+  Handler handler;
+  Executor fallback;
+  subscribe_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
+  void complete(boost::system::error_code ec, subscription s) override {
+    auto ex = boost::asio::get_associated_executor(handler, fallback);
+    boost::asio::post(ex, [h = std::move(handler), ec, s = std::move(s)]() mutable { h(ec, std::move(s)); });
   }
 };
 
@@ -109,18 +189,20 @@ class connection {
   explicit connection(executor_type ex);
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
+  connection(connection&&) noexcept = default;
+  connection& operator=(connection&& o) noexcept;
   ~connection();
 
   executor_type get_executor() const noexcept;
 
   // Connects to the first usable entry of an address list, authenticates, and says Hello
-  // (`bus` false: a peer-to-peer connection, no Hello). Signature: void(error_code).
+  // (unless options.bus is false: a peer-to-peer connection). Signature: void(error_code).
   template <class Token>
-  auto async_connect(std::string address, Token&& token, bool bus = true) {
+  auto async_connect(std::string address, Token&& token, connect_options options = {}) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-        [this, bus](auto handler, std::string a) {
+        [this, options](auto handler, std::string a) {
           using H = decltype(handler);
-          start_connect(std::move(a), bus,
+          start_connect(std::move(a), options,
                         std::make_unique<detail::connect_completion_for<H, executor_type>>(std::move(handler),
                                                                                             get_executor()));
         },
@@ -143,9 +225,40 @@ class connection {
         token, std::move(call));
   }
 
+  // Blocking forms, for threads other than the ones running the connection's executor (which
+  // must be running: kbus starts no thread of its own). Called on that executor they fail with
+  // connection_errc::would_deadlock instead of hanging. Other traffic goes on meanwhile.
+  void connect(std::string address, boost::system::error_code& ec, connect_options options = {});
+  void connect(std::string address, connect_options options = {});  // throws boost::system::system_error
+  // On an error reply: ec is connection_errc::error_reply and the reply is returned; the
+  // throwing form throws kbus::call_error with the D-Bus error's name and message.
+  message call(message m, boost::system::error_code& ec, call_options options = {});
+  message call(message m, call_options options = {});
+
   // Queues a message that expects no reply (a signal, a reply, a call with no_reply_expected).
   void send(message m);
+  // Every incoming method call and signal that is not a reply (after the subscriptions saw
+  // it). With no handler, calls that expect a reply are answered UnknownMethod.
   void set_message_handler(message_handler h);
+
+  // Calls `handler` for every incoming message (not replies to this connection's calls) that
+  // `rule` matches, evaluated here as the specification says; also asks the bus for them
+  // (AddMatch, once per distinct rule). A sender given as a well-known name is followed
+  // through its owner changes. The returned handle owns the subscription.
+  subscription subscribe(match_rule rule, signal_handler handler, subscribe_options options = {});
+  // The same, completing once the bus has confirmed the rule, so that every matching message
+  // sent afterwards reaches the handler. Signature: void(error_code, subscription).
+  template <class Token>
+  auto async_subscribe(match_rule rule, signal_handler handler, Token&& token, subscribe_options options = {}) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, subscription)>(
+        [this, options](auto completion, match_rule r, signal_handler h) {
+          using H = decltype(completion);
+          start_subscribe(std::move(r), std::move(h), options,
+                          std::make_unique<detail::subscribe_completion_for<H, executor_type>>(std::move(completion),
+                                                                                              get_executor()));
+        },
+        token, std::move(rule), std::move(handler));
+  }
   // Ends the connection: pending calls complete with connection_errc::disconnected.
   void close();
 
@@ -156,7 +269,11 @@ class connection {
   std::string last_error() const;
 
  private:
-  void start_connect(std::string address, bool bus, std::unique_ptr<detail::connect_completion> done);
+  friend class detail::server_impl;
+  explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
+  void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
+  subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
+                               std::unique_ptr<detail::subscribe_completion> done);
   std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done);
   void cancel_call(std::uint64_t id);
 

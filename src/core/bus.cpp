@@ -18,6 +18,17 @@ std::optional<name_owner_changed> as_name_owner_changed(const message& m) {
   return name_owner_changed{std::move(name), std::move(old_owner), std::move(new_owner)};
 }
 
+match_rule name_owner_changed_rule(std::string_view name) {
+  match_rule r;
+  r.type = message_type::signal;
+  r.sender = std::string(driver_name);
+  r.interface = std::string(driver_interface);
+  r.member = "NameOwnerChanged";
+  r.path = std::string(driver_path);
+  r.args.push_back({0, false, std::string(name)});
+  return r;
+}
+
 std::optional<std::string> as_name_acquired(const message& m) {
   if (!from_driver(m, "NameAcquired")) return std::nullopt;
   auto r = m.read<std::string>();

@@ -1,6 +1,10 @@
 #include "kbus/connection.hpp"
 
 #include "kbus/address.hpp"
+#include "kbus/bus.hpp"
+#include "kbus/server.hpp"
+#include "match/match_index.hpp"
+#include "transport/keyring.hpp"
 #include "wire/sasl.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -12,11 +16,14 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <future>
 #include <unordered_map>
 
 namespace kbus {
@@ -35,6 +42,8 @@ class connection_category_impl final : public std::error_category {
       case connection_errc::error_reply: return "the call returned a D-Bus error";
       case connection_errc::not_connected: return "not connected";
       case connection_errc::peer_sent_invalid_message: return "the peer sent an invalid message";
+      case connection_errc::would_deadlock:
+        return "a blocking call on the connection's own executor would wait forever";
     }
     return "unknown kbus.connection error";
   }
@@ -46,6 +55,36 @@ boost::system::error_code to_boost(std::error_code ec) { return boost::system::e
 constexpr std::size_t read_chunk = 64 * 1024;
 // Room for the most descriptors one message may carry (SCM_MAX_FD).
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
+
+// The process at the other end of a local socket.
+std::optional<connection_info::credentials> peer_credentials_of(int fd) {
+#if defined(SO_PEERCRED)
+  ucred c{};
+  socklen_t len = sizeof c;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) != 0) return std::nullopt;
+  return connection_info::credentials{static_cast<std::uint32_t>(c.uid), static_cast<std::uint32_t>(c.gid), c.pid};
+#else
+  uid_t uid;
+  gid_t gid;
+  if (::getpeereid(fd, &uid, &gid) != 0) return std::nullopt;
+  return connection_info::credentials{static_cast<std::uint32_t>(uid), static_cast<std::uint32_t>(gid), -1};
+#endif
+}
+
+bool is_local_socket(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 && addr.ss_family == AF_UNIX;
+}
+
+// A call completion that runs on the connection's strand itself (internal calls).
+struct function_completion final : detail::call_completion {
+  std::function<void(boost::system::error_code, message)> f;
+  explicit function_completion(std::function<void(boost::system::error_code, message)> fn) : f(std::move(fn)) {}
+  void complete(boost::system::error_code ec, message reply) override { f(ec, std::move(reply)); }
+};
+
+std::atomic<std::uint64_t> next_subscription_id{1};
 
 }  // namespace
 
@@ -105,12 +144,51 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   bool bus_ = true;
   std::unique_ptr<connect_completion> connect_done_;
   std::unique_ptr<sasl::client> sasl_;
+  std::unique_ptr<file_keyring> keyring_;
+  // Accepting (the server side of a peer-to-peer connection).
+  std::unique_ptr<sasl::server> sasl_server_;
+  std::function<bool(std::uint32_t)> allow_uid_;
+
+  // Subscriptions: rules evaluated here, and the bus's copies of them counted per text.
+  struct subscription_entry {
+    match_index::id index_id = 0;
+    std::shared_ptr<signal_handler> handler;
+    std::string bus_rule;      // the AddMatch text; empty when the bus was not asked
+    std::string tracked_name;  // a well-known sender followed through its owners
+  };
+  match_index index_;
+  std::unordered_map<std::uint64_t, subscription_entry> subscriptions_;  // by subscription id
+  std::unordered_map<match_index::id, std::uint64_t> subscription_of_;   // index id -> subscription id
+  struct bus_match {
+    int refs = 0;
+    bool confirmed = false;
+    boost::system::error_code failure;
+    std::vector<std::function<void(boost::system::error_code)>> waiters;
+  };
+  std::unordered_map<std::string, bus_match> bus_matches_;
+  // Owners of the well-known names that rules name as sender, from GetNameOwner and
+  // NameOwnerChanged.
+  struct tracked_name {
+    int refs = 0;
+    bool changed = false;  // a NameOwnerChanged came: the GetNameOwner reply is older news
+    std::optional<std::string> owner;
+  };
+  std::unordered_map<std::string, tracked_name> names_;
+  struct owner_table final : name_owner_lookup {
+    const connection_impl* impl;
+    explicit owner_table(const connection_impl* i) : impl(i) {}
+    std::optional<std::string> owner_of(std::string_view name) const override {
+      auto it = impl->names_.find(std::string(name));
+      return it == impl->names_.end() ? std::nullopt : it->second.owner;
+    }
+  };
+  owner_table owners_{this};
 
   // ---- connecting ----
 
-  void connect(std::string address, bool bus, std::unique_ptr<connect_completion> done) {
+  void connect(std::string address, connect_options options, std::unique_ptr<connect_completion> done) {
     connect_done_ = std::move(done);
-    bus_ = bus;
+    bus_ = options.bus;
     auto list = parse_address_list(address);
     if (!list) return connect_failed(to_boost(list.error().code), list.error().what());
     entries_ = std::move(*list);
@@ -171,9 +249,17 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     socket_.non_blocking(true);
     info_.address = entries_[entry_].to_string();
     info_.transport = transport;
+    if (is_local_socket(fd)) info_.peer = peer_credentials_of(fd);
     sasl::client::options o;
     o.uid = static_cast<std::uint32_t>(::geteuid());
     o.negotiate_unix_fd = std::string_view(transport) == "unix";
+    // Over TCP the server sees no credentials: prove the uid through the shared keyring.
+    if (const char* home = std::getenv("HOME"); home && *home) {
+      keyring_ = std::make_unique<file_keyring>(home);
+      o.mechanisms.push_back(sasl::mechanism::dbus_cookie_sha1);
+      o.cookie_identity = std::to_string(*o.uid);
+      o.cookies = keyring_.get();
+    }
     sasl_ = std::make_unique<sasl::client>(o);
     std::string out;
     sasl_->start(out);
@@ -197,6 +283,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       offset += static_cast<std::size_t>(n);
     }
     if (sasl_) read_auth();
+    if (sasl_server_) read_server_auth();
   }
 
   void read_auth() {
@@ -228,9 +315,64 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   }
 
   void fail_auth(const std::string& why) {
-    socket_.close();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
     sasl_.reset();
+    if (sasl_server_) {
+      sasl_server_.reset();
+      return connect_failed(to_boost(make_error_code(connection_errc::disconnected)), "authentication: " + why);
+    }
     skip("authentication: " + why);
+  }
+
+  // ---- accepting ----
+
+  void accept(int fd, sasl::server::options o, std::function<bool(std::uint32_t)> allow,
+              std::unique_ptr<connect_completion> done) {
+    connect_done_ = std::move(done);
+    bus_ = false;
+    socket_.assign(fd);
+    socket_.non_blocking(true);
+    info_.transport = is_local_socket(fd) ? "unix" : "tcp";
+    info_.server_guid = o.guid;
+    if (info_.transport == "unix") {
+      info_.peer = peer_credentials_of(fd);
+      if (info_.peer) o.peer_uid = info_.peer->uid;
+      o.unix_fd_supported = true;
+    }
+    allow_uid_ = std::move(allow);
+    sasl_server_ = std::make_unique<sasl::server>(std::move(o));
+    read_server_auth();
+  }
+
+  void read_server_auth() {
+    auto self = shared_from_this();
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+      if (ec) return self->fail_auth(ec.message());
+      char buf[4096];
+      const ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->read_server_auth();
+      if (n <= 0) return self->fail_auth(n == 0 ? "the client closed the connection during authentication" : std::strerror(errno));
+      std::string out;
+      const auto st = self->sasl_server_->feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
+      if (st == sasl::status::failed) return self->fail_auth(self->sasl_server_->failure().what());
+      if (st == sasl::status::authenticated) {
+        const auto uid = self->sasl_server_->authenticated_uid();
+        if (self->allow_uid_ && (!uid || !self->allow_uid_(*uid)))
+          return self->fail_auth(uid ? "uid " + std::to_string(*uid) + " may not connect" : "anonymous clients may not connect");
+        self->info_.unix_fd_passing = self->sasl_server_->unix_fd_agreed();
+        const auto left = self->sasl_server_->leftover();
+        if (left.size() > self->rbuf_.size()) self->rbuf_.resize(left.size() + read_chunk);
+        std::memcpy(self->rbuf_.data(), left.data(), left.size());
+        self->rend_ = left.size();
+        self->sasl_server_.reset();
+        self->open_ = true;
+        self->read_messages();
+        return self->finish_connect({});
+      }
+      if (out.empty()) return self->read_server_auth();
+      self->write_raw(std::make_shared<std::string>(std::move(out)), 0);
+    });
   }
 
   void authenticated() {
@@ -439,6 +581,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       }
       return;
     }
+    if (m.type() == message_type::signal && !names_.empty()) follow_owner_change(m);
+    if (!index_.empty()) deliver_to_subscriptions(m);
     if (handler_) {
       handler_(m);
       return;
@@ -449,6 +593,120 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
                        .build(std::string("no object is served at ") + std::string(m.path()) + " on this connection");
       send(std::move(reply));
     }
+  }
+
+  // ---- subscriptions ----
+
+  void subscribe(std::uint64_t id, match_rule rule, signal_handler handler, subscribe_options options,
+                 std::function<void(boost::system::error_code)> confirmed) {
+    subscription_entry e;
+    e.handler = std::make_shared<signal_handler>(std::move(handler));
+    const bool on_bus = bus_ && open_;
+    if (on_bus && rule.sender && !rule.sender->starts_with(':') && *rule.sender != bus::driver_name)
+      e.tracked_name = *rule.sender;
+    if (on_bus && options.add_match) e.bus_rule = rule.to_string();
+    e.index_id = index_.add(std::move(rule));
+    subscription_of_[e.index_id] = id;
+    // Registered before the bus hears of it: a confirmation may come at once and find it.
+    const std::string bus_rule = e.bus_rule, tracked = e.tracked_name;
+    subscriptions_.emplace(id, std::move(e));
+    if (!tracked.empty()) track_name(tracked);
+    if (!bus_rule.empty()) {
+      add_bus_match(bus_rule, std::move(confirmed));
+    } else if (confirmed) {
+      confirmed(open_ ? boost::system::error_code{} : to_boost(make_error_code(connection_errc::not_connected)));
+    }
+  }
+
+  void unsubscribe(std::uint64_t id) {
+    auto it = subscriptions_.find(id);
+    if (it == subscriptions_.end()) return;
+    subscription_entry e = std::move(it->second);
+    subscriptions_.erase(it);
+    index_.remove(e.index_id);
+    subscription_of_.erase(e.index_id);
+    if (!e.bus_rule.empty()) remove_bus_match(e.bus_rule);
+    if (!e.tracked_name.empty()) untrack_name(e.tracked_name);
+  }
+
+  void add_bus_match(const std::string& text, std::function<void(boost::system::error_code)> confirmed) {
+    bus_match& m = bus_matches_[text];
+    if (m.refs++ > 0) {
+      if (!confirmed) return;
+      if (m.confirmed) return confirmed(m.failure);
+      m.waiters.push_back(std::move(confirmed));
+      return;
+    }
+    if (confirmed) m.waiters.push_back(std::move(confirmed));
+    std::weak_ptr<connection_impl> weak = weak_from_this();
+    call(bus::driver_call("AddMatch", text), call_options{},
+         std::make_unique<function_completion>([weak, text](boost::system::error_code ec, message) {
+           auto self = weak.lock();
+           if (!self) return;
+           auto it = self->bus_matches_.find(text);
+           if (it == self->bus_matches_.end()) return;
+           it->second.confirmed = true;
+           it->second.failure = ec;
+           auto waiters = std::move(it->second.waiters);
+           for (auto& w : waiters) w(ec);
+         }));
+  }
+
+  void remove_bus_match(const std::string& text) {
+    auto it = bus_matches_.find(text);
+    if (it == bus_matches_.end() || --it->second.refs > 0) return;
+    bus_matches_.erase(it);
+    if (open_) call(bus::driver_call("RemoveMatch", text), call_options{}, std::make_unique<function_completion>([](auto, auto) {}));
+  }
+
+  void track_name(const std::string& name) {
+    tracked_name& t = names_[name];
+    if (t.refs++ > 0) return;
+    // AddMatch goes out first: the bus answers in order, so no change falls between the two.
+    add_bus_match(bus::name_owner_changed_rule(name).to_string(), nullptr);
+    std::weak_ptr<connection_impl> weak = weak_from_this();
+    call(bus::driver_call("GetNameOwner", name), call_options{},
+         std::make_unique<function_completion>([weak, name](boost::system::error_code ec, message reply) {
+           auto self = weak.lock();
+           if (!self) return;
+           auto it = self->names_.find(name);
+           if (it == self->names_.end() || it->second.changed) return;
+           if (ec) return;  // NameHasNoOwner: nobody owns it yet
+           if (auto owner = reply.read<std::string>()) it->second.owner = std::get<0>(*owner);
+         }));
+  }
+
+  void untrack_name(const std::string& name) {
+    auto it = names_.find(name);
+    if (it == names_.end() || --it->second.refs > 0) return;
+    names_.erase(it);
+    remove_bus_match(bus::name_owner_changed_rule(name).to_string());
+  }
+
+  void follow_owner_change(const message& m) {
+    auto change = bus::as_name_owner_changed(m);
+    if (!change) return;
+    auto it = names_.find(change->name);
+    if (it == names_.end()) return;
+    it->second.changed = true;
+    if (change->new_owner.empty()) it->second.owner.reset();
+    else it->second.owner = change->new_owner;
+  }
+
+  void deliver_to_subscriptions(const message& m) {
+    // Handlers may subscribe or unsubscribe: collect first, then call those still there.
+    std::vector<std::shared_ptr<signal_handler>> hits;
+    index_.for_each_match(
+        m,
+        [&](match_index::id index_id, const match_rule&) {
+          auto sub = subscription_of_.find(index_id);
+          if (sub == subscription_of_.end()) return;
+          auto e = subscriptions_.find(sub->second);
+          if (e != subscriptions_.end()) hits.push_back(e->second.handler);
+        },
+        &owners_);
+    for (auto& h : hits)
+      if (h.use_count() > 1) (*h)(m);  // use_count 1: unsubscribed by an earlier handler
   }
 
   void disconnect(const std::string& why, connection_errc code = connection_errc::disconnected) {
@@ -467,12 +725,186 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       p.done->complete(to_boost(make_error_code(code)), {});
     }
     if (auto done = std::move(connect_done_)) done->complete(to_boost(make_error_code(code)));
+    for (auto& [text, m] : bus_matches_) {
+      auto waiters = std::move(m.waiters);
+      for (auto& w : waiters) w(to_boost(make_error_code(code)));
+    }
   }
 
   static constexpr std::size_t fixed_header_size = detail::fixed_header_size;
 };
 
 }  // namespace detail
+
+namespace detail {
+
+class server_impl : public std::enable_shared_from_this<server_impl> {
+ public:
+  server_impl(boost::asio::any_io_executor ex, server_options o)
+      : ex_(std::move(ex)), options_(std::move(o)), unix_(ex_), tcp_(ex_) {}
+
+  boost::asio::any_io_executor ex_;
+  server_options options_;
+  boost::asio::local::stream_protocol::acceptor unix_;
+  boost::asio::ip::tcp::acceptor tcp_;
+  std::string address_, guid_, socket_file_, failure_;
+  std::unique_ptr<file_keyring> keyring_;
+
+  void listen(const std::string& address, boost::system::error_code& ec) {
+    close();
+    auto list = parse_address_list(address);
+    if (!list) {
+      ec = to_boost(list.error().code);
+      failure_ = list.error().what();
+      return;
+    }
+    if (guid_.empty()) guid_ = file_keyring(std::filesystem::path{}).random_hex(16);
+    std::string skipped;
+    for (const address_entry& e : *list) {
+      std::string why = listen_on(e);
+      if (why.empty()) return;
+      skipped += (skipped.empty() ? "" : "; ") + e.to_string() + ": " + why;
+    }
+    ec = make_error_code(connection_errc::no_usable_address);
+    failure_ = "no usable address to listen on (" + skipped + ")";
+  }
+
+  // Empty when listening; else why not.
+  std::string listen_on(const address_entry& e) {
+    if (auto ok = e.check(); !ok) return ok.error().what();
+    boost::system::error_code ec;
+    if (e.transport == "unix") {
+      std::string path, shown;
+      if (auto p = e.get("path")) {
+        path = std::string(*p);
+      } else if (auto a = e.get("abstract")) {
+        path = std::string(1, '\0') + std::string(*a);
+      } else if (auto d = e.get("dir") ? e.get("dir") : e.get("tmpdir")) {
+        path = std::string(*d) + "/dbus-" + file_keyring(std::filesystem::path{}).random_hex(8);
+      } else if (e.get("runtime")) {
+        const char* rt = std::getenv("XDG_RUNTIME_DIR");
+        if (!rt || !*rt) return "runtime=yes needs XDG_RUNTIME_DIR";
+        path = std::string(rt) + "/bus";
+      }
+      const bool abstract = !path.empty() && path[0] == '\0';
+      unix_.open(boost::asio::local::stream_protocol(), ec);
+      if (!ec) unix_.bind(boost::asio::local::stream_protocol::endpoint(path), ec);
+      if (!ec) unix_.listen(boost::asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        unix_.close(ec);
+        return "cannot listen on " + (abstract ? "@" + path.substr(1) : path) + ": " + ec.message();
+      }
+      if (!abstract) socket_file_ = path;
+      address_ = (abstract ? "unix:abstract=" + escape_address_value(path.substr(1)) : "unix:path=" + escape_address_value(path)) +
+                 ",guid=" + guid_;
+      return {};
+    }
+    if (e.transport == "tcp") {
+      const std::string host(e.get("host").value_or("localhost"));
+      const std::string port(e.get("port").value_or("0"));
+      boost::asio::ip::tcp::resolver resolver(ex_);
+      auto results = resolver.resolve(host, port, ec);
+      if (ec || results.empty()) return "cannot resolve " + host + ": " + ec.message();
+      const auto endpoint = results.begin()->endpoint();
+      tcp_.open(endpoint.protocol(), ec);
+      if (!ec) tcp_.set_option(boost::asio::socket_base::reuse_address(true), ec);
+      if (!ec) tcp_.bind(endpoint, ec);
+      if (!ec) tcp_.listen(boost::asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        tcp_.close(ec);
+        return "cannot listen on " + host + ":" + port + ": " + ec.message();
+      }
+      const auto bound = tcp_.local_endpoint(ec);
+      address_ = "tcp:host=" + escape_address_value(host) + ",port=" + std::to_string(bound.port()) +
+                 ",family=" + (bound.address().is_v6() ? "ipv6" : "ipv4") + ",guid=" + guid_;
+      return {};
+    }
+    return "cannot listen on " + e.transport + ": addresses";
+  }
+
+  void accept(std::unique_ptr<accept_completion> done) {
+    auto self = shared_from_this();
+    auto shared_done = std::shared_ptr<accept_completion>(std::move(done));
+    auto take = [self, shared_done](boost::system::error_code ec, int fd) {
+      if (ec) return shared_done->complete(ec, connection(std::make_shared<connection_impl>(self->ex_)));
+      self->authenticate(fd, shared_done);
+    };
+    if (unix_.is_open()) {
+      unix_.async_accept([take](boost::system::error_code ec, boost::asio::local::stream_protocol::socket s) {
+        take(ec, ec ? -1 : s.release());
+      });
+    } else if (tcp_.is_open()) {
+      tcp_.async_accept([take](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+        if (!ec) s.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+        take(ec, ec ? -1 : s.release());
+      });
+    } else {
+      take(make_error_code(connection_errc::not_connected), -1);
+    }
+  }
+
+  void authenticate(int fd, std::shared_ptr<accept_completion> done) {
+    auto impl = std::make_shared<connection_impl>(ex_);
+    sasl::server::options o;
+    o.guid = guid_;
+    const auto own_uid = static_cast<std::uint32_t>(::geteuid());
+    o.own_uid = own_uid;
+    if (const char* home = std::getenv("HOME"); home && *home && !keyring_) keyring_ = std::make_unique<file_keyring>(home);
+    if (keyring_) {
+      o.mechanisms.push_back(sasl::mechanism::dbus_cookie_sha1);
+      o.cookies = keyring_.get();
+    }
+    auto allow = options_.allow_uid ? options_.allow_uid : [own_uid](std::uint32_t uid) { return uid == own_uid; };
+    struct accepted final : connect_completion {
+      std::shared_ptr<connection_impl> impl;
+      std::shared_ptr<accept_completion> done;
+      std::shared_ptr<server_impl> keep;  // the keyring lives in the server
+      void complete(boost::system::error_code ec) override { done->complete(ec, connection(std::move(impl))); }
+    };
+    auto completion = std::make_unique<accepted>();
+    completion->impl = impl;
+    completion->done = std::move(done);
+    completion->keep = shared_from_this();
+    boost::asio::post(impl->strand_, [impl, fd, o = std::move(o), allow = std::move(allow), c = std::move(completion)]() mutable {
+      impl->accept(fd, std::move(o), std::move(allow), std::move(c));
+    });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    unix_.close(ignored);
+    tcp_.close(ignored);
+    if (!socket_file_.empty()) ::unlink(socket_file_.c_str());
+    socket_file_.clear();
+  }
+};
+
+}  // namespace detail
+
+server::server(executor_type ex, server_options options)
+    : ex_(ex), impl_(std::make_shared<detail::server_impl>(std::move(ex), std::move(options))) {}
+
+server::~server() {
+  if (impl_) impl_->close();
+}
+
+void server::listen(const std::string& address, boost::system::error_code& ec) {
+  ec = {};
+  impl_->listen(address, ec);
+}
+
+void server::listen(const std::string& address) {
+  boost::system::error_code ec;
+  listen(address, ec);
+  if (ec) throw boost::system::system_error(ec, impl_->failure_);
+}
+
+const std::string& server::address() const noexcept { return impl_->address_; }
+const std::string& server::guid() const noexcept { return impl_->guid_; }
+
+void server::start_accept(std::unique_ptr<detail::accept_completion> done) { impl_->accept(std::move(done)); }
+
+void server::close() { impl_->close(); }
 
 connection::connection(executor_type ex) : impl_(std::make_shared<detail::connection_impl>(std::move(ex))) {}
 
@@ -482,10 +914,95 @@ connection::~connection() {
 
 connection::executor_type connection::get_executor() const noexcept { return impl_->strand_; }
 
-void connection::start_connect(std::string address, bool bus, std::unique_ptr<detail::connect_completion> done) {
-  boost::asio::post(impl_->strand_, [impl = impl_, address = std::move(address), bus, d = std::move(done)]() mutable {
-    impl->connect(std::move(address), bus, std::move(d));
+connection& connection::operator=(connection&& o) noexcept {
+  if (this != &o) {
+    if (impl_) close();
+    impl_ = std::move(o.impl_);
+  }
+  return *this;
+}
+
+void connection::start_connect(std::string address, connect_options options,
+                               std::unique_ptr<detail::connect_completion> done) {
+  boost::asio::post(impl_->strand_, [impl = impl_, address = std::move(address), options, d = std::move(done)]() mutable {
+    impl->connect(std::move(address), options, std::move(d));
   });
+}
+
+namespace {
+// Whether waiting here would stop the very thread that has to complete the operation.
+bool would_deadlock(const boost::asio::strand<boost::asio::any_io_executor>& strand) {
+  if (strand.running_in_this_thread()) return true;
+  if (auto* io = strand.get_inner_executor().target<boost::asio::io_context::executor_type>())
+    return io->running_in_this_thread();
+  return false;
+}
+}  // namespace
+
+void connection::connect(std::string address, boost::system::error_code& ec, connect_options options) {
+  if (would_deadlock(impl_->strand_)) {
+    ec = make_error_code(connection_errc::would_deadlock);
+    return;
+  }
+  std::promise<boost::system::error_code> done;
+  auto result = done.get_future();
+  async_connect(std::move(address), [&done](boost::system::error_code e) { done.set_value(e); }, options);
+  ec = result.get();
+}
+
+void connection::connect(std::string address, connect_options options) {
+  boost::system::error_code ec;
+  connect(std::move(address), ec, options);
+  if (ec) throw boost::system::system_error(ec, last_error());
+}
+
+message connection::call(message m, boost::system::error_code& ec, call_options options) {
+  if (would_deadlock(impl_->strand_)) {
+    ec = make_error_code(connection_errc::would_deadlock);
+    return {};
+  }
+  std::promise<std::pair<boost::system::error_code, message>> done;
+  auto result = done.get_future();
+  async_call(
+      std::move(m), [&done](boost::system::error_code e, message reply) { done.set_value({e, std::move(reply)}); },
+      options);
+  auto [e, reply] = result.get();
+  ec = e;
+  return std::move(reply);
+}
+
+message connection::call(message m, call_options options) {
+  boost::system::error_code ec;
+  message reply = call(std::move(m), ec, options);
+  if (ec == make_error_code(connection_errc::error_reply)) throw call_error(dbus_error_of(reply));
+  if (ec) throw boost::system::system_error(ec);
+  return reply;
+}
+
+subscription connection::subscribe(match_rule rule, signal_handler handler, subscribe_options options) {
+  return start_subscribe(std::move(rule), std::move(handler), options, nullptr);
+}
+
+subscription connection::start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
+                                         std::unique_ptr<detail::subscribe_completion> done) {
+  const std::uint64_t id = next_subscription_id++;
+  const bool completes = done != nullptr;
+  std::weak_ptr<detail::connection_impl> weak = impl_;
+  boost::asio::post(impl_->strand_, [impl = impl_, id, rule = std::move(rule), handler = std::move(handler), options,
+                                     d = std::move(done), weak]() mutable {
+    std::function<void(boost::system::error_code)> confirmed;
+    if (d) {
+      confirmed = [d = std::shared_ptr<detail::subscribe_completion>(std::move(d)), weak, id](boost::system::error_code ec) {
+        if (!ec) return d->complete(ec, subscription(weak, id));
+        if (auto impl = weak.lock()) impl->unsubscribe(id);  // the bus refused the rule
+        d->complete(ec, subscription{});
+      };
+    }
+    impl->subscribe(id, std::move(rule), std::move(handler), options, std::move(confirmed));
+  });
+  // With a completion, the handle travels through it; without, it is returned at once.
+  if (completes) return {};
+  return subscription(std::move(weak), id);
 }
 
 std::uint64_t connection::start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done) {
@@ -512,6 +1029,32 @@ void connection::set_message_handler(message_handler h) {
 
 void connection::close() {
   boost::asio::post(impl_->strand_, [impl = impl_] { impl->disconnect("closed by this side"); });
+}
+
+subscription::subscription(subscription&& o) noexcept : impl_(std::move(o.impl_)), id_(std::exchange(o.id_, 0)) {}
+
+subscription& subscription::operator=(subscription&& o) noexcept {
+  if (this != &o) {
+    reset();
+    impl_ = std::move(o.impl_);
+    id_ = std::exchange(o.id_, 0);
+  }
+  return *this;
+}
+
+subscription::~subscription() { reset(); }
+
+void subscription::reset() noexcept {
+  const std::uint64_t id = std::exchange(id_, 0);
+  auto impl = impl_.lock();
+  impl_.reset();
+  if (!id || !impl) return;
+  try {
+    if (impl->strand_.running_in_this_thread()) return impl->unsubscribe(id);
+    boost::asio::post(impl->strand_, [impl, id] { impl->unsubscribe(id); });
+  } catch (...) {
+    // Only allocation can fail here; the subscription then ends with its connection.
+  }
 }
 
 bool connection::is_open() const noexcept { return impl_->open_; }
