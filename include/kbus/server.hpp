@@ -62,7 +62,9 @@ class server {
   const std::string& guid() const noexcept;
 
   // Accepts one client and authenticates it. Signature: void(error_code, connection); the
-  // connection runs on this server's executor and is open, without Hello.
+  // connection runs on this server's executor and is open, without Hello. It starts reading
+  // when first used (set_message_handler, a call, a send, a subscription): no message is
+  // lost or answered before its owner installs a handler.
   template <class Token>
   auto async_accept(Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, connection)>(

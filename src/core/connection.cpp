@@ -147,7 +147,14 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::unique_ptr<file_keyring> keyring_;
   // Accepting (the server side of a peer-to-peer connection).
   std::unique_ptr<sasl::server> sasl_server_;
-  std::function<bool(std::uint32_t)> allow_uid_;
+  // An accepted connection reads nothing until it is first used, so that no message comes
+  // before its owner had the chance to install a handler.
+  bool read_deferred_ = false;
+  void start_reading() {
+    if (!read_deferred_) return;
+    read_deferred_ = false;
+    read_messages();
+  }
 
   // Subscriptions: rules evaluated here, and the bus's copies of them counted per text.
   struct subscription_entry {
@@ -340,7 +347,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       if (info_.peer) o.peer_uid = info_.peer->uid;
       o.unix_fd_supported = true;
     }
-    allow_uid_ = std::move(allow);
+    o.authorize = [allow = std::move(allow)](std::optional<std::uint32_t> uid) { return uid && allow(*uid); };
     sasl_server_ = std::make_unique<sasl::server>(std::move(o));
     read_server_auth();
   }
@@ -357,9 +364,6 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       const auto st = self->sasl_server_->feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
       if (st == sasl::status::failed) return self->fail_auth(self->sasl_server_->failure().what());
       if (st == sasl::status::authenticated) {
-        const auto uid = self->sasl_server_->authenticated_uid();
-        if (self->allow_uid_ && (!uid || !self->allow_uid_(*uid)))
-          return self->fail_auth(uid ? "uid " + std::to_string(*uid) + " may not connect" : "anonymous clients may not connect");
         self->info_.unix_fd_passing = self->sasl_server_->unix_fd_agreed();
         const auto left = self->sasl_server_->leftover();
         if (left.size() > self->rbuf_.size()) self->rbuf_.resize(left.size() + read_chunk);
@@ -367,7 +371,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
         self->rend_ = left.size();
         self->sasl_server_.reset();
         self->open_ = true;
-        self->read_messages();
+        self->read_deferred_ = true;
         return self->finish_connect({});
       }
       if (out.empty()) return self->read_server_auth();
@@ -415,6 +419,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void send(message m) {
     if (!open_) return;
+    start_reading();
     m.set_serial(next_serial_++);
     if (next_serial_ == 0) next_serial_ = 1;
     outq_.push_back(std::move(m));
@@ -466,6 +471,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void call(message m, call_options options, std::unique_ptr<call_completion> done, std::uint64_t id = 0) {
     if (!open_) return done->complete(to_boost(make_error_code(connection_errc::not_connected)), {});
+    start_reading();
     const std::uint32_t serial = next_serial_;
     pending_call p{id, std::move(done), std::make_unique<boost::asio::steady_timer>(strand_, options.timeout)};
     std::weak_ptr<connection_impl> weak = weak_from_this();
@@ -599,6 +605,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void subscribe(std::uint64_t id, match_rule rule, signal_handler handler, subscribe_options options,
                  std::function<void(boost::system::error_code)> confirmed) {
+    start_reading();
     subscription_entry e;
     e.handler = std::make_shared<signal_handler>(std::move(handler));
     const bool on_bus = bus_ && open_;
@@ -1024,7 +1031,10 @@ void connection::send(message m) {
 }
 
 void connection::set_message_handler(message_handler h) {
-  boost::asio::post(impl_->strand_, [impl = impl_, h = std::move(h)]() mutable { impl->handler_ = std::move(h); });
+  boost::asio::post(impl_->strand_, [impl = impl_, h = std::move(h)]() mutable {
+    impl->handler_ = std::move(h);
+    impl->start_reading();
+  });
 }
 
 void connection::close() {

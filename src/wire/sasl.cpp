@@ -375,6 +375,9 @@ status server::reject(std::string& out) {
 }
 
 status server::accept(std::optional<std::uint32_t> uid, std::string& out) {
+  // A proven identity that may not connect is rejected like a failed proof: the client may
+  // try another mechanism, and never hears OK.
+  if (opts_.authorize && !opts_.authorize(uid)) return reject(out);
   pending_uid_ = uid;
   out += "OK " + opts_.guid + "\r\n";
   state_ = state::waiting_for_begin;

@@ -125,6 +125,8 @@ class server {
     // Maps a user name (DBUS_COOKIE_SHA1 / EXTERNAL identities that are not numbers) to a uid.
     std::function<std::optional<std::uint32_t>(std::string_view)> resolve_user;
     bool unix_fd_supported = false;
+    // Whether the authenticated identity (nullopt: ANONYMOUS) may connect; unset: anyone.
+    std::function<bool(std::optional<std::uint32_t>)> authorize;
   };
 
   explicit server(options o);
