@@ -66,12 +66,16 @@ struct policy_db {
     for (const auto& a : list) {
       bool applies = false;
       switch (a.type) {
-        case 1:  // KDBUS_POLICY_ACCESS_USER applies = a.id == who.ids.euid; break;
-        case 2:  // GROUP
+        case 1:  // KDBUS_POLICY_ACCESS_USER
+          applies = a.id == who.ids.euid;
+          break;
+        case 2:  // KDBUS_POLICY_ACCESS_GROUP
           applies = a.id == who.ids.egid ||
                     std::find(who.auxgroups.begin(), who.auxgroups.end(), a.id) != who.auxgroups.end();
           break;
-        case 3:  // WORLD applies = true; break;
+        case 3:  // KDBUS_POLICY_ACCESS_WORLD
+          applies = true;
+          break;
         default: break;
       }
       if (applies) best = std::max(best, static_cast<int>(a.access));
@@ -658,12 +662,6 @@ struct domain::impl {
     for (auto& [id, c] : b->connections) {
       if (!c->ordinary() || !matches(c, s)) continue;
       if (!name.empty() && !can_see_name(c, name)) continue;
-      if (name.empty() && c->ep->custom) {
-        // Ids on custom endpoints are visible only with something SEE-able (§2.2); the
-        // connection's own id and peers of its own endpoint are always visible.
-        const connection* peer = conns.count(s.id) ? conns.at(s.id) : nullptr;
-        if (peer && peer->ep != c->ep && !can_see_conn(c, peer)) continue;
-      }
       auto bytes = kernel_message(c, kdbus::dst_id_broadcast, kdbus::msg_flags::signal, 0, item);
       queue_entry q;
       q.quota_user = kernel_user;

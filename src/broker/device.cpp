@@ -87,7 +87,9 @@ struct local_device::state {
   };
 
   std::mutex m;
-  std::condition_variable cv;
+  std::condition_variable cv;        // state changed: sync waiters and wait() look again
+  std::condition_variable timer_cv;  // an earlier reply deadline, or stopping
+  std::uint64_t timer_armed = UINT64_MAX;
   domain d;
   std::map<int, node> nodes;              // eventfd -> handle
   std::map<handle_id, int> fds;           // handle -> eventfd
@@ -103,7 +105,7 @@ struct local_device::state {
       std::lock_guard lock(m);
       stopping = true;
     }
-    cv.notify_all();
+    timer_cv.notify_all();
     timer.join();
   }
 
@@ -144,8 +146,13 @@ struct local_device::state {
     pools.erase(it);
   }
 
-  // Brings every handle's eventfd in line with its poll state.
+  // Brings every handle's eventfd in line with its poll state; wakes the timer when a reply
+  // deadline earlier than the one it sleeps for appeared.
   void refresh() {
+    if (d.next_deadline() < timer_armed) {
+      timer_armed = d.next_deadline();
+      timer_cv.notify_all();
+    }
     for (handle_id h : d.take_wakeups()) {
       auto f = fds.find(h);
       if (f == fds.end()) continue;
@@ -170,21 +177,32 @@ struct local_device::state {
     while (!stopping) {
       const std::uint64_t next = d.expire(monotonic_now());
       refresh();
+      timer_armed = next;
       if (next == UINT64_MAX) {
-        cv.wait(lock);
+        timer_cv.wait(lock);
       } else {
         const std::uint64_t now = monotonic_now();
         const auto wait = std::chrono::nanoseconds(next > now ? next - now : 0);
-        cv.wait_for(lock, wait);
+        timer_cv.wait_for(lock, wait);
       }
     }
   }
 
-  credentials caller(const node& n) const {
+  // The caller: the handle's credentials, or the process's — the /proc parts read once, the
+  // ids and the thread id taken anew on every call (cheap system calls).
+  credentials caller(const node& n) {
     if (n.as) return *n.as;
-    credentials c = local_device::process_credentials();
+    if (!process) process = local_device::process_credentials();
+    credentials c = *process;
+    uid_t r = 0, e = 0, s = 0;
+    gid_t gr = 0, ge = 0, gs = 0;
+    getresuid(&r, &e, &s);
+    getresgid(&gr, &ge, &gs);
+    c.ids = kdbus::creds{r, e, s, e, gr, ge, gs, ge};
+    c.pids.tid = static_cast<std::uint64_t>(gettid());
     return c;
   }
+  std::optional<credentials> process;
 };
 
 namespace {
@@ -246,7 +264,7 @@ local_device::~local_device() {
 
 int local_device::open(std::string_view node) {
   std::lock_guard lock(s_->m);
-  const credentials who = process_credentials();
+  const credentials who = s_->caller(state::node{});
   handle_id h = 0;
   if (const int r = s_->d.open(node, who, h); r) {
     errno = r;
