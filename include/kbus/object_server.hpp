@@ -19,7 +19,8 @@
 //                                                   the async_reply unanswered sends an error
 //   coroutine    boost::asio::awaitable<R> f(Args...)   run with co_spawn on the connection's executor
 // R may be kbus::method_result<T> to answer with a D-Bus error instead; a handler may also throw
-// kbus::dbus_exception (any other exception becomes org.freedesktop.DBus.Error.Failed).
+// kbus::dbus_exception or kbus::call_error (any other exception becomes
+// org.freedesktop.DBus.Error.Failed).
 //
 // Threads. Calls are handled on the connection's executor, in the order they arrive, with no
 // lock held: a handler may add or remove objects, emit signals and call other services. The
@@ -49,15 +50,13 @@ namespace kbus {
 
 class object_server;
 
-// A D-Bus error that a handler throws: it becomes the error reply.
-class dbus_exception : public std::runtime_error {
+// A D-Bus error that a handler throws: it becomes the error reply. It is a call_error, the
+// exception of blocking calls, so an error caught from a call may be thrown on as it is.
+class dbus_exception : public call_error {
  public:
-  explicit dbus_exception(dbus_error e);
-  dbus_exception(std::string_view name, std::string message);
-  const dbus_error& get() const noexcept { return error_; }
-
- private:
-  dbus_error error_;
+  explicit dbus_exception(dbus_error e) : call_error(std::move(e)) {}
+  dbus_exception(std::string_view name, std::string message) : call_error(dbus_error{std::string(name), std::move(message)}) {}
+  const dbus_error& get() const noexcept { return error(); }
 };
 
 // What a handler may return instead of throwing: the value, or a D-Bus error.

@@ -5,6 +5,9 @@
 //   calc.async_call<std::int32_t>("Add"_member, std::tuple{2, 40}, [](auto ec, std::int32_t sum) {...});
 //   std::int32_t sum = calc.call<std::int32_t>("Add"_member, 2, 40);          // blocking
 //   auto label = calc.get_property<std::string>("Label"_member);
+//   auto sub = calc.on_signal<std::uint32_t>("Tick"_member, [](std::uint32_t n) {...});   // typed signals
+//   calc.load_properties();                       // a cache that PropertiesChanged keeps current
+//   std::optional<std::string> l = calc.cached_property<std::string>("Label");
 //
 // Results: R is void, one type, or std::tuple<A, B, ...> for several out arguments. The reply's
 // signature is checked against R (errc::type_mismatch otherwise); a proxy that has the
@@ -14,9 +17,9 @@
 //
 // Asynchronous operations take a completion token and complete with (error_code[, R]); a D-Bus
 // error reply is connection_errc::error_reply (async_call_message keeps the reply, with its
-// name and text). Blocking operations throw kbus::dbus_exception for an error reply (name and
-// text kept) and boost::system::system_error otherwise; they must not be called on a thread that
-// runs the connection's executor, which would wait for itself.
+// name and text). Blocking operations throw kbus::call_error for an error reply (name and text
+// kept) and boost::system::system_error otherwise; on a thread that runs the connection's
+// executor they fail with connection_errc::would_deadlock instead of waiting for themselves.
 #pragma once
 
 #include "kbus/connection.hpp"
@@ -27,6 +30,7 @@
 #include <boost/asio/bind_executor.hpp>
 
 #include <future>
+#include <mutex>
 #include <map>
 #include <optional>
 #include <string>
@@ -82,8 +86,23 @@ void complete_with(Handler& h, boost::system::error_code ec, result<R> r) {
   }
 }
 
-// The reply of a blocking call, or the exception for it.
-message wait_for_reply(std::future<std::pair<boost::system::error_code, message>> f);
+// The cache of a proxy's properties, shared with the subscription that keeps it current.
+struct property_cache {
+  std::mutex mu;
+  std::map<std::string, variant> values;
+  bool loaded = false;
+  std::function<void(const std::vector<std::string>&)> listener;
+  subscription sub;
+};
+
+// Calls `f` with the typed arguments of a signal; false when they are not of types Args.
+template <class... Args, class F>
+bool call_with_signal_args(F& f, const message& m) {
+  auto args = m.read<Args...>();
+  if (!args) return false;
+  std::apply([&](auto&... a) { f(a...); }, *args);
+  return true;
+}
 
 }  // namespace detail
 
@@ -268,7 +287,68 @@ class proxy {
   }
   std::map<std::string, variant> get_all_properties();
 
+  // ---- signals ----
+
+  // Calls `handler(Args...)` for every signal `member` of this interface that the destination
+  // emits from this object (followed through owner changes of a well-known name); signals with
+  // other argument types are passed over. With a description, a signal it does not declare
+  // with these types is refused (kbus::exception). The handle owns the subscription.
+  template <class... Args, class F>
+  subscription on_signal(const member_name& member, F handler) {
+    if (auto invalid = check_signal(member, signature_of<Args...>().view())) throw exception(*invalid);
+    return conn_->subscribe(signal_rule(member), [h = std::move(handler)](const message& m) mutable {
+      detail::call_with_signal_args<Args...>(h, m);
+    });
+  }
+  // The same, completing with (error_code, subscription) once the bus has the rule, so that
+  // every signal emitted afterwards arrives.
+  template <class... Args, class F, class Token>
+  auto async_on_signal(const member_name& member, F handler, Token&& token) {
+    if (auto invalid = check_signal(member, signature_of<Args...>().view())) throw exception(*invalid);
+    return conn_->async_subscribe(
+        signal_rule(member),
+        [h = std::move(handler)](const message& m) mutable { detail::call_with_signal_args<Args...>(h, m); },
+        std::forward<Token>(token));
+  }
+
+  // ---- the property cache ----
+
+  // Subscribes to PropertiesChanged, then fills the cache with GetAll; from then on the cache
+  // follows every change (an invalidated property is read again with Get). (error_code).
+  template <class Token>
+  auto async_load_properties(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) {
+          auto ex = boost::asio::get_associated_executor(handler, conn_->get_executor());
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          start_load_properties([ex, h](boost::system::error_code ec) {
+            boost::asio::post(ex, [h, ec]() mutable { std::move(*h)(ec); });
+          });
+        },
+        token);
+  }
+  void load_properties();  // blocking
+  bool properties_loaded() const;
+  std::optional<variant> cached_property(std::string_view name) const;
+  template <class T>
+  std::optional<T> cached_property(std::string_view name) const {
+    auto v = cached_property(name);
+    if (!v) return std::nullopt;
+    auto t = v->as<T>();
+    if (!t) return std::nullopt;
+    return std::move(*t);
+  }
+  std::map<std::string, variant> cached_properties() const;
+  // Called on the connection's executor after each update of the cache, with the names of the
+  // properties that changed (or were invalidated and read again).
+  void on_properties_changed(std::function<void(const std::vector<std::string>& names)> listener);
+
  private:
+  match_rule signal_rule(const member_name& member) const;
+  std::optional<error> check_signal(const member_name& member, std::string_view sig) const;
+  void start_load_properties(std::function<void(boost::system::error_code)> done);
+  std::shared_ptr<detail::property_cache> cache() const;
+
   static message introspect_call(const bus_name& d, const object_path& p);
   static result<proxy> from_introspection(connection& c, const bus_name& d, const object_path& p,
                                           const interface_name& i, const message& reply);
@@ -307,6 +387,7 @@ class proxy {
   object_path path_;
   interface_name interface_;
   std::optional<introspection::interface> description_;
+  mutable std::shared_ptr<detail::property_cache> cache_;
 };
 
 }  // namespace kbus

@@ -45,10 +45,6 @@ using interface_list = std::vector<std::shared_ptr<const detail::interface_data>
 
 }  // namespace
 
-dbus_exception::dbus_exception(dbus_error e) : std::runtime_error(e.name + ": " + e.message), error_(std::move(e)) {}
-dbus_exception::dbus_exception(std::string_view name, std::string message)
-    : dbus_exception(dbus_error{std::string(name), std::move(message)}) {}
-
 void throw_exception_from_error(const dbus_error& e, const boost::source_location&) { throw dbus_exception(e); }
 
 const message& call_context::call() const noexcept {
@@ -89,8 +85,8 @@ void call_state::fail(const dbus_error& e) {
 void call_state::fail_current_exception() {
   try {
     throw;
-  } catch (const dbus_exception& e) {
-    fail(e.get());
+  } catch (const call_error& e) {
+    fail(e.error());
   } catch (const std::exception& e) {
     fail(make_error(dbus_errors::failed, e.what()));
   } catch (...) {
@@ -315,8 +311,8 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
   static method_result<value> read_property(const property_entry& p, const call_context& ctx) {
     try {
       return p.get(ctx);
-    } catch (const dbus_exception& e) {
-      return e.get();
+    } catch (const call_error& e) {
+      return e.error();
     } catch (const std::exception& e) {
       return make_error(dbus_errors::failed, e.what());
     }

@@ -4,16 +4,52 @@
 
 namespace kbus {
 
-namespace detail {
+namespace {
 
-message wait_for_reply(std::future<std::pair<boost::system::error_code, message>> f) {
-  auto [ec, reply] = f.get();
-  if (ec == make_error_code(connection_errc::error_reply)) throw dbus_exception(dbus_error_of(reply));
-  if (ec) throw boost::system::system_error(ec);
-  return std::move(reply);
+constexpr std::string_view properties_iface = "org.freedesktop.DBus.Properties";
+
+// Keeps a cache current: PropertiesChanged of one interface, and Get for what it invalidates.
+void apply_change(const std::weak_ptr<detail::property_cache>& weak, connection* conn, const bus_name& destination,
+                  const object_path& path, const interface_name& iface, const message& m) {
+  auto cache = weak.lock();
+  if (!cache) return;
+  auto r = m.read<std::string, std::map<std::string, variant>, std::vector<std::string>>();
+  if (!r) return;
+  auto& [name, changed, invalidated] = *r;
+  if (name != iface.view()) return;
+  std::vector<std::string> names;
+  std::function<void(const std::vector<std::string>&)> listener;
+  {
+    std::lock_guard lock(cache->mu);
+    for (auto& [k, v] : changed) {
+      names.push_back(k);
+      cache->values.insert_or_assign(k, std::move(v));
+    }
+    for (const auto& k : invalidated) cache->values.erase(k);
+    listener = cache->listener;
+  }
+  if (listener && !names.empty()) listener(names);
+  for (const auto& k : invalidated) {
+    auto get = message_builder::method_call(destination, path, interface_name::unchecked(properties_iface),
+                                            member_name::unchecked("Get"))
+                   .build(iface.str(), k);
+    conn->async_call(std::move(get), [weak, k](boost::system::error_code ec, message reply) {
+      auto cache = weak.lock();
+      if (ec || !cache) return;
+      auto v = reply.read<variant>();
+      if (!v) return;
+      std::function<void(const std::vector<std::string>&)> listener;
+      {
+        std::lock_guard lock(cache->mu);
+        cache->values.insert_or_assign(k, std::move(std::get<0>(*v)));
+        listener = cache->listener;
+      }
+      if (listener) listener({k});
+    });
+  }
 }
 
-}  // namespace detail
+}  // namespace
 
 proxy::proxy(connection& c, bus_name destination, object_path path, interface_name iface)
     : conn_(&c), destination_(std::move(destination)), path_(std::move(path)), interface_(std::move(iface)) {}
@@ -43,12 +79,7 @@ result<proxy> proxy::from_introspection(connection& c, const bus_name& d, const 
 }
 
 proxy proxy::introspect(connection& c, bus_name destination, object_path path, interface_name iface) {
-  std::promise<std::pair<boost::system::error_code, message>> done;
-  auto f = done.get_future();
-  c.async_call(introspect_call(destination, path), [&done](boost::system::error_code ec, message reply) {
-    done.set_value({ec, std::move(reply)});
-  });
-  auto made = from_introspection(c, destination, path, iface, detail::wait_for_reply(std::move(f)));
+  auto made = from_introspection(c, destination, path, iface, c.call(introspect_call(destination, path)));
   if (!made) throw exception(made.error());
   return std::move(*made);
 }
@@ -103,14 +134,7 @@ result<message> proxy::values_call(const member_name& member, const std::vector<
   return method_call(member).build_values(*s, args);
 }
 
-message proxy::blocking_call(message m) {
-  std::promise<std::pair<boost::system::error_code, message>> done;
-  auto f = done.get_future();
-  conn_->async_call(std::move(m), [&done](boost::system::error_code ec, message reply) {
-    done.set_value({ec, std::move(reply)});
-  });
-  return detail::wait_for_reply(std::move(f));
-}
+message proxy::blocking_call(message m) { return conn_->call(std::move(m)); }
 
 std::vector<value> proxy::call_values(const member_name& member, const std::vector<value>& args) {
   auto m = values_call(member, args);
@@ -125,6 +149,110 @@ std::map<std::string, variant> proxy::get_all_properties() {
                .read<std::map<std::string, variant>>();
   if (!r) throw exception(r.error());
   return std::move(std::get<0>(*r));
+}
+
+match_rule proxy::signal_rule(const member_name& member) const {
+  match_rule r;
+  r.type = message_type::signal;
+  r.sender = destination_.str();
+  r.path = path_.str();
+  r.interface = interface_.str();
+  r.member = member.str();
+  return r;
+}
+
+std::optional<error> proxy::check_signal(const member_name& member, std::string_view sig) const {
+  if (!conn_) return error(make_error_code(connection_errc::not_connected), "the proxy has no connection");
+  if (!description_) return std::nullopt;
+  const auto* s = description_->find_signal(member.view());
+  if (!s) return error(errc::invalid_value, "interface " + interface_.str() + " has no signal " + member.str());
+  if (s->signature() != sig)
+    return error(errc::type_mismatch, "signal " + member.str() + " carries '" + s->signature() + "', not '" +
+                                          std::string(sig) + "'");
+  return std::nullopt;
+}
+
+std::shared_ptr<detail::property_cache> proxy::cache() const {
+  if (!cache_) cache_ = std::make_shared<detail::property_cache>();
+  return cache_;
+}
+
+void proxy::start_load_properties(std::function<void(boost::system::error_code)> done) {
+  if (!conn_) return done(make_error_code(connection_errc::not_connected));
+  auto c = cache();
+  match_rule rule;
+  rule.type = message_type::signal;
+  rule.sender = destination_.str();
+  rule.path = path_.str();
+  rule.interface = std::string(properties_iface);
+  rule.member = "PropertiesChanged";
+  rule.args.push_back({0, false, interface_.str()});
+  std::weak_ptr<detail::property_cache> weak = c;
+  auto on_change = [weak, conn = conn_, d = destination_, p = path_, i = interface_](const message& m) {
+    apply_change(weak, conn, d, p, i, m);
+  };
+  auto get_all = properties_call("GetAll").build(interface_.str());
+  conn_->async_subscribe(
+      std::move(rule), std::move(on_change),
+      [c, done, conn = conn_, get_all = std::move(get_all)](boost::system::error_code ec, subscription s) mutable {
+        if (ec) return done(ec);
+        {
+          std::lock_guard lock(c->mu);
+          c->sub = std::move(s);
+        }
+        conn->async_call(std::move(get_all), [c, done](boost::system::error_code ec2, message reply) {
+          if (ec2) return done(ec2);
+          auto all = reply.read<std::map<std::string, variant>>();
+          if (!all) return done(boost::system::error_code(all.error().code));
+          std::vector<std::string> names;
+          std::function<void(const std::vector<std::string>&)> listener;
+          {
+            std::lock_guard lock(c->mu);
+            for (auto& [k, v] : std::get<0>(*all)) {
+              names.push_back(k);
+              c->values.insert_or_assign(k, std::move(v));
+            }
+            c->loaded = true;
+            listener = c->listener;
+          }
+          if (listener && !names.empty()) listener(names);
+          done({});
+        });
+      });
+}
+
+void proxy::load_properties() {
+  if (!conn_) throw boost::system::system_error(make_error_code(connection_errc::not_connected));
+  std::promise<boost::system::error_code> done;
+  auto f = done.get_future();
+  start_load_properties([&done](boost::system::error_code ec) { done.set_value(ec); });
+  if (auto ec = f.get()) throw boost::system::system_error(ec);
+}
+
+bool proxy::properties_loaded() const {
+  auto c = cache();
+  std::lock_guard lock(c->mu);
+  return c->loaded;
+}
+
+std::optional<variant> proxy::cached_property(std::string_view name) const {
+  auto c = cache();
+  std::lock_guard lock(c->mu);
+  auto it = c->values.find(std::string(name));
+  if (it == c->values.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::string, variant> proxy::cached_properties() const {
+  auto c = cache();
+  std::lock_guard lock(c->mu);
+  return c->values;
+}
+
+void proxy::on_properties_changed(std::function<void(const std::vector<std::string>& names)> listener) {
+  auto c = cache();
+  std::lock_guard lock(c->mu);
+  c->listener = std::move(listener);
 }
 
 }  // namespace kbus

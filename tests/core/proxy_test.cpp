@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -111,12 +113,23 @@ template <class F>
 kbus::dbus_error thrown_by(F f) {
   try {
     f();
-  } catch (const kbus::dbus_exception& e) {
-    return e.get();
+  } catch (const kbus::call_error& e) {
+    return e.error();
   } catch (const std::exception& e) {
     return {"(not a D-Bus error)", e.what()};
   }
   return {"(nothing thrown)", ""};
+}
+
+// Polls `done` until it holds or the time is up.
+template <class F>
+bool eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 TEST_P(Proxy, TypedCallsAndPropertiesOfAKbusService) {
@@ -271,6 +284,111 @@ TEST_P(Proxy, ADbusPythonService) {
   EXPECT_EQ(out[0], kbus::value::string("x-y"));
   e = thrown_by([&] { plain.set_property("Count"_member, 1u); });
   EXPECT_EQ(e.name, "org.freedesktop.DBus.Error.PropertyReadOnly");
+}
+
+TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
+  start_demo();
+  auto demo = kbus::proxy::introspect(*conn_, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface);
+  std::mutex mu;
+  std::vector<std::uint32_t> ticks;
+  auto sub = demo.on_signal<std::uint32_t>("Tick"_member, [&](std::uint32_t n) {
+    std::lock_guard lock(mu);
+    ticks.push_back(n);
+  });
+  // Types that the description contradicts are refused.
+  EXPECT_THROW(demo.on_signal<std::string>("Tick"_member, [](const std::string&) {}), kbus::exception);
+  EXPECT_THROW(demo.on_signal<>("Tock"_member, [] {}), kbus::exception);
+
+  std::vector<std::string> changed_names;
+  demo.on_properties_changed([&](const std::vector<std::string>& names) {
+    std::lock_guard lock(mu);
+    changed_names.insert(changed_names.end(), names.begin(), names.end());
+  });
+  demo.async_load_properties(boost::asio::use_future).get();
+  EXPECT_TRUE(demo.properties_loaded());
+  EXPECT_EQ(demo.cached_property<std::string>("Version"), "1.0");
+  EXPECT_EQ(demo.cached_property<std::string>("Label"), "kbus");
+  EXPECT_EQ(demo.cached_property<std::uint32_t>("Label"), std::nullopt);  // not a u
+  const auto first = demo.cached_property<std::uint32_t>("Counter").value();
+  // Ticks arrive in order, and the cache follows Counter.
+  ASSERT_TRUE(eventually([&] { return demo.cached_property<std::uint32_t>("Counter") >= first + 2; }, std::chrono::seconds(5)));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_GE(ticks.size(), 1u);
+    for (std::size_t i = 1; i < ticks.size(); ++i) EXPECT_EQ(ticks[i], ticks[i - 1] + 1);
+    EXPECT_NE(std::find(changed_names.begin(), changed_names.end(), "Counter"), changed_names.end());
+  }
+  // A change made by someone else reaches the cache.
+  kbus::connection other(io_.get_executor());
+  other.connect(bus_->address());
+  kbus::proxy(other, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface)
+      .set_property("Label"_member, std::string("changed elsewhere"));
+  EXPECT_TRUE(eventually([&] { return demo.cached_property<std::string>("Label") == "changed elsewhere"; }));
+  other.close();
+  // A reset subscription hears nothing more.
+  sub.reset();
+  std::size_t seen;
+  {
+    std::lock_guard lock(mu);
+    seen = ticks.size();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(ticks.size(), seen);
+}
+
+TEST_P(Proxy, SignalsAndThePropertyCacheOfAGlibService) {
+  if (!python_has("gi")) GTEST_SKIP() << "python3-gi is not installed";
+  start({"/usr/bin/python3", script("glib_service.py")});
+  auto g = kbus::proxy::introspect(*conn_, "org.kbus.GPeer"_bus, "/org/kbus/GPeer"_path, "org.kbus.GPeer1"_iface);
+  std::promise<std::pair<std::uint32_t, std::string>> tick;
+  auto sub = g.async_on_signal<std::uint32_t, std::string>(
+                  "Tick"_member, [&](std::uint32_t n, const std::string& note) { tick.set_value({n, note}); },
+                  boost::asio::use_future)
+                 .get();
+  g.load_properties();
+  EXPECT_EQ(g.cached_property<std::int32_t>("Level"), 1);
+  g.call("Emit"_member, 5u);
+  auto f = tick.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(f.get(), (std::pair<std::uint32_t, std::string>{5, "tick 5"}));
+  // Label comes with its value; Level is only invalidated, and read again.
+  g.call("SetBoth"_member, std::string("both"), std::int32_t{7});
+  EXPECT_TRUE(eventually([&] { return g.cached_property<std::string>("Label") == "both"; }));
+  EXPECT_TRUE(eventually([&] { return g.cached_property<std::int32_t>("Level") == 7; }));
+}
+
+TEST_P(Proxy, SignalsAndThePropertyCacheOfADbusPythonService) {
+  if (!python_has("dbus, gi")) GTEST_SKIP() << "python3-dbus and python3-gi are not installed";
+  start({"/usr/bin/python3", script("python_props_service.py")});
+  kbus::proxy p(*conn_, "org.kbus.PyProps"_bus, "/org/kbus/PyProps"_path, "org.kbus.PyProps1"_iface);
+  std::mutex mu;
+  std::vector<std::pair<std::uint32_t, std::string>> bumped;
+  auto sub = p.async_on_signal<std::uint32_t, std::string>(
+                  "Bumped"_member,
+                  [&](std::uint32_t n, const std::string& why) {
+                    std::lock_guard lock(mu);
+                    bumped.emplace_back(n, why);
+                  },
+                  boost::asio::use_future)
+                 .get();
+  // A subscription with other types hears nothing of it.
+  std::atomic<int> wrong{0};
+  auto other = p.on_signal<std::string>("Bumped"_member, [&](const std::string&) { ++wrong; });
+  p.load_properties();
+  EXPECT_EQ(p.cached_property<std::uint32_t>("Count"), 0u);
+  p.call("Bump"_member, 2u);
+  p.call("Bump"_member, 3u);
+  EXPECT_TRUE(eventually([&] { return p.cached_property<std::uint32_t>("Count") == 5u; }));
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return bumped.size() == 2;
+  }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(bumped, (std::vector<std::pair<std::uint32_t, std::string>>{{2, "by 2"}, {5, "by 3"}}));
+  EXPECT_EQ(wrong.load(), 0);
+  p.set_property("Name"_member, std::string("renamed"));
+  EXPECT_TRUE(eventually([&] { return p.cached_property<std::string>("Name") == "renamed"; }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, Proxy, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),
