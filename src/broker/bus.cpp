@@ -226,6 +226,9 @@ struct reply_tracker {
   int error = 0;
   kdbus::msg_info info{};
   std::optional<int> cancel_fd;
+  // A synchronous reply's files, installed into the caller when it collects the reply.
+  std::vector<file_ref> files;
+  std::vector<std::size_t> file_slots;  // byte offsets of the int fds in the reply's slice
 };
 
 enum class handle_kind { control, bus_owner, endpoint, endpoint_owner, connection, dead };
@@ -1757,20 +1760,20 @@ struct domain::impl {
         } else {
           auto s = dst->p.slice(off);
           std::memcpy(s.data(), bytes.data(), bytes.size());
-          std::uint64_t rflags = 0;
           const bool accept = dst->flags & kdbus::hello::accept_fd;
           for (std::size_t i = 0; i < m.files.size() && i < slots.size(); ++i) {
-            int fd = -1;
-            if (i >= m.nfds || accept) fd = io_install(m.files[i]);
-            if (fd < 0) rflags |= kdbus::recv::return_incomplete_fds;
-            const std::int32_t v = fd;
-            std::memcpy(s.data() + slots[i], &v, 4);
+            const std::int32_t none = -1;
+            std::memcpy(s.data() + slots[i], &none, 4);
+            if (i >= m.nfds || accept) {
+              t.files.push_back(m.files[i]);
+              t.file_slots.push_back(slots[i]);
+            }
           }
           dst->p.publish(off);
           dst->p.release_kernel(off);
           t.done = true;
           t.error = 0;
-          t.info = kdbus::msg_info{off, bytes.size(), rflags};
+          t.info = kdbus::msg_info{off, bytes.size(), 0};
         }
         if (dst->replies_pending) dst->replies_pending--;
         wake_sync();
@@ -1805,8 +1808,6 @@ struct domain::impl {
     return 0;
   }
   std::vector<std::size_t> memfd_slots_tmp;
-  peer_io* current_io = nullptr;  // the RECV side's io while a sync reply is installed
-  int io_install(const file_ref& f) { return current_io ? current_io->install_fd(f) : -1; }
 
   // ------------------------------------------------------------------ RECV (§2.6)
 
@@ -1949,7 +1950,6 @@ int domain::ioctl(handle_id id, std::uint32_t number, std::span<std::uint8_t> cm
   }
   if (h.byebye) return ECONNRESET;
   connection* c = h.conn.get();
-  d.current_io = &io;
   int r = EBADFD;
   if (number == io_::update) r = d.update(c, cmd);
   else if (number == io_::byebye) r = d.byebye(h, cmd);
@@ -1963,7 +1963,6 @@ int domain::ioctl(handle_id id, std::uint32_t number, std::span<std::uint8_t> cm
   else if (number == io_::name_release) r = d.name_release(c, cmd);
   else if (number == io_::match_add) r = d.match_add(c, cmd);
   else if (number == io_::match_remove) r = d.match_remove(c, cmd);
-  d.current_io = nullptr;
   return r;
 }
 
@@ -1977,13 +1976,23 @@ bool domain::known_command(std::uint32_t number) noexcept {
   return std::find(std::begin(known), std::end(known), number) != std::end(known);
 }
 
-int domain::sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd) {
+int domain::sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd, peer_io& io) {
   auto& d = *impl_;
   auto it = d.trackers.find(ticket);
   if (it == d.trackers.end()) return EBADSLT;
   if (!it->second.done) return in_progress;
-  const int r = it->second.error;
-  if (!r) kdbus::store(cmd, offsetof(kdbus::cmd_send, reply), it->second.info);
+  auto& t = it->second;
+  const int r = t.error;
+  if (!r) {
+    auto c = d.conns.find(t.caller);
+    const auto slice = c == d.conns.end() ? std::span<std::uint8_t>{} : c->second->p.slice(t.info.offset);
+    for (std::size_t i = 0; i < t.files.size(); ++i) {
+      const std::int32_t fd = io.install_fd(t.files[i]);
+      if (fd < 0) t.info.return_flags |= kdbus::recv::return_incomplete_fds;
+      if (t.file_slots[i] + 4 <= slice.size()) std::memcpy(slice.data() + t.file_slots[i], &fd, 4);
+    }
+    kdbus::store(cmd, offsetof(kdbus::cmd_send, reply), t.info);
+  }
   d.trackers.erase(it);
   return r;
 }

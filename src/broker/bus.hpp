@@ -112,8 +112,9 @@ class domain {
             std::uint64_t* ticket = nullptr);
 
   // A waiting synchronous SEND: in_progress while no reply came, else its final result with
-  // cmd.reply written into `cmd` (the SEND command's bytes); the ticket is then gone.
-  int sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd);
+  // cmd.reply written into `cmd` (the SEND command's bytes); the ticket is then gone. The
+  // reply's files are installed through `io`, the waiting caller's.
+  int sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd, peer_io& io);
   // Ends a waiting SEND with `error` (ETIMEDOUT, ECANCELED, EINTR ...) unless it finished; its
   // answer is then available from sync_result.
   void sync_abort(std::uint64_t ticket, int error);

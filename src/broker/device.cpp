@@ -372,7 +372,7 @@ int local_device::ioctl(int fd, unsigned long request, void* arg) {
         pollfd p{*cancel, POLLIN, 0};
         if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) s_->d.sync_abort(ticket, ECANCELED);
       }
-      r = s_->d.sync_result(ticket, cmd);
+      r = s_->d.sync_result(ticket, cmd, io);
       if (r != in_progress) break;
       const std::uint64_t next = s_->d.next_deadline();
       const std::uint64_t now = monotonic_now();

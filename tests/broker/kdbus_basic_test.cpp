@@ -1,6 +1,22 @@
 // The kdbus selftest list (kdbus ABI notes §3), part 1: buses, HELLO, BYEBYE, names, messages,
 // pool, matches — against kbusd's core through the in-process device. Each test is named after
-// its selftest entry.
+// its selftest entry (bus-make -> Kdbus.BusMake, ...); part 2 is kdbus_more_test.cpp.
+//
+// Entries of §3 not covered, and why:
+//   26 policy-ns, 27 metadata-ns: they need user and pid namespaces. The in-process device
+//      serves one process in one namespace and kbusd's core does no namespace translation
+//      (the front supplies credentials as the receiver would see them).
+// Entries covered in part only:
+//   6  fd-passing: the sync call/reply variants with fds to peers without ACCEPT_FD are checked
+//      as ECOMM on the call only.
+//   15 message-quota: the selftest's exact counts of lost kernel notifications depend on the
+//      kernel's message sizes; here lost broadcasts are counted and reported, and the per-user
+//      message, memory, fd and pending-reply quotas are checked at their limits.
+//   16 memory-access: a fixed kernel-space address instead of one from /proc/kallsyms.
+//   25 policy-priv: other users are credentials given to the device's open(), not setuid();
+//      the same policy decisions are checked.
+//   36-38 benchmark*: the ping-pong runs and prints its time; nothing is judged.
+//   5  daemon: interactive in the selftests; here one request served through poll().
 #include "kdbus_util.hpp"
 
 #include <poll.h>
@@ -51,6 +67,26 @@ TEST(Kdbus, BusMake) {
   dev.close(control);
   EXPECT_EQ(dev.open(uid + "-blah/bus"), -1);  // closing the owner destroys the bus
   EXPECT_EQ(errno, ENOENT);
+  // Node modes: without MAKE_ACCESS_WORLD other users cannot open the bus; with
+  // MAKE_ACCESS_GROUP members of the creator's group can.
+  const int control3 = dev.open("control");
+  command<kd::cmd> c;
+  c.head.flags = kd::make::access_group;
+  kd::bloom_parameter bp{64, 1};
+  c.add(kd::item_type::bloom_parameter, &bp, sizeof bp);
+  c.add_str(kd::item_type::make_name, uid + "-private");
+  ASSERT_EQ(call(dev, control3, kd::ioctl::bus_make, c.build()), 0);
+  broker::credentials other = local_device::process_credentials();
+  other.ids = kd::creds{65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534};
+  other.auxgroups.clear();
+  other.privileged = false;
+  EXPECT_EQ(dev.open(uid + "-private/bus", other), -1);
+  EXPECT_EQ(errno, EACCES);
+  other.auxgroups = {getegid()};
+  const int member = dev.open(uid + "-private/bus", other);
+  EXPECT_GE(member, 0);
+  dev.close(member);
+  dev.close(control3);
 }
 
 TEST(Kdbus, BusMakeCreatorInfo) {

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -412,6 +414,27 @@ TEST(Kdbus, SyncReply) {
   EXPECT_EQ(send(*e.c, o), -ETIMEDOUT);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
   ASSERT_EQ(b->recv(m), 0);
+  // A signal during the wait (SA_RESTART): the wait goes on and ends at the deadline.
+  {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sa.sa_flags = SA_RESTART;
+    struct sigaction old {};
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+    o = call_msg(b->id, 60, 300000000ull);
+    o.send_flags = kd::send::sync_reply;
+    std::atomic<pthread_t> caller_thread{};
+    auto caller = std::async(std::launch::async, [&] {
+      caller_thread = pthread_self();
+      return send(*e.c, o);
+    });
+    ASSERT_TRUE(e.dev.wait(b->fd, POLLIN, 2000) & POLLIN);
+    while (!caller_thread.load()) std::this_thread::yield();
+    pthread_kill(caller_thread.load(), SIGUSR1);
+    EXPECT_EQ(caller.get(), -ETIMEDOUT);
+    sigaction(SIGUSR1, &old, nullptr);
+    ASSERT_EQ(b->recv(m), 0);
+  }
   // A reply after the timeout: no tracker any more.
   EXPECT_EQ(send(*b, reply_msg(e.c->id, 9, 6)), -EBADSLT);
   // SYNC_REPLY without EXPECT_REPLY.
