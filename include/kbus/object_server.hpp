@@ -449,8 +449,8 @@ struct subtree_handler {
 
 class object_server {
  public:
-  // Takes the connection's incoming calls (connection::set_message_handler). The server
-  // must not outlive the connection.
+  // Takes the connection's incoming calls (connection::set_message_handler). The server keeps
+  // a reference: the connection must neither move nor end before the server does.
   explicit object_server(connection& c);
   object_server(const object_server&) = delete;
   object_server& operator=(const object_server&) = delete;

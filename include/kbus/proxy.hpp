@@ -106,6 +106,7 @@ bool call_with_signal_args(F& f, const message& m) {
 
 }  // namespace detail
 
+// A proxy keeps a reference to its connection, which must neither move nor end before it.
 class proxy {
  public:
   proxy() = default;
