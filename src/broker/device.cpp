@@ -90,10 +90,11 @@ struct local_device::state {
   std::condition_variable cv;        // state changed: sync waiters and wait() look again
   std::condition_variable timer_cv;  // an earlier reply deadline, or stopping
   std::uint64_t timer_armed = UINT64_MAX;
-  domain d;
   std::map<int, node> nodes;              // eventfd -> handle
   std::map<handle_id, int> fds;           // handle -> eventfd
   std::map<handle_id, pool_map> pools;
+  // Declared after the maps its callbacks use, so that it goes first.
+  domain d;
   bool stopping = false;
   std::thread timer;
 
@@ -262,45 +263,26 @@ local_device::~local_device() {
   for (int fd : open_fds) close(fd);
 }
 
-int local_device::open(std::string_view node) {
+int local_device::open(std::string_view node) { return open_as(node, std::nullopt); }
+int local_device::open(std::string_view node, const credentials& as) { return open_as(node, as); }
+
+int local_device::open_as(std::string_view node, const std::optional<credentials>& as) {
   std::lock_guard lock(s_->m);
-  const credentials who = s_->caller(state::node{});
-  handle_id h = 0;
-  if (const int r = s_->d.open(node, who, h); r) {
+  state::node n{0, as, false};
+  const credentials who = s_->caller(n);
+  if (const int r = s_->d.open(node, who, n.id); r) {
     errno = r;
     return -1;
   }
   const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) {
     const int e = errno;
-    s_->d.close(h);
+    s_->d.close(n.id);
     errno = e;
     return -1;
   }
-  s_->nodes[fd] = state::node{h, std::nullopt, false};
-  s_->fds[h] = fd;
-  return fd;
-}
-
-int local_device::open(std::string_view node, const credentials& as) {
-  const int fd = open(node);
-  if (fd < 0) return fd;
-  std::lock_guard lock(s_->m);
-  s_->nodes[fd].as = as;
-  // The node was opened as `as`: judge the open again with those credentials.
-  handle_id h = 0;
-  if (const int r = s_->d.open(node, as, h); r) {
-    s_->d.close(s_->nodes[fd].id);
-    s_->fds.erase(s_->nodes[fd].id);
-    s_->nodes.erase(fd);
-    ::close(fd);
-    errno = r;
-    return -1;
-  }
-  s_->d.close(s_->nodes[fd].id);
-  s_->fds.erase(s_->nodes[fd].id);
-  s_->nodes[fd].id = h;
-  s_->fds[h] = fd;
+  s_->fds[n.id] = fd;
+  s_->nodes[fd] = std::move(n);
   return fd;
 }
 

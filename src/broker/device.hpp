@@ -54,6 +54,8 @@ class local_device {
   struct state;
 
  private:
+  int open_as(std::string_view node, const std::optional<credentials>& as);
+
   std::unique_ptr<state> s_;
 };
 
