@@ -741,6 +741,9 @@ struct domain::impl {
       auto s = from->p.slice(it->slice);
       std::vector<std::uint8_t> bytes(s.begin(), s.end());
       queue_entry e = *it;
+      // A call moves with its reply tracker: the new owner is the one expected to reply.
+      if (e.expect_reply)
+        if (auto t = find_tracker(e.src_id, from->id, e.cookie); t != trackers.end()) t->second.replier = to->id;
       unaccount(from, *it);
       from->p.release_kernel(it->slice);
       it = from->queue.erase(it);

@@ -719,6 +719,9 @@ TEST(Kdbus, Activator) {
   EXPECT_EQ(send(*client, o), -EADDRNOTAVAIL);
   o.flags = 0;
   ASSERT_EQ(send(*client, o), 0);
+  outgoing call = call_msg(0, 43, 10000000000ull);
+  call.dst_name = "foo.test.activator";
+  ASSERT_EQ(send(*client, call), 0);  // a call: its reply tracker moves with it
   ASSERT_TRUE(e.dev.wait(act->fd, POLLIN, 1000) & POLLIN);  // wakes the activator
   // The implementer takes the name and the message.
   std::uint64_t ret = 0;
@@ -730,12 +733,18 @@ TEST(Kdbus, Activator) {
   ASSERT_EQ(e.c->recv(m), 0);
   EXPECT_EQ(m.head.cookie, 42u);
   EXPECT_EQ(m.head.src_id, client->id);
+  message moved_call;
+  ASSERT_EQ(e.c->recv(moved_call), 0);
+  EXPECT_EQ(moved_call.head.cookie, 43u);
   ASSERT_EQ(e.c->recv(note), 0);
   ASSERT_TRUE(note.find(kd::item_type::name_change));
   auto nc = note.find(kd::item_type::name_change)->as<kd::notify_name_change>();
   EXPECT_EQ(nc.old_id.id, act->id);
   EXPECT_TRUE(nc.old_id.flags & kd::name_flags::activator);
   EXPECT_EQ(nc.new_id.id, e.c->id);
+  ASSERT_EQ(send(*e.c, reply_msg(client->id, 44, 43)), 0);
+  ASSERT_EQ(client->recv(m), 0);
+  EXPECT_EQ(m.head.cookie_reply, 43u);
   EXPECT_EQ(act->recv(m), -EAGAIN);
   // Unprivileged users may TALK to the activator (WORLD) but not own the name.
   env::hello_options uo;
