@@ -540,6 +540,32 @@ TEST(Kdbus, ConnectionInfo) {
       EXPECT_EQ(i.str(), "unpriv");
     }
   }
+  // A proxy's HELLO with faked credentials (bus owners only): they replace the process's.
+  env::hello_options po;
+  po.fake_creds = kd::creds{1001, 1001, 1001, 1001, 1002, 1002, 1002, 1002};
+  po.fake_pids = kd::pids{4242, 4243, 1};
+  auto proxy = e.hello(po);
+  ASSERT_TRUE(proxy);
+  ASSERT_EQ(info(*e.c, proxy->id, "", valid | kd::attach::pid_comm, items), 0);
+  for (const auto& i : items) {
+    if (i.type == kd::to_u64(kd::item_type::creds)) {
+      EXPECT_EQ(i.as<kd::creds>().uid, 1001u);
+      EXPECT_EQ(i.as<kd::creds>().gid, 1002u);
+    }
+    if (i.type == kd::to_u64(kd::item_type::pids)) {
+      EXPECT_EQ(i.as<kd::pids>().pid, 4242u);
+    }
+  }
+  EXPECT_EQ(count(items, kd::item_type::pid_comm), 0);
+  message fm;
+  ASSERT_EQ(send(*proxy, unicast(e.c->id, 1)), 0);
+  ASSERT_EQ(e.c->recv(fm), 0);
+  ASSERT_TRUE(fm.find(kd::item_type::creds));
+  EXPECT_EQ(fm.find(kd::item_type::creds)->as<kd::creds>().uid, 1001u);
+  po.as = unprivileged(65534);
+  int perr = 0;
+  EXPECT_FALSE(e.hello(po, &perr));
+  EXPECT_EQ(perr, -EPERM);
   // Errors.
   EXPECT_EQ(info(*e.c, 0, "com.example.none", valid, items), -ESRCH);
   EXPECT_EQ(info(*e.c, 0x7fffffff, "", valid, items), -ENXIO);

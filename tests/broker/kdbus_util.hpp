@@ -382,6 +382,8 @@ struct env {
     std::optional<broker::credentials> as;
     std::string endpoint = "bus";
     std::string description;
+    std::optional<kd::creds> fake_creds;  // a proxy's HELLO (bus owners only)
+    std::optional<kd::pids> fake_pids;
   };
 
   // HELLO: the connection with its pool mapped, or null with `err` set.
@@ -398,6 +400,8 @@ struct env {
     c.head.attach_flags_recv = o.attach_recv;
     c.head.pool_size = o.pool_size;
     if (!o.description.empty()) c.add_str(kd::item_type::conn_description, o.description);
+    if (o.fake_creds) c.add(kd::item_type::creds, &*o.fake_creds, sizeof *o.fake_creds);
+    if (o.fake_pids) c.add(kd::item_type::pids, &*o.fake_pids, sizeof *o.fake_pids);
     if (!o.name.empty()) c.add_str(kd::item_type::name, o.name);
     for (const auto& [n, acc] : o.policy) {
       if (n != o.name) c.add_str(kd::item_type::name, n);
