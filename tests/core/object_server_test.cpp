@@ -303,18 +303,18 @@ TEST_P(ObjectServer, AsynchronousAndCoroutineHandlersDoNotBlockOtherCalls) {
   ASSERT_TRUE(server_->add("/org/kbus/Test"_path, iface));
 
   auto& c = *client_;
-  auto later = c.async_call(method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Later", std::uint32_t{400}),
+  auto later = c.async_call(method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Later", std::uint32_t{1500}),
                             boost::asio::use_future);
-  auto coro = c.async_call(method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Coro", std::uint32_t{300}),
+  auto coro = c.async_call(method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Coro", std::uint32_t{1200}),
                            boost::asio::use_future);
   const auto start = std::chrono::steady_clock::now();
   auto quick = c.async_call(method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Quick"), boost::asio::use_future).get();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
-  EXPECT_EQ(std::get<0>(later.get().read<std::string>().value()), "after 400");
-  EXPECT_EQ(std::get<0>(coro.get().read<std::uint32_t>().value()), 600u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_EQ(std::get<0>(later.get().read<std::string>().value()), "after 1500");
+  EXPECT_EQ(std::get<0>(coro.get().read<std::uint32_t>().value()), 2400u);
   // Started in the order they arrived.
   boost::asio::post(io, boost::asio::use_future).get();
-  EXPECT_EQ(order, (std::vector<std::string>{"later 400", "coro 300", "quick"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"later 1500", "coro 1200", "quick"}));
 
   auto r = call(c, method(*service_, "/org/kbus/Test", "org.kbus.Test1", "CoroFail"));
   EXPECT_EQ(error_of(r), "org.kbus.Test1.Error.Coro");
@@ -696,12 +696,12 @@ TEST_P(DemoService, EveryStandardInterfaceAndErrorNameThroughPeers) {
 
   // Sleep answers later without holding up other calls.
   const auto start = std::chrono::steady_clock::now();
-  auto slow = std::async(std::launch::async, [&] { return run(bc + "call org.kbus.Demo /org/kbus/Demo org.kbus.Demo1 Sleep u 1500"); });
+  auto slow = std::async(std::launch::async, [&] { return run(bc + "call org.kbus.Demo /org/kbus/Demo org.kbus.Demo1 Sleep u 3000"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(run(bc + "call org.kbus.Demo /org/kbus/Demo org.kbus.Demo1 Add ii 1 1").out, "i 2");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1200));
-  EXPECT_EQ(slow.get().out, "u 1500");
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+  EXPECT_EQ(slow.get().out, "u 3000");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
 }
 
 TEST_P(DemoService, DbusMonitorSeesSignalsAndPythonUsesTheObjectManager) {

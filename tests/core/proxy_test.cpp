@@ -145,11 +145,11 @@ TEST_P(Proxy, TypedCallsAndPropertiesOfAKbusService) {
     sum.set_value(v);
   });
   EXPECT_EQ(sum.get_future().get(), 3);
-  auto slow = demo.async_call<std::uint32_t>("Sleep"_member, std::tuple{std::uint32_t{300}}, boost::asio::use_future);
+  auto slow = demo.async_call<std::uint32_t>("Sleep"_member, std::tuple{std::uint32_t{2000}}, boost::asio::use_future);
   auto quick = demo.async_call<std::int32_t>("Add"_member, std::tuple{std::int32_t{5}, std::int32_t{5}}, boost::asio::use_future);
   EXPECT_EQ(quick.get(), 10);
   EXPECT_EQ(slow.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
-  EXPECT_EQ(slow.get(), 300u);
+  EXPECT_EQ(slow.get(), 2000u);
   auto co = boost::asio::co_spawn(
       io_,
       [&]() -> boost::asio::awaitable<std::int32_t> {
