@@ -17,6 +17,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -141,9 +142,12 @@ struct call_completion_for final : call_completion {
   Handler handler;
   Executor fallback;
   call_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
+  // Never called from the initiating function (calls start on the connection's strand), so
+  // the handler may run inline when its executor is the one completing: one trip through
+  // the scheduler less per call.
   void complete(boost::system::error_code ec, message reply) override {
     auto ex = boost::asio::get_associated_executor(handler, fallback);
-    boost::asio::post(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { h(ec, std::move(r)); });
+    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { h(ec, std::move(r)); });
   }
 };
 

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <set>
 #include <future>
 #include <unordered_map>
 
@@ -51,7 +52,9 @@ class connection_category_impl final : public std::error_category {
 
 boost::system::error_code to_boost(std::error_code ec) { return boost::system::error_code(ec); }
 
-// The receive buffer grows in steps of this much, and reads at most this much at once.
+// The receive buffer starts this small (an idle connection holds little) and doubles when
+// a read would have less than a quarter of it free, up to read_chunk at a time.
+constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t read_chunk = 64 * 1024;
 // Room for the most descriptors one message may carry (SCM_MAX_FD).
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
@@ -119,7 +122,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   connection::message_handler handler_;
 
   // Receiving.
-  std::vector<std::byte> rbuf_ = std::vector<std::byte>(read_chunk);
+  std::vector<std::byte> rbuf_;
   std::size_t rstart_ = 0, rend_ = 0;
   std::deque<unix_fd> rfds_;
 
@@ -132,8 +135,14 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   struct pending_call {
     std::uint64_t id;
     std::unique_ptr<call_completion> done;
-    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::chrono::steady_clock::time_point deadline;
   };
+  // One timer for all pending calls, armed for the earliest deadline: no timer (and no
+  // timerfd update) per call. Replies leave the timer alone; when it fires it ends the
+  // calls that are due and re-arms for the next.
+  std::set<std::pair<std::chrono::steady_clock::time_point, std::uint32_t>> deadlines_;
+  boost::asio::steady_timer deadline_timer_{strand_};
+  std::optional<std::chrono::steady_clock::time_point> timer_armed_for_;
   std::unordered_map<std::uint32_t, pending_call> pending_;  // by serial
   std::unordered_map<std::uint64_t, std::uint32_t> serial_of_;  // call id -> serial
   std::uint64_t next_call_id_ = 1;
@@ -260,6 +269,9 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     sasl::client::options o;
     o.uid = static_cast<std::uint32_t>(::geteuid());
     o.negotiate_unix_fd = std::string_view(transport) == "unix";
+    // On a local socket EXTERNAL is what every bus accepts: say AUTH, NEGOTIATE_UNIX_FD and
+    // BEGIN at once (as sd-bus does), one round trip instead of two.
+    o.pipeline = o.negotiate_unix_fd;
     // Over TCP the server sees no credentials: prove the uid through the shared keyring.
     if (const char* home = std::getenv("HOME"); home && *home) {
       keyring_ = std::make_unique<file_keyring>(home);
@@ -308,6 +320,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
         self->info_.server_guid = self->sasl_->server_guid();
         self->info_.unix_fd_passing = self->sasl_->unix_fd_agreed();
         const auto left = self->sasl_->leftover();
+        self->rbuf_.resize(std::max(initial_read_buffer, left.size()));
         std::memcpy(self->rbuf_.data(), left.data(), left.size());
         self->rend_ = left.size();
         auto rest = std::make_shared<std::string>(std::move(out));
@@ -366,10 +379,12 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       if (st == sasl::status::authenticated) {
         self->info_.unix_fd_passing = self->sasl_server_->unix_fd_agreed();
         const auto left = self->sasl_server_->leftover();
-        if (left.size() > self->rbuf_.size()) self->rbuf_.resize(left.size() + read_chunk);
+        self->rbuf_.resize(std::max(initial_read_buffer, left.size()));
         std::memcpy(self->rbuf_.data(), left.data(), left.size());
         self->rend_ = left.size();
         self->sasl_server_.reset();
+        // A pipelining client sent BEGIN with its AUTH: OK (and AGREE_UNIX_FD) still go out.
+        if (!out.empty()) self->write_raw(std::make_shared<std::string>(std::move(out)), 0);
         self->open_ = true;
         self->read_deferred_ = true;
         return self->finish_connect({});
@@ -426,60 +441,57 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (!writing_) write_next();
   }
 
+  // Writes queued messages until the queue is empty or the socket is full (then waits for it
+  // to drain: back-pressure). A loop, not recursion: the queue may hold thousands.
   void write_next() {
-    if (outq_.empty() || !open_) {
-      writing_ = false;
-      return;
-    }
     writing_ = true;
-    const message& m = outq_.front();
-    const auto bytes = m.bytes();
-    while (written_ < bytes.size()) {
-      iovec iov{const_cast<std::byte*>(bytes.data()) + written_, bytes.size() - written_};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      alignas(cmsghdr) char control[fd_control_space];
-      if (written_ == 0 && !m.fds().empty()) {
-        // Descriptors travel with the first byte of their message.
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * m.fds().size());
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * m.fds().size());
-        int* out = reinterpret_cast<int*>(CMSG_DATA(c));
-        for (std::size_t i = 0; i < m.fds().size(); ++i) out[i] = m.fds()[i].get();
+    while (!outq_.empty() && open_) {
+      const message& m = outq_.front();
+      const auto bytes = m.bytes();
+      while (written_ < bytes.size()) {
+        iovec iov{const_cast<std::byte*>(bytes.data()) + written_, bytes.size() - written_};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        alignas(cmsghdr) char control[fd_control_space];
+        if (written_ == 0 && !m.fds().empty()) {
+          // Descriptors travel with the first byte of their message.
+          msg.msg_control = control;
+          msg.msg_controllen = CMSG_SPACE(sizeof(int) * m.fds().size());
+          cmsghdr* c = CMSG_FIRSTHDR(&msg);
+          c->cmsg_level = SOL_SOCKET;
+          c->cmsg_type = SCM_RIGHTS;
+          c->cmsg_len = CMSG_LEN(sizeof(int) * m.fds().size());
+          int* out = reinterpret_cast<int*>(CMSG_DATA(c));
+          for (std::size_t i = 0; i < m.fds().size(); ++i) out[i] = m.fds()[i].get();
+        }
+        const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          auto self = shared_from_this();
+          socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, [self](boost::system::error_code ec) {
+            if (ec) return self->disconnect(ec.message());
+            self->write_next();
+          });
+          return;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return disconnect(std::string("send: ") + std::strerror(errno));
+        written_ += static_cast<std::size_t>(n);
       }
-      const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        // The peer reads slowly: wait until the socket takes more (back-pressure).
-        auto self = shared_from_this();
-        socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, [self](boost::system::error_code ec) {
-          if (ec) return self->disconnect(ec.message());
-          self->write_next();
-        });
-        return;
-      }
-      if (n < 0) return disconnect(std::string("send: ") + std::strerror(errno));
-      written_ += static_cast<std::size_t>(n);
+      written_ = 0;
+      outq_.pop_front();
     }
-    written_ = 0;
-    outq_.pop_front();
-    write_next();
+    writing_ = false;
   }
 
   void call(message m, call_options options, std::unique_ptr<call_completion> done, std::uint64_t id = 0) {
     if (!open_) return done->complete(to_boost(make_error_code(connection_errc::not_connected)), {});
     start_reading();
     const std::uint32_t serial = next_serial_;
-    pending_call p{id, std::move(done), std::make_unique<boost::asio::steady_timer>(strand_, options.timeout)};
-    std::weak_ptr<connection_impl> weak = weak_from_this();
-    p.timer->async_wait([weak, serial](boost::system::error_code ec) {
-      auto self = weak.lock();
-      if (!ec && self) self->complete_call(serial, to_boost(make_error_code(connection_errc::timeout)), {});
-    });
-    pending_.emplace(serial, std::move(p));
+    const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    pending_.emplace(serial, pending_call{id, std::move(done), deadline});
+    deadlines_.emplace(deadline, serial);
+    if (!timer_armed_for_ || deadline < *timer_armed_for_) arm_deadline_timer(deadline);
     if (id) serial_of_[id] = serial;
     send(std::move(m));
   }
@@ -490,8 +502,28 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     auto p = std::move(it->second);
     pending_.erase(it);
     if (p.id) serial_of_.erase(p.id);
-    p.timer->cancel();
+    deadlines_.erase({p.deadline, serial});
+    if (deadlines_.empty() && timer_armed_for_) {
+      // Idle: a timer left waiting would keep the application's io_context running.
+      timer_armed_for_.reset();
+      deadline_timer_.cancel();
+    }
     p.done->complete(ec, std::move(reply));
+  }
+
+  void arm_deadline_timer(std::chrono::steady_clock::time_point when) {
+    timer_armed_for_ = when;
+    deadline_timer_.expires_at(when);
+    std::weak_ptr<connection_impl> weak = weak_from_this();
+    deadline_timer_.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;  // re-armed (operation_aborted) or gone
+      self->timer_armed_for_.reset();
+      const auto now = std::chrono::steady_clock::now();
+      while (!self->deadlines_.empty() && self->deadlines_.begin()->first <= now)
+        self->complete_call(self->deadlines_.begin()->second, to_boost(make_error_code(connection_errc::timeout)), {});
+      if (!self->deadlines_.empty() && !self->timer_armed_for_) self->arm_deadline_timer(self->deadlines_.begin()->first);
+    });
   }
 
   void cancel(std::uint64_t id) {
@@ -508,12 +540,14 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
       if (ec) return self->disconnect(ec.message());
       if (!self->open_) return;
-      if (self->rbuf_.size() - self->rend_ < read_chunk / 4) {
+      auto& buf = self->rbuf_;
+      if (buf.size() - self->rend_ < buf.size() / 4 || buf.empty()) {
         // Move what is left to the front, and make room.
-        std::memmove(self->rbuf_.data(), self->rbuf_.data() + self->rstart_, self->rend_ - self->rstart_);
+        std::memmove(buf.data(), buf.data() + self->rstart_, self->rend_ - self->rstart_);
         self->rend_ -= self->rstart_;
         self->rstart_ = 0;
-        if (self->rbuf_.size() - self->rend_ < read_chunk / 4) self->rbuf_.resize(self->rbuf_.size() + read_chunk);
+        if (buf.size() - self->rend_ < buf.size() / 4 || buf.empty())
+          buf.resize(std::max(initial_read_buffer, buf.size() + std::min(buf.size(), read_chunk)));
       }
       iovec iov{self->rbuf_.data() + self->rend_, self->rbuf_.size() - self->rend_};
       alignas(cmsghdr) char control[fd_control_space];
@@ -727,10 +761,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     auto pending = std::move(pending_);
     pending_.clear();
     serial_of_.clear();
-    for (auto& [serial, p] : pending) {
-      p.timer->cancel();
-      p.done->complete(to_boost(make_error_code(code)), {});
-    }
+    deadlines_.clear();
+    deadline_timer_.cancel();
+    timer_armed_for_.reset();
+    for (auto& [serial, p] : pending) p.done->complete(to_boost(make_error_code(code)), {});
     if (auto done = std::move(connect_done_)) done->complete(to_boost(make_error_code(code)));
     for (auto& [text, m] : bus_matches_) {
       auto waiters = std::move(m.waiters);
@@ -940,8 +974,8 @@ namespace {
 // Whether waiting here would stop the very thread that has to complete the operation.
 bool would_deadlock(const boost::asio::strand<boost::asio::any_io_executor>& strand) {
   if (strand.running_in_this_thread()) return true;
-  if (auto* io = strand.get_inner_executor().target<boost::asio::io_context::executor_type>())
-    return io->running_in_this_thread();
+  const auto inner = strand.get_inner_executor();  // target() points into it: keep it alive
+  if (auto* io = inner.target<boost::asio::io_context::executor_type>()) return io->running_in_this_thread();
   return false;
 }
 }  // namespace
