@@ -331,6 +331,29 @@ TEST(Kdbus, MessageQuotaActivator) {
   EXPECT_EQ(m.head.cookie, 2u);
 }
 
+TEST(Kdbus, MessageQuotaNotifications) {
+  env e;
+  // A one-page pool: kernel notifications beyond the quota are lost and counted.
+  env::hello_options small;
+  small.pool_size = 4096;
+  auto r = e.hello(small);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->add_match_empty(), 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(e.hello());  // ID_ADD and ID_REMOVE each
+  message m;
+  command<kd::cmd_recv> rc;
+  auto* p = rc.build();
+  ASSERT_EQ(r->ioctl(kd::ioctl::recv, p), 0);
+  EXPECT_TRUE(p->return_flags & kd::recv::return_dropped_msgs);
+  const std::uint64_t lost = p->dropped_msgs;
+  EXPECT_GT(lost, 0u);
+  EXPECT_EQ(r->free(p->msg.offset), 0);
+  std::uint64_t received = 1;
+  while (r->recv(m) == 0) ++received;
+  EXPECT_EQ(received + lost, 40u);
+  EXPECT_EQ(m.dropped, 0u);  // reported once
+}
+
 // 16 memory-access
 TEST(Kdbus, MemoryAccess) {
   env e;
