@@ -21,6 +21,11 @@ namespace {
 using kdbus::item_type;
 using kdbus::to_u64;
 
+// The pool quota (§2.4, kdbus_conn_quota_inc): 1/2 of a pool is reserved for its owner's own
+// results and replies, the rest takes incoming messages, and one sending user may use at most
+// 1/3 of what of that is free (its own usage counted as free).
+constexpr std::uint64_t pool_incoming_share = 2;
+constexpr std::uint64_t pool_user_share = 3;
 // A pseudo user that kernel-generated messages are accounted to in a receiver's quota.
 constexpr std::uint64_t kernel_user = ~std::uint64_t{0};
 // Metadata that a receiver gets whenever it asks (metadata.c, notes §2.7).
@@ -526,11 +531,11 @@ struct domain::impl {
     if (q.fds + nfds > kdbus::conn_max_fds_per_user) return EMFILE;
     // Half the pool is the owner's; of the other half, one user may take a third of what is
     // free, counting its own share as free.
-    const std::uint64_t half = c->p.size() / 2;
+    const std::uint64_t half = c->p.size() / pool_incoming_share;
     const std::uint64_t used = c->p.accounted();
     if (used + size > half) return ENOBUFS;
     const std::uint64_t free_for_user = half - used + q.memory;
-    if (q.memory + kdbus::align8(size) > free_for_user / 3) return ENOBUFS;
+    if (q.memory + kdbus::align8(size) > free_for_user / pool_user_share) return ENOBUFS;
     return 0;
   }
 

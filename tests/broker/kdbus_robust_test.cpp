@@ -160,5 +160,89 @@ TEST(KdbusCore, BadInputNeverCrashes) {
   }
 }
 
+// Every limit of §1.8 that a test can reach cheaply, on the core directly (heap pools).
+TEST(KdbusCore, Limits) {
+  broker::domain d;
+  broker::credentials who = local_device::process_credentials();
+  broker::null_io io;
+  auto run = [&](broker::handle_id h, std::uint32_t number, auto& cmd) {
+    auto* p = cmd.build();
+    std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(p), p->size);
+    return d.ioctl(h, number, bytes, who, io);
+  };
+  auto make_bus = [&](std::string_view name) {
+    broker::handle_id h = 0;
+    EXPECT_EQ(d.open("control", who, h), 0);
+    command<kd::cmd> c;
+    kd::bloom_parameter bp{8, 1};
+    c.add(kd::item_type::bloom_parameter, &bp, sizeof bp);
+    c.add_str(kd::item_type::make_name, name);
+    return run(h, kd::ioctl::bus_make, c);
+  };
+  const std::string uid = std::to_string(who.ids.euid);
+  // KDBUS_USER_MAX_BUSES.
+  for (std::size_t i = 0; i < kd::user_max_buses; ++i) ASSERT_EQ(make_bus(uid + "-b" + std::to_string(i)), 0);
+  EXPECT_EQ(make_bus(uid + "-one-too-many"), EMFILE);
+  // Bloom sizes: at least 8, a multiple of 8, at most KDBUS_BUS_BLOOM_MAX_SIZE.
+  for (std::uint64_t size : {std::uint64_t{0}, std::uint64_t{4}, std::uint64_t{12}, kd::bus_bloom_max_size + 8}) {
+    broker::handle_id h = 0;
+    ASSERT_EQ(d.open("control", who, h), 0);
+    command<kd::cmd> c;
+    kd::bloom_parameter bp{size, 1};
+    c.add(kd::item_type::bloom_parameter, &bp, sizeof bp);
+    c.add_str(kd::item_type::make_name, uid + "-bloom");
+    EXPECT_EQ(run(h, kd::ioctl::bus_make, c), EINVAL) << size;
+  }
+  auto connect = [&](int* err = nullptr) {
+    broker::handle_id h = 0;
+    EXPECT_EQ(d.open(uid + "-b0/bus", who, h), 0);
+    command<kd::cmd_hello> c;
+    c.head.pool_size = 4096;
+    const int r = run(h, kd::ioctl::hello, c);
+    if (err) *err = r;
+    return h;
+  };
+  // KDBUS_USER_MAX_CONN.
+  std::vector<broker::handle_id> conns;
+  for (std::size_t i = 0; i < kd::user_max_conn; ++i) {
+    int err = 0;
+    conns.push_back(connect(&err));
+    ASSERT_EQ(err, 0) << i;
+  }
+  int err = 0;
+  connect(&err);
+  EXPECT_EQ(err, EMFILE);
+  for (std::size_t i = 2; i < conns.size(); ++i) d.close(conns[i]);
+  const auto c0 = conns[0];
+  // KDBUS_CONN_MAX_NAMES.
+  for (std::size_t i = 0; i < kd::conn_max_names; ++i) {
+    command<kd::cmd> c;
+    c.add_str(kd::item_type::name, "com.example.n" + std::to_string(i));
+    ASSERT_EQ(run(c0, kd::ioctl::name_acquire, c), 0) << i;
+  }
+  command<kd::cmd> name;
+  name.add_str(kd::item_type::name, "com.example.toomany");
+  EXPECT_EQ(run(c0, kd::ioctl::name_acquire, name), E2BIG);
+  // KDBUS_NAME_MAX_LEN.
+  command<kd::cmd> long_name;
+  long_name.add_str(kd::item_type::name, "com.example." + std::string(kd::name_max_len, 'x'));
+  EXPECT_EQ(run(conns[1], kd::ioctl::name_acquire, long_name), EINVAL);
+  // KDBUS_MATCH_MAX.
+  for (std::size_t i = 0; i < kd::match_max; ++i) {
+    command<kd::cmd_match> c;
+    c.head.cookie = i;
+    ASSERT_EQ(run(c0, kd::ioctl::match_add, c), 0) << i;
+  }
+  command<kd::cmd_match> match;
+  EXPECT_EQ(run(c0, kd::ioctl::match_add, match), EMFILE);
+  match.head.flags = kd::match::replace;  // replacing stays within the limit
+  EXPECT_EQ(run(c0, kd::ioctl::match_add, match), 0);
+  // KDBUS_CMD_MAX_SIZE.
+  command<kd::cmd_match> huge;
+  std::vector<std::uint8_t> pad(kd::cmd_max_size, 0);
+  huge.add(kd::item_type::bloom_mask, pad.data(), pad.size());
+  EXPECT_EQ(run(c0, kd::ioctl::match_add, huge), EMSGSIZE);
+}
+
 }  // namespace
 }  // namespace kbus::test
