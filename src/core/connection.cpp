@@ -8,6 +8,7 @@
 #include "wire/sasl.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,6 +58,8 @@ boost::system::error_code to_boost(std::error_code ec) { return boost::system::e
 // a read would have less than a quarter of it free, up to read_chunk at a time.
 constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t read_chunk = 64 * 1024;
+// Spec, "Nonce-authenticated TCP Sockets": the client sends the file's 16 bytes first.
+constexpr std::size_t nonce_size = 16;
 // Room for the most descriptors one message may carry (SCM_MAX_FD).
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
 
@@ -257,7 +261,74 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
                               });
       return;
     }
+    if (e.transport == "nonce-tcp") {
+      // Spec, "Nonce-authenticated TCP Sockets": the 16 bytes of the noncefile go first.
+      auto file = e.get("noncefile");
+      auto port = e.get("port");
+      if (!file || !port) return skip("a nonce-tcp address to connect to needs noncefile and port");
+      auto nonce = std::make_shared<std::string>(nonce_size, '\0');
+      {
+        std::FILE* f = std::fopen(std::string(*file).c_str(), "rb");
+        if (!f) return skip("cannot read the noncefile: " + std::string(std::strerror(errno)));
+        const std::size_t n = std::fread(nonce->data(), 1, nonce->size(), f);
+        std::fclose(f);
+        if (n != nonce_size) return skip("the noncefile holds fewer than 16 bytes");
+      }
+      auto host = e.get("host").value_or("localhost");
+      auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(strand_);
+      resolver->async_resolve(std::string(host), std::string(*port),
+                              [self, resolver, nonce](boost::system::error_code ec, auto results) {
+                                if (ec) return self->skip(ec.message());
+                                auto sock = std::make_shared<boost::asio::ip::tcp::socket>(self->strand_);
+                                boost::asio::async_connect(*sock, results, [self, sock, nonce](boost::system::error_code ec2, auto) {
+                                  if (ec2) return self->skip(ec2.message());
+                                  boost::asio::async_write(*sock, boost::asio::buffer(*nonce),
+                                                           [self, sock, nonce](boost::system::error_code ec3, std::size_t) {
+                                                             if (ec3) return self->skip("sending the nonce: " + ec3.message());
+                                                             self->connected(sock->release(), "nonce-tcp");
+                                                           });
+                                });
+                              });
+      return;
+    }
+    if (e.transport == "unixexec") return connect_unixexec(e);
     skip("the " + e.transport + " transport is not available in this build");
+  }
+
+  // Spec, "Executed Subprocesses on Unix": the program's stdin and stdout are our socket.
+  void connect_unixexec(const address_entry& e) {
+    const std::string path(*e.get("path"));
+    std::vector<std::string> args{std::string(e.get("argv0").value_or(path))};
+    for (unsigned i = 1;; ++i) {
+      auto a = e.get("argv" + std::to_string(i));
+      if (!a) break;
+      args.emplace_back(*a);
+    }
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return skip(std::string("socketpair: ") + std::strerror(errno));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(pair[0]);
+      ::close(pair[1]);
+      return skip(std::string("fork: ") + std::strerror(errno));
+    }
+    if (pid == 0) {
+      // Only async-signal-safe calls until exec. The program runs in a grandchild that init
+      // adopts, so no zombie is left for the application to reap.
+      if (::fork() != 0) ::_exit(0);
+      ::dup2(pair[1], STDIN_FILENO);
+      ::dup2(pair[1], STDOUT_FILENO);
+      ::execvp(path.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(pair[1]);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    connected(pair[0], "unixexec");
   }
 
   void connected(int fd, const char* transport) {
@@ -756,6 +827,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     last_error_ = why;
     boost::system::error_code ignored;
     socket_.close(ignored);
+
     outq_.clear();
     // Every pending call ends now, with the reason.
     auto pending = std::move(pending_);

@@ -285,13 +285,15 @@ int set_property_command(const global_options& o, const arguments& args) {
 int monitor_command(const global_options& o, const arguments& args) {
   for (const auto& rule : args) {
     if (auto r = match_rule::parse(rule); !r) {
-      std::cerr << "kbus: invalid match rule: " << r.error().what() << "\n";
+      std::cerr << "kbus: " << r.error().what() << "\n";
       return 2;
     }
   }
   session s(o);
   if (!s.connect()) return 1;
   s.conn().set_message_handler([&](message& m) {
+    // Becoming a monitor, the connection loses its own unique name; that is not traffic.
+    if (auto lost = bus::as_name_lost(m); lost && *lost == s.conn().unique_name()) return;
     if (o.json) {
       std::cout << detail::message_to_json(m).dump() << std::endl;
       return;

@@ -34,7 +34,7 @@ int match_command(const global_options&, const arguments& args) {
   }
   auto rule = match_rule::parse(*rule_text);
   if (!rule) {
-    std::cerr << "kbus: invalid match rule: " << rule.error().what() << "\n";
+    std::cerr << "kbus: " << rule.error().what() << "\n";
     return 2;
   }
   if (!message_file) {
