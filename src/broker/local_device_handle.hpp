@@ -1,0 +1,39 @@
+// A kdbus_device (transport/kdbus_device.hpp) over kbusd's in-process device: the kdbus
+// transport then runs against broker::local_device exactly as against the kernel module.
+#pragma once
+
+#include "broker/device.hpp"
+#include "transport/kdbus_device.hpp"
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace kbus::broker {
+
+class local_device_handle final : public kbus::detail::kdbus_device {
+ public:
+  // Opens `node` ("<bus>/bus" or "<bus>/<endpoint>") on `device`, which must outlive the handle.
+  // `as` replaces the caller's credentials (see local_device::open).
+  static result<std::unique_ptr<local_device_handle>> open(local_device& device, std::string_view node,
+                                                           const std::optional<credentials>& as = std::nullopt);
+  ~local_device_handle() override;
+  local_device_handle(const local_device_handle&) = delete;
+  local_device_handle& operator=(const local_device_handle&) = delete;
+
+  int ioctl(unsigned long request, void* arg) noexcept override;
+  int map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept override;
+  void unmap_pool() noexcept override;
+  int fd() const noexcept override { return fd_; }
+  void close() noexcept override;
+
+ private:
+  local_device_handle(local_device& device, int fd) noexcept : device_(&device), fd_(fd) {}
+
+  local_device* device_;
+  int fd_;
+  void* pool_ = nullptr;
+  std::size_t pool_size_ = 0;
+};
+
+}  // namespace kbus::broker

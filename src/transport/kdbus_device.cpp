@@ -1,0 +1,77 @@
+#include "transport/kdbus_device.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace kbus::detail {
+
+namespace {
+
+// Where kdbusfs was mounted (kdbus ABI notes §2.1, §2.15).
+constexpr std::string_view kdbusfs_root = "/sys/fs/kdbus/";
+
+class kernel_device final : public kdbus_device {
+ public:
+  explicit kernel_device(int fd) noexcept : fd_(fd) {}
+  ~kernel_device() override { close(); }
+  kernel_device(const kernel_device&) = delete;
+  kernel_device& operator=(const kernel_device&) = delete;
+
+  int ioctl(unsigned long request, void* arg) noexcept override {
+    if (fd_ < 0) return EBADF;
+    int r;
+    do {
+      r = ::ioctl(fd_, request, arg);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? errno : 0;
+  }
+  int map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept override {
+    if (fd_ < 0) return EBADF;
+    if (pool_) return EBUSY;
+    if (size == 0 || size > SIZE_MAX) return EINVAL;
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) return errno;
+    pool_ = p;
+    pool_size_ = static_cast<std::size_t>(size);
+    out = static_cast<const std::uint8_t*>(p);
+    return 0;
+  }
+  void unmap_pool() noexcept override {
+    if (pool_) ::munmap(pool_, pool_size_);
+    pool_ = nullptr;
+    pool_size_ = 0;
+  }
+  int fd() const noexcept override { return fd_; }
+  void close() noexcept override {
+    unmap_pool();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+  void* pool_ = nullptr;
+  std::size_t pool_size_ = 0;
+};
+
+}  // namespace
+
+result<std::unique_ptr<kdbus_device>> open_kernel_device(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int e = errno;
+    return kbus::error(std::error_code(e, std::system_category()), "cannot open kdbus bus '" + path + "'");
+  }
+  return std::unique_ptr<kdbus_device>(new kernel_device(fd));
+}
+
+std::string kernel_bus_path(unsigned uid, std::string_view name) {
+  return std::string(kdbusfs_root) + std::to_string(uid) + "-" + std::string(name) + "/bus";
+}
+
+}  // namespace kbus::detail

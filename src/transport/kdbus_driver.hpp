@@ -1,0 +1,66 @@
+// The bus driver (org.freedesktop.DBus) emulated over kdbus with ioctls, as sd-bus did (kdbus
+// ABI notes §2.15): there is no driver peer on a kdbus bus. Given a method call addressed to
+// org.freedesktop.DBus, the driver performs the ioctls and queues the reply (and any signals,
+// e.g. NameAcquired after Hello) on its transport; a call flagged NO_REPLY_EXPECTED gets none.
+#pragma once
+
+#include "kbus/message.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kbus::detail {
+
+class kdbus_transport;
+
+class kdbus_driver {
+ public:
+  explicit kdbus_driver(kdbus_transport& transport) : t_(transport) {}
+
+  // Answers `call` (a method call to org.freedesktop.DBus) onto the transport's local queue.
+  void handle(const message& call);
+
+  // dbus1 RequestName flags and results (D-Bus specification), and ReleaseName results.
+  static constexpr std::uint32_t name_flag_allow_replacement = 1;
+  static constexpr std::uint32_t name_flag_replace_existing = 2;
+  static constexpr std::uint32_t name_flag_do_not_queue = 4;
+  static constexpr std::uint32_t request_primary_owner = 1;
+  static constexpr std::uint32_t request_in_queue = 2;
+  static constexpr std::uint32_t request_exists = 3;
+  static constexpr std::uint32_t request_already_owner = 4;
+  static constexpr std::uint32_t release_released = 1;
+  static constexpr std::uint32_t release_non_existent = 2;
+  static constexpr std::uint32_t release_not_owner = 3;
+
+ private:
+  struct conn_info {
+    std::uint64_t id = 0;
+    std::uint64_t flags = 0;
+    std::optional<std::uint64_t> uid;
+    std::optional<std::uint64_t> pid;
+    std::vector<std::uint32_t> groups;
+  };
+  // CONN_INFO on a unique or well-known name: 0 or the errno (ENXIO / ESRCH: no owner).
+  int connection_info(std::string_view name, std::uint64_t attach, conn_info& out);
+  // LIST: (id, HELLO flags, name or "", name flags) records.
+  struct list_entry {
+    std::uint64_t id = 0;
+    std::uint64_t conn_flags = 0;
+    std::string name;
+    std::uint64_t name_flags = 0;
+  };
+  int list(std::uint64_t flags, std::vector<list_entry>& out);
+  int add_match(std::string_view text, std::string& error_text);
+
+  kdbus_transport& t_;
+  bool hello_done_ = false;
+  std::uint64_t next_cookie_ = 0x100;  // kdbus_first_rule_cookie
+  // AddMatch rules by their normal form, each with the cookie of its entries (a rule added
+  // twice is there twice, and RemoveMatch removes one, as on dbus-daemon).
+  std::multimap<std::string, std::uint64_t> rules_;
+};
+
+}  // namespace kbus::detail
