@@ -1,6 +1,7 @@
 // Interop with real peers on both buses: busctl, gdbus, dbus-send and python3-dbus call a
 // service made with kbus; kbus (library and program) calls a service made with dbus-python.
 #include "support/bus_fixture.hpp"
+#include "support/process.hpp"
 
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
@@ -24,62 +25,18 @@ namespace {
 using namespace kbus::literals;
 using kbus::test::bus_kind;
 
-struct command_result {
-  int status;
-  std::string out;
-};
-
-command_result run(const std::string& cmd) {
+// A peer command; every peer answers at once here, so a slow one means a call went unanswered
+// until its timeout.
+kbus::test::command_result run(const std::string& cmd) {
   const auto start = std::chrono::steady_clock::now();
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = ::pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  // Every peer answers at once here; a slow one means a call went unanswered until its timeout.
+  auto result = kbus::test::run(cmd);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << cmd;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return result;
 }
 
-// A peer service as a child process, its stdout on a pipe; stopped (SIGTERM) when destroyed.
-class child_process {
- public:
-  explicit child_process(std::vector<std::string> argv) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    stdout_ = ::fdopen(out[0], "r");
-  }
-  ~child_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (stdout_) std::fclose(stdout_);
-  }
-  std::string read_line() {
-    char line[256] = {};
-    if (!stdout_ || !std::fgets(line, sizeof line, stdout_)) return {};
-    return line;
-  }
 
- private:
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-};
-
-bool have(const char* program) { return ::access(program, X_OK) == 0; }
+using kbus::test::child_process;
+using kbus::test::have;
 
 // A kbus service on its own thread: org.kbus.Interop at /org/kbus/Interop.
 class kbus_service {

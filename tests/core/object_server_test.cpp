@@ -3,6 +3,7 @@
 // busctl, dbus-send, dbus-monitor, python3-dbus) reading the demo service. Also the
 // introspection parser on real-world files.
 #include "support/bus_fixture.hpp"
+#include "support/process.hpp"
 #include "support/testdata.hpp"
 
 #include "kbus/bus.hpp"
@@ -38,20 +39,6 @@ using namespace kbus::literals;
 using kbus::test::bus_kind;
 using boost::system::error_code;
 
-struct command_result {
-  int status;
-  std::string out;
-};
-
-command_result run(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = ::pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 // Whether a row of a table (busctl's) reads `row`, with runs of spaces taken as one.
 bool has_row(const std::string& table, const std::string& row) {
@@ -66,44 +53,11 @@ bool has_row(const std::string& table, const std::string& row) {
   return false;
 }
 
-bool have(const char* program) { return ::access(program, X_OK) == 0; }
+using kbus::test::child_process;
+using kbus::test::command_result;
+using kbus::test::have;
+using kbus::test::run;
 
-// A program run as a child, its stdout on a pipe; SIGTERM when destroyed.
-class child_process {
- public:
-  explicit child_process(std::vector<std::string> argv) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    stdout_ = ::fdopen(out[0], "r");
-  }
-  ~child_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (stdout_) std::fclose(stdout_);
-  }
-  std::string read_line() {
-    char line[512] = {};
-    if (!stdout_ || !std::fgets(line, sizeof line, stdout_)) return {};
-    return line;
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-};
 
 // An io_context running on its own thread.
 struct loop {

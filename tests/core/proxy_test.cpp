@@ -1,6 +1,7 @@
 // Proxies on real buses (dbus-daemon and dbus-broker) against services made with kbus
 // (kbus-demo-service), GLib (python3-gi) and dbus-python.
 #include "support/bus_fixture.hpp"
+#include "support/process.hpp"
 
 #include "kbus/connection.hpp"
 #include "kbus/proxy.hpp"
@@ -28,47 +29,14 @@ using namespace kbus::literals;
 using kbus::test::bus_kind;
 using boost::system::error_code;
 
+using kbus::test::child_process;
+
 bool python_has(const char* modules) {
   if (::access("/usr/bin/python3", X_OK) != 0) return false;
   const std::string cmd = std::string("/usr/bin/python3 -c 'import ") + modules + "' 2>/dev/null";
   return std::system(cmd.c_str()) == 0;
 }
 
-class child_process {
- public:
-  explicit child_process(std::vector<std::string> argv) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    stdout_ = ::fdopen(out[0], "r");
-  }
-  ~child_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (stdout_) std::fclose(stdout_);
-  }
-  std::string read_line() {
-    char line[512] = {};
-    if (!stdout_ || !std::fgets(line, sizeof line, stdout_)) return {};
-    return line;
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-};
 
 class Proxy : public testing::TestWithParam<bus_kind> {
  protected:
