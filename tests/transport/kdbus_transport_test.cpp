@@ -1,0 +1,500 @@
+// The kdbus transport and the emulated bus driver against kbusd's in-process device
+// (broker::local_device): calls and replies with fds, signals filtered by bloom masks, names
+// and their queues, credentials, reply timeouts and dead peers, messages of several MiB.
+#include "broker/device.hpp"
+#include "broker/local_device_handle.hpp"
+#include "kbus/dbus_errors.hpp"
+#include "kbus/message.hpp"
+#include "transport/kdbus_abi.hpp"
+#include "transport/kdbus_driver.hpp"
+#include "transport/kdbus_transport.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace kbus::literals;
+using namespace std::chrono_literals;
+namespace kd = kbus::kdbus;
+using kbus::message;
+using kbus::message_builder;
+using kbus::message_type;
+using kbus::detail::kdbus_driver;
+using kbus::detail::kdbus_transport;
+
+// systemd's bloom parameters for the buses it made (kdbus notes §2.9).
+constexpr std::uint64_t bus_bloom_size = 64;
+constexpr std::uint64_t bus_bloom_hashes = 8;
+// A small pool keeps the tests light; large messages need more than twice their size (half
+// the pool is the incoming quota, notes §2.4).
+constexpr std::uint64_t test_pool_size = 32 * 1024 * 1024;
+
+std::uint32_t next_serial() {
+  static std::uint32_t s = 1;
+  return s++;
+}
+
+struct bus_env {
+  kbus::broker::local_device dev;
+  std::string bus;
+  int control = -1;
+
+  bus_env() {
+    bus = std::to_string(geteuid()) + "-kbus-transport";
+    control = dev.open("control");
+    EXPECT_GE(control, 0);
+    // BUS_MAKE: bloom parameters, attach flags, name.
+    std::vector<std::uint8_t> items;
+    kd::item_writer w(items);
+    w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{bus_bloom_size, bus_bloom_hashes});
+    w.add_u64(kd::item_type::attach_flags_send, kd::attach::all);
+    w.add_string(kd::item_type::make_name, bus);
+    std::vector<std::uint64_t> buf((sizeof(kd::cmd) + items.size() + 7) / 8, 0);
+    kd::cmd head{};
+    head.size = sizeof head + items.size();
+    head.flags = kd::make::access_world;
+    std::memcpy(buf.data(), &head, sizeof head);
+    std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof head, items.data(), items.size());
+    EXPECT_EQ(dev.ioctl(control, kd::ioctl::bus_make, buf.data()), 0) << std::strerror(errno);
+  }
+  ~bus_env() {
+    if (control >= 0) dev.close(control);
+  }
+
+  std::unique_ptr<kdbus_transport> connect(std::uint64_t pool_size = test_pool_size) {
+    auto handle = kbus::broker::local_device_handle::open(dev, bus + "/bus");
+    EXPECT_TRUE(handle) << handle.error().what();
+    if (!handle) return nullptr;
+    kbus::detail::kdbus_options o;
+    o.pool_size = pool_size;
+    o.attach_flags_recv = kd::attach::names | kd::attach::creds | kd::attach::pids;
+    auto t = kdbus_transport::connect(std::move(*handle), o);
+    EXPECT_TRUE(t) << t.error().what();
+    return t ? std::move(*t) : nullptr;
+  }
+};
+
+// The next message within `timeout`, polling the transport's fd as a connection would.
+std::optional<message> next(kdbus_transport& t, std::chrono::milliseconds timeout = 2000ms) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto r = t.receive();
+    EXPECT_TRUE(r) << r.error().what();
+    if (!r) return std::nullopt;
+    if (*r) return std::move(**r);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{t.fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+  }
+}
+
+// The next message that is not a signal from the driver (those are kept in `signals`).
+std::optional<message> next_non_driver_signal(kdbus_transport& t, std::vector<message>* signals = nullptr,
+                                              std::chrono::milliseconds timeout = 2000ms) {
+  for (;;) {
+    auto m = next(t, timeout);
+    if (!m) return m;
+    if (m->type() == message_type::signal && m->sender() == "org.freedesktop.DBus") {
+      if (signals) signals->push_back(std::move(*m));
+      continue;
+    }
+    return m;
+  }
+}
+
+// A driver call, answered through the transport.
+template <class... Args>
+message driver_call(kdbus_transport& t, std::string_view member, const Args&... args) {
+  auto m = message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                        "org.freedesktop.DBus"_iface, kbus::member_name::make(member).value())
+               .build(args...);
+  m.set_serial(next_serial());
+  EXPECT_TRUE(t.send(m));
+  EXPECT_TRUE(t.has_local());
+  auto r = next_non_driver_signal(t);
+  EXPECT_TRUE(r.has_value());
+  if (!r) return message{};
+  EXPECT_EQ(r->reply_serial(), m.serial());
+  EXPECT_EQ(r->sender(), "org.freedesktop.DBus");
+  return std::move(*r);
+}
+
+template <class T>
+T reply_value(const message& m) {
+  EXPECT_EQ(m.type(), message_type::method_return) << m.error_name();
+  auto v = m.read<T>();
+  EXPECT_TRUE(v) << v.error().what();
+  return v ? std::get<0>(*v) : T{};
+}
+
+TEST(KdbusTransport, HelloGivesTheUniqueNameAndNameAcquired) {
+  bus_env env;
+  auto a = env.connect();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->unique_name(), ":1." + std::to_string(a->id()));
+  auto m = message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                        "org.freedesktop.DBus"_iface, "Hello"_member)
+               .build();
+  m.set_serial(1);
+  ASSERT_TRUE(a->send(m));
+  auto reply = next(*a);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply_value<std::string>(*reply), a->unique_name());
+  auto acquired = next(*a);
+  ASSERT_TRUE(acquired);
+  EXPECT_EQ(acquired->member(), "NameAcquired");
+  EXPECT_EQ(acquired->destination(), a->unique_name());
+  EXPECT_EQ(acquired->serial(), kbus::detail::kdbus_synthetic_serial);
+  // A second Hello is an error, as on dbus-daemon.
+  auto again = driver_call(*a, "Hello");
+  EXPECT_EQ(again.type(), message_type::error);
+  EXPECT_EQ(reply_value<std::string>(driver_call(*a, "GetId")).size(), 32u);
+  EXPECT_EQ(driver_call(*a, "NoSuchMethod").error_name(), kbus::dbus_errors::unknown_method);
+}
+
+TEST(KdbusTransport, CallAndReplyWithFds) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*b, "RequestName", std::string("org.kbus.Test"), std::uint32_t{0})),
+            kdbus_driver::request_primary_owner);
+
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  kbus::unix_fd read_end(p[0]), write_end(p[1]);
+  auto call = message_builder::method_call("org.kbus.Test"_bus, "/org/kbus/Test"_path, "org.kbus.Test"_iface,
+                                           "Pass"_member)
+                  .build(std::string("here is a pipe"), write_end);
+  call.set_serial(next_serial());
+  ASSERT_TRUE(a->send(call));
+
+  auto got = next_non_driver_signal(*b);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->type(), message_type::method_call);
+  EXPECT_EQ(got->sender(), a->unique_name());
+  EXPECT_EQ(got->member(), "Pass");
+  auto [text, fd] = got->read<std::string, kbus::unix_fd>().value();
+  EXPECT_EQ(text, "here is a pipe");
+  ASSERT_TRUE(fd.valid());
+  ASSERT_EQ(::write(fd.get(), "k", 1), 1);
+  char c = 0;
+  ASSERT_EQ(::read(read_end.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'k');
+
+  // The reply goes to the caller's unique name, with an fd of its own.
+  int q[2];
+  ASSERT_EQ(::pipe(q), 0);
+  kbus::unix_fd r2(q[0]), w2(q[1]);
+  auto reply = message_builder::method_return(*got).build(std::string("and one back"), r2);
+  reply.set_serial(next_serial());
+  ASSERT_TRUE(b->send(reply));
+  auto back = next_non_driver_signal(*a);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->type(), message_type::method_return);
+  EXPECT_EQ(back->reply_serial(), call.serial());
+  EXPECT_EQ(back->sender(), b->unique_name());
+  auto [text2, fd2] = back->read<std::string, kbus::unix_fd>().value();
+  EXPECT_EQ(text2, "and one back");
+  ASSERT_EQ(::write(w2.get(), "z", 1), 1);
+  ASSERT_EQ(::read(fd2.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'z');
+
+  // A call to the unique name works too; a call to nobody gets ServiceUnknown.
+  auto direct = message_builder::method_call(kbus::bus_name::make(b->unique_name()).value(), "/x"_path,
+                                             "org.kbus.Test"_iface, "Direct"_member)
+                    .build();
+  direct.set_serial(next_serial());
+  ASSERT_TRUE(a->send(direct));
+  auto d = next_non_driver_signal(*b);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->member(), "Direct");
+  auto lost = message_builder::method_call("org.kbus.Nobody"_bus, "/x"_path, "org.kbus.Test"_iface, "Call"_member).build();
+  lost.set_serial(next_serial());
+  ASSERT_TRUE(a->send(lost));
+  auto e = next_non_driver_signal(*a);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type(), message_type::error);
+  EXPECT_EQ(e->error_name(), kbus::dbus_errors::service_unknown);
+  EXPECT_EQ(e->reply_serial(), lost.serial());
+}
+
+TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
+  bus_env env;
+  auto sender = env.connect();
+  auto yes = env.connect();
+  auto no = env.connect();
+  auto none = env.connect();
+  ASSERT_TRUE(sender && yes && no && none);
+  EXPECT_EQ(driver_call(*yes, "AddMatch", std::string("type='signal',interface='org.kbus.Sig',member='Ping',arg0='x'"))
+                .type(),
+            message_type::method_return);
+  EXPECT_EQ(driver_call(*no, "AddMatch", std::string("type='signal',interface='org.kbus.Sig',member='Pong'")).type(),
+            message_type::method_return);
+  EXPECT_EQ(driver_call(*no, "AddMatch", std::string("type='signal',member='Ping',arg0='y'")).type(),
+            message_type::method_return);
+  auto bad = driver_call(*no, "AddMatch", std::string("type='nonsense'"));
+  EXPECT_EQ(bad.error_name(), kbus::dbus_errors::match_rule_invalid);
+
+  auto sig = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, "Ping"_member).build(std::string("x"));
+  sig.set_serial(next_serial());
+  ASSERT_TRUE(sender->send(sig));
+  auto got = next_non_driver_signal(*yes);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->member(), "Ping");
+  EXPECT_EQ(got->sender(), sender->unique_name());
+  EXPECT_FALSE(next_non_driver_signal(*no, nullptr, 200ms));
+  EXPECT_FALSE(next_non_driver_signal(*none, nullptr, 50ms));
+  EXPECT_FALSE(next_non_driver_signal(*sender, nullptr, 50ms));
+
+  // RemoveMatch: the rule is gone, and removing it again is an error.
+  const std::string rule = "type='signal',interface='org.kbus.Sig',member='Ping',arg0='x'";
+  EXPECT_EQ(driver_call(*yes, "RemoveMatch", rule).type(), message_type::method_return);
+  EXPECT_EQ(driver_call(*yes, "RemoveMatch", rule).error_name(), kbus::dbus_errors::match_rule_not_found);
+  sig.set_serial(next_serial());
+  ASSERT_TRUE(sender->send(sig));
+  EXPECT_FALSE(next_non_driver_signal(*yes, nullptr, 200ms));
+
+  // A unicast signal reaches its destination without a rule (dbus1 semantics).
+  auto uni = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, "Direct"_member)
+                 .destination(kbus::bus_name::make(none->unique_name()).value())
+                 .build();
+  uni.set_serial(next_serial());
+  ASSERT_TRUE(sender->send(uni));
+  auto u = next_non_driver_signal(*none);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->member(), "Direct");
+}
+
+TEST(KdbusTransport, NamesQueuesAndNameOwnerChanged) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  auto c = env.connect();
+  auto watcher = env.connect();
+  ASSERT_TRUE(a && b && c && watcher);
+  const std::string name = "org.kbus.Queue";
+  EXPECT_EQ(driver_call(*watcher, "AddMatch",
+                        "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" + name + "'")
+                .type(),
+            message_type::method_return);
+
+  std::vector<message> a_signals, b_signals, w_signals;
+  auto request = [&](kdbus_transport& t, std::uint32_t flags) {
+    auto r = driver_call(t, "RequestName", name, flags);
+    return reply_value<std::uint32_t>(r);
+  };
+  EXPECT_EQ(request(*a, kdbus_driver::name_flag_allow_replacement), kdbus_driver::request_primary_owner);
+  EXPECT_EQ(request(*a, kdbus_driver::name_flag_allow_replacement), kdbus_driver::request_already_owner);
+  EXPECT_EQ(request(*b, 0), kdbus_driver::request_in_queue);
+  EXPECT_EQ(request(*c, kdbus_driver::name_flag_do_not_queue), kdbus_driver::request_exists);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*c, "RequestName", std::string("org.kbus.Other"), std::uint32_t{0})),
+            kdbus_driver::request_primary_owner);
+  EXPECT_EQ(driver_call(*c, "RequestName", std::string(":1.5"), std::uint32_t{0}).error_name(),
+            kbus::dbus_errors::invalid_args);
+
+  EXPECT_EQ(reply_value<std::string>(driver_call(*c, "GetNameOwner", name)), a->unique_name());
+  EXPECT_TRUE(reply_value<bool>(driver_call(*c, "NameHasOwner", name)));
+  EXPECT_FALSE(reply_value<bool>(driver_call(*c, "NameHasOwner", std::string("org.kbus.Missing"))));
+  EXPECT_EQ(driver_call(*c, "GetNameOwner", std::string("org.kbus.Missing")).error_name(),
+            kbus::dbus_errors::name_has_no_owner);
+  EXPECT_EQ(reply_value<std::string>(driver_call(*c, "GetNameOwner", b->unique_name())), b->unique_name());
+  EXPECT_EQ(reply_value<std::vector<std::string>>(driver_call(*c, "ListQueuedOwners", name)),
+            (std::vector<std::string>{a->unique_name(), b->unique_name()}));
+  auto names = reply_value<std::vector<std::string>>(driver_call(*c, "ListNames"));
+  for (const auto& n : {std::string("org.freedesktop.DBus"), name, std::string("org.kbus.Other"), a->unique_name(),
+                        b->unique_name(), c->unique_name()})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  EXPECT_EQ(reply_value<std::vector<std::string>>(driver_call(*c, "ListActivatableNames")),
+            std::vector<std::string>{"org.freedesktop.DBus"});
+
+  // The watcher saw the name appear.
+  auto noc = next_non_driver_signal(*watcher, &w_signals, 100ms);
+  EXPECT_FALSE(noc);
+  ASSERT_EQ(w_signals.size(), 1u);
+  EXPECT_EQ(w_signals[0].member(), "NameOwnerChanged");
+  EXPECT_EQ((w_signals[0].read<std::string, std::string, std::string>().value()),
+            std::make_tuple(name, std::string(), a->unique_name()));
+  // a got NameAcquired for it.
+  next_non_driver_signal(*a, &a_signals, 50ms);
+  ASSERT_FALSE(a_signals.empty());
+  EXPECT_TRUE(std::any_of(a_signals.begin(), a_signals.end(), [&](const message& m) {
+    return m.member() == "NameAcquired" && m.read<std::string>().value() == std::make_tuple(name);
+  }));
+
+  // a releases: the queued b becomes the owner.
+  a_signals.clear();
+  w_signals.clear();
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*a, "ReleaseName", name)), kdbus_driver::release_released);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*a, "ReleaseName", name)), kdbus_driver::release_not_owner);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*a, "ReleaseName", std::string("org.kbus.Never"))),
+            kdbus_driver::release_non_existent);
+  next_non_driver_signal(*watcher, &w_signals, 100ms);
+  ASSERT_EQ(w_signals.size(), 1u);
+  EXPECT_EQ((w_signals[0].read<std::string, std::string, std::string>().value()),
+            std::make_tuple(name, a->unique_name(), b->unique_name()));
+  next_non_driver_signal(*b, &b_signals, 50ms);
+  EXPECT_TRUE(std::any_of(b_signals.begin(), b_signals.end(), [&](const message& m) { return m.member() == "NameAcquired"; }));
+  next_non_driver_signal(*a, &a_signals, 50ms);
+  EXPECT_TRUE(std::any_of(a_signals.begin(), a_signals.end(), [&](const message& m) { return m.member() == "NameLost"; }));
+  EXPECT_EQ(reply_value<std::string>(driver_call(*c, "GetNameOwner", name)), b->unique_name());
+
+  // b disconnects: the name goes away.
+  w_signals.clear();
+  const std::string b_name = b->unique_name();
+  b.reset();
+  next_non_driver_signal(*watcher, &w_signals, 200ms);
+  ASSERT_EQ(w_signals.size(), 1u);
+  EXPECT_EQ((w_signals[0].read<std::string, std::string, std::string>().value()),
+            std::make_tuple(name, b_name, std::string()));
+  EXPECT_FALSE(reply_value<bool>(driver_call(*c, "NameHasOwner", name)));
+}
+
+TEST(KdbusTransport, UniqueNamesComeAndGo) {
+  bus_env env;
+  auto watcher = env.connect();
+  ASSERT_TRUE(watcher);
+  EXPECT_EQ(driver_call(*watcher, "AddMatch", std::string("type='signal',member='NameOwnerChanged'")).type(),
+            message_type::method_return);
+  auto other = env.connect();
+  ASSERT_TRUE(other);
+  const std::string n = other->unique_name();
+  other.reset();
+  std::vector<message> s;
+  next_non_driver_signal(*watcher, &s, 200ms);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ((s[0].read<std::string, std::string, std::string>().value()), std::make_tuple(n, std::string(), n));
+  EXPECT_EQ((s[1].read<std::string, std::string, std::string>().value()), std::make_tuple(n, n, std::string()));
+}
+
+TEST(KdbusTransport, ConnectionCredentials) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*a, "GetConnectionUnixUser", b->unique_name())),
+            static_cast<std::uint32_t>(geteuid()));
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*a, "GetConnectionUnixProcessID", b->unique_name())),
+            static_cast<std::uint32_t>(getpid()));
+  auto creds = reply_value<std::map<std::string, kbus::variant>>(driver_call(*a, "GetConnectionCredentials", b->unique_name()));
+  ASSERT_TRUE(creds.count("UnixUserID"));
+  EXPECT_EQ(creds.at("UnixUserID").get().as_uint(), geteuid());
+  EXPECT_EQ(creds.at("ProcessID").get().as_uint(), static_cast<std::uint64_t>(getpid()));
+  EXPECT_EQ(driver_call(*a, "GetConnectionUnixUser", std::string(":1.99999")).error_name(),
+            kbus::dbus_errors::name_has_no_owner);
+  EXPECT_EQ(driver_call(*a, "GetConnectionUnixUser", std::string("org.kbus.Missing")).error_name(),
+            kbus::dbus_errors::name_has_no_owner);
+}
+
+TEST(KdbusTransport, ReplyTimeoutAndDeadPeerGiveNoReply) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  auto dest = kbus::bus_name::make(b->unique_name()).value();
+  auto call = message_builder::method_call(dest, "/x"_path, "org.kbus.Slow"_iface, "Wait"_member).build();
+  call.set_serial(next_serial());
+  ASSERT_TRUE(a->send(call, 50ms));
+  auto got = next_non_driver_signal(*b);
+  ASSERT_TRUE(got);  // b never answers
+  auto timeout = next_non_driver_signal(*a);
+  ASSERT_TRUE(timeout);
+  EXPECT_EQ(timeout->type(), message_type::error);
+  EXPECT_EQ(timeout->error_name(), kbus::dbus_errors::no_reply);
+  EXPECT_EQ(timeout->reply_serial(), call.serial());
+  // A late reply is dropped quietly.
+  auto late = message_builder::method_return(*got).build();
+  late.set_serial(next_serial());
+  EXPECT_TRUE(b->send(late));
+
+  auto call2 = message_builder::method_call(dest, "/x"_path, "org.kbus.Slow"_iface, "Die"_member).build();
+  call2.set_serial(next_serial());
+  ASSERT_TRUE(a->send(call2));
+  ASSERT_TRUE(next_non_driver_signal(*b));
+  b.reset();
+  auto dead = next_non_driver_signal(*a);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->error_name(), kbus::dbus_errors::no_reply);
+  EXPECT_EQ(dead->reply_serial(), call2.serial());
+}
+
+TEST(KdbusTransport, MessagesOfSeveralMiB) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  auto dest = kbus::bus_name::make(b->unique_name()).value();
+  for (const std::size_t size : {std::size_t{1} << 20, std::size_t{3} << 20, std::size_t{6} << 20}) {
+    std::vector<std::uint8_t> blob(size);
+    for (std::size_t i = 0; i < size; ++i) blob[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    auto m = message_builder::method_call(dest, "/x"_path, "org.kbus.Big"_iface, "Blob"_member).build(blob);
+    m.set_serial(next_serial());
+    auto sent = a->send(m);
+    ASSERT_TRUE(sent) << sent.error().what();
+    auto got = next_non_driver_signal(*b);
+    ASSERT_TRUE(got) << size;
+    auto [back] = got->read<std::vector<std::uint8_t>>().value();
+    EXPECT_EQ(back, blob) << size;
+  }
+}
+
+TEST(KdbusTransport, SynchronousCall) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  auto dest = kbus::bus_name::make(b->unique_name()).value();
+  std::thread server([&] {
+    auto got = next_non_driver_signal(*b);
+    ASSERT_TRUE(got);
+    auto r = message_builder::method_return(*got).build(std::string("pong"));
+    r.set_serial(next_serial());
+    ASSERT_TRUE(b->send(r));
+  });
+  auto call = message_builder::method_call(dest, "/x"_path, "org.kbus.Sync"_iface, "Ping"_member).build();
+  call.set_serial(next_serial());
+  auto reply = a->call(call, 5s);
+  server.join();
+  ASSERT_TRUE(reply) << reply.error().what();
+  EXPECT_EQ(reply_value<std::string>(*reply), "pong");
+  EXPECT_EQ(reply->sender(), b->unique_name());
+  // A synchronous call of the driver is answered locally.
+  auto id = message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                         "org.freedesktop.DBus"_iface, "GetId"_member)
+                .build();
+  id.set_serial(next_serial());
+  auto idr = a->call(id);
+  ASSERT_TRUE(idr);
+  EXPECT_EQ(reply_value<std::string>(*idr).size(), 32u);
+  // A synchronous call to a dead end gets ServiceUnknown.
+  auto nobody = message_builder::method_call("org.kbus.Nobody"_bus, "/x"_path, "org.kbus.Sync"_iface, "Ping"_member).build();
+  nobody.set_serial(next_serial());
+  auto nr = a->call(nobody);
+  ASSERT_TRUE(nr);
+  EXPECT_EQ(nr->error_name(), kbus::dbus_errors::service_unknown);
+}
+
+TEST(KdbusTransport, KernelDevicePathAndMissingBus) {
+  EXPECT_EQ(kbus::detail::kernel_bus_path(1000, "user"), "/sys/fs/kdbus/1000-user/bus");
+  auto d = kbus::detail::open_kernel_device("/nonexistent-kbus-test/bus");
+  EXPECT_FALSE(d);
+  EXPECT_EQ(kbus::detail::kdbus_parse_unique_name(":1.42"), 42u);
+  EXPECT_FALSE(kbus::detail::kdbus_parse_unique_name(":1.042"));
+  EXPECT_FALSE(kbus::detail::kdbus_parse_unique_name(":1.0"));
+  EXPECT_FALSE(kbus::detail::kdbus_parse_unique_name(":2.4"));
+  EXPECT_FALSE(kbus::detail::kdbus_parse_unique_name(":1.99999999999999999999999"));
+}
+
+}  // namespace
