@@ -8,6 +8,7 @@
 #include "transport/kdbus_abi.hpp"
 #include "transport/kdbus_transport.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <tuple>

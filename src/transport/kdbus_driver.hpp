@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kbus/message.hpp"
+#include "transport/kdbus_transport.hpp"
 
 #include <cstdint>
 #include <map>
@@ -13,8 +14,6 @@
 #include <vector>
 
 namespace kbus::detail {
-
-class kdbus_transport;
 
 class kdbus_driver {
  public:
@@ -57,7 +56,7 @@ class kdbus_driver {
 
   kdbus_transport& t_;
   bool hello_done_ = false;
-  std::uint64_t next_cookie_ = 0x100;  // kdbus_first_rule_cookie
+  std::uint64_t next_cookie_ = kdbus_first_rule_cookie;
   // AddMatch rules by their normal form, each with the cookie of its entries (a rule added
   // twice is there twice, and RemoveMatch removes one, as on dbus-daemon).
   std::multimap<std::string, std::uint64_t> rules_;

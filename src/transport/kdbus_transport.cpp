@@ -300,7 +300,8 @@ result<void> kdbus_transport::send(const message& m, std::chrono::microseconds t
   if (!pool_) return sys_error(ESHUTDOWN, "the kdbus connection is closed");
   const std::string_view dest = m.destination();
   if (dest == driver_name) {
-    driver_->handle(m);
+    // The driver takes method calls; anything else addressed to it has nowhere to go.
+    if (m.type() == message_type::method_call) driver_->handle(m);
     return {};
   }
   std::uint64_t dst_id = kdbus::dst_id_broadcast;

@@ -11,7 +11,13 @@
 // are answered locally by the emulated bus driver (kdbus_driver.hpp); kernel notifications
 // become NameOwnerChanged / NameAcquired / NameLost signals and NoReply errors. Such locally
 // made messages do not make fd() readable: call receive() after every send() (has_local() says
-// whether any wait).
+// whether any wait). Not thread-safe: one thread (or strand) drives a transport.
+//
+// For the connection (src/core/connection.cpp): an address "kernel:path=<bus file>" opens
+// open_kernel_device(path) and connect()s; wait for fd() readable (POLLIN) with Asio
+// (posix::stream_descriptor::async_wait(wait_read)), then drain receive(); after each send()
+// drain receive() too, as driver replies are queued locally. Errors from send()/receive() with
+// ECONNRESET, ESHUTDOWN, EBADF or ENOTCONN end the connection; others fail only that message.
 #pragma once
 
 #include "kbus/error.hpp"
