@@ -55,7 +55,7 @@ class fake_device final : public kbus::detail::kdbus_device {
       if (queue.empty()) return EAGAIN;
       auto s = std::move(queue.front());
       queue.pop_front();
-      if (s.offset < fake_pool_size && s.bytes.size() <= fake_pool_size - s.offset)
+      if (!s.bytes.empty() && s.offset < fake_pool_size && s.bytes.size() <= fake_pool_size - s.offset)
         std::memcpy(bytes() + s.offset, s.bytes.data(), s.bytes.size());
       c->msg.offset = s.offset;
       c->msg.msg_size = s.size;
@@ -90,7 +90,7 @@ std::vector<std::uint8_t> msg_bytes(const kd::msg& head_in, const std::vector<st
   head.size = size ? size : sizeof head + items.size();
   std::vector<std::uint8_t> out(sizeof head + items.size());
   std::memcpy(out.data(), &head, sizeof head);
-  std::memcpy(out.data() + sizeof head, items.data(), items.size());
+  if (!items.empty()) std::memcpy(out.data() + sizeof head, items.data(), items.size());
   return out;
 }
 
