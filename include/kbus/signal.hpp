@@ -22,7 +22,7 @@
 namespace kbus {
 
 // What to do with a signal whose arguments do not have the expected types.
-struct signal_options {
+struct subscribe_signal_options {
   std::function<void(const message&, const error&)> on_mismatch;  // unset: the signal is dropped
   subscribe_options subscribe;
 };
@@ -30,7 +30,7 @@ struct signal_options {
 // Calls handler(message, Args...) for each matching message whose body has the signature of
 // Args...; any other body goes to options.on_mismatch and never reaches the handler.
 template <class... Args, class Handler>
-subscription subscribe_signal(connection& c, match_rule rule, Handler handler, signal_options options = {}) {
+subscription subscribe_signal(connection& c, match_rule rule, Handler handler, subscribe_signal_options options = {}) {
   return c.subscribe(
       std::move(rule),
       [handler = std::move(handler), on_mismatch = std::move(options.on_mismatch)](const message& m) mutable {

@@ -216,7 +216,7 @@ TEST_P(Subscriptions, TypedSignalsUnpackTheirArgumentsAndReportMismatches) {
   std::mutex mutex;
   std::vector<std::pair<std::string, std::uint32_t>> got;
   std::vector<std::string> mismatches;
-  kbus::signal_options options;
+  kbus::subscribe_signal_options options;
   options.on_mismatch = [&](const kbus::message&, const kbus::error& e) {
     std::lock_guard lock(mutex);
     mismatches.push_back(e.what());
