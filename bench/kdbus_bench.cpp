@@ -152,8 +152,8 @@ void fanout_10(benchmark::State& state) {
   }
 }
 
-BENCHMARK(sync_64B)->Name("kdbus/sync_64B")->UseRealTime();
-BENCHMARK(fanout_10)->Name("kdbus/fanout_10")->UseRealTime();
+BENCHMARK(sync_64B)->Name("kdbus/sync_64B/kbus")->UseRealTime();
+BENCHMARK(fanout_10)->Name("kdbus/fanout_10/kbus")->UseRealTime();
 
 }  // namespace
 
