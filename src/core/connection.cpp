@@ -3,7 +3,9 @@
 #include "kbus/address.hpp"
 #include "kbus/bus.hpp"
 #include "kbus/server.hpp"
+#include "core/kdbus_open.hpp"
 #include "match/match_index.hpp"
+#include "transport/kdbus_transport.hpp"
 #include "transport/keyring.hpp"
 #include "wire/sasl.hpp"
 
@@ -60,6 +62,8 @@ constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t read_chunk = 64 * 1024;
 // Spec, "Nonce-authenticated TCP Sockets": the client sends the file's 16 bytes first.
 constexpr std::size_t nonce_size = 16;
+// How much later than the connection's own reply timeout the kdbus reply deadline is set.
+constexpr std::chrono::milliseconds kdbus_timeout_margin{1000};
 // Room for the most descriptors one message may carry (SCM_MAX_FD).
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
 
@@ -158,6 +162,14 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::unique_ptr<connect_completion> connect_done_;
   std::unique_ptr<sasl::client> sasl_;
   std::unique_ptr<file_keyring> keyring_;
+  // The kdbus transport, when the address was a kernel: one.
+  std::unique_ptr<kdbus_transport> kdbus_;
+  boost::asio::posix::stream_descriptor kdbus_wait_{strand_};
+  bool draining_kdbus_ = false;
+  // kdbus caps the replies one connection may await (KDBUS_CONN_MAX_REQUESTS_PENDING, notes
+  // §1.8): calls beyond it wait here, in order, and go out as replies come in.
+  std::deque<std::pair<message, std::chrono::milliseconds>> kdbus_backlog_;
+  std::size_t kdbus_awaiting_ = 0;
   // Accepting (the server side of a peer-to-peer connection).
   std::unique_ptr<sasl::server> sasl_server_;
   // An accepted connection reads nothing until it is first used, so that no message comes
@@ -292,6 +304,15 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       return;
     }
     if (e.transport == "unixexec") return connect_unixexec(e);
+    if (e.transport == "kernel") {
+      auto path = e.get("path");
+      if (!path) return skip("a kernel address needs path");
+      auto device = open_kdbus_device(std::string(*path));
+      if (!device) return skip(device.error().what());
+      auto t = kdbus_transport::connect(std::move(*device));
+      if (!t) return skip(t.error().what());
+      return connected_kdbus(std::move(*t));
+    }
     skip("the " + e.transport + " transport is not available in this build");
   }
 
@@ -354,6 +375,48 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     std::string out;
     sasl_->start(out);
     write_raw(std::make_shared<std::string>(std::move(out)), 0);
+  }
+
+  // The kdbus device: no SASL; Hello (and every driver call) is answered by the transport.
+  void connected_kdbus(std::unique_ptr<kdbus_transport> t) {
+    kdbus_ = std::move(t);
+    const int fd = ::dup(kdbus_->fd());
+    if (fd < 0) {
+      kdbus_.reset();
+      return skip(std::string("dup: ") + std::strerror(errno));
+    }
+    kdbus_wait_.assign(fd);
+    info_.address = entries_[entry_].to_string();
+    info_.transport = "kernel";
+    info_.unix_fd_passing = true;
+    authenticated();
+  }
+
+  // Takes every message the transport has (its own driver answers first); a broken device
+  // ends the connection.
+  void drain_kdbus() {
+    if (draining_kdbus_) return;  // a handler sent something: the outer loop takes its answers
+    draining_kdbus_ = true;
+    while (open_ && kdbus_) {
+      auto next = kdbus_->receive();
+      if (!next) {
+        draining_kdbus_ = false;
+        return disconnect("kdbus receive: " + next.error().what());
+      }
+      if (!*next) break;
+      dispatch(std::move(**next));
+    }
+    draining_kdbus_ = false;
+  }
+
+  void read_kdbus() {
+    auto self = shared_from_this();
+    kdbus_wait_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+      if (ec) return self->disconnect(ec.message());
+      if (!self->open_ || !self->kdbus_) return;
+      self->drain_kdbus();
+      if (self->open_) self->read_kdbus();
+    });
   }
 
   // SASL lines go out with plain writes; messages go through the queue later.
@@ -503,13 +566,47 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   // ---- sending ----
 
-  void send(message m) {
+  void send(message m, std::chrono::milliseconds reply_timeout = call_options{}.timeout) {
     if (!open_) return;
     start_reading();
     m.set_serial(next_serial_++);
     if (next_serial_ == 0) next_serial_ = 1;
+    if (kdbus_) {
+      if (m.expects_reply()) {
+        if (kdbus_awaiting_ >= kdbus::conn_max_requests_pending) {
+          kdbus_backlog_.emplace_back(std::move(m), reply_timeout);
+          return;
+        }
+        ++kdbus_awaiting_;
+      }
+      send_kdbus(m, reply_timeout);
+      return drain_kdbus();
+    }
     outq_.push_back(std::move(m));
     if (!writing_) write_next();
+  }
+
+  void send_kdbus(const message& m, std::chrono::milliseconds reply_timeout) {
+    // The connection's own timer ends a call with connection_errc::timeout; the kernel's
+    // deadline, a little later, only frees its reply tracking (its NoReply finds no call).
+    if (auto sent = kdbus_->send(m, reply_timeout + kdbus_timeout_margin); !sent) {
+      const int err = sent.error().code.value();
+      if (err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN)
+        return disconnect("kdbus send: " + sent.error().what());
+      // Only this message failed: a call learns it at once.
+      if (m.expects_reply()) complete_call(m.serial(), to_boost(sent.error().code), {});
+    }
+  }
+
+  // A call's reply came (or it ended): one more may go out of the backlog.
+  void kdbus_call_ended() {
+    if (kdbus_awaiting_ > 0) --kdbus_awaiting_;
+    while (open_ && !kdbus_backlog_.empty() && kdbus_awaiting_ < kdbus::conn_max_requests_pending) {
+      auto [m, timeout] = std::move(kdbus_backlog_.front());
+      kdbus_backlog_.pop_front();
+      ++kdbus_awaiting_;
+      send_kdbus(m, timeout);
+    }
   }
 
   // Writes queued messages until the queue is empty or the socket is full (then waits for it
@@ -564,7 +661,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     deadlines_.emplace(deadline, serial);
     if (!timer_armed_for_ || deadline < *timer_armed_for_) arm_deadline_timer(deadline);
     if (id) serial_of_[id] = serial;
-    send(std::move(m));
+    send(std::move(m), options.timeout);
   }
 
   void complete_call(std::uint32_t serial, boost::system::error_code ec, message reply) {
@@ -574,6 +671,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     pending_.erase(it);
     if (p.id) serial_of_.erase(p.id);
     deadlines_.erase({p.deadline, serial});
+    if (kdbus_) kdbus_call_ended();
     if (deadlines_.empty() && timer_armed_for_) {
       // Idle: a timer left waiting would keep the application's io_context running.
       timer_armed_for_.reset();
@@ -605,6 +703,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   // ---- receiving ----
 
   void read_messages() {
+    if (kdbus_) return read_kdbus();
     auto self = shared_from_this();
     // Messages already in the buffer (pipelined after authentication) come first.
     if (!extract_messages()) return;
@@ -827,6 +926,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     last_error_ = why;
     boost::system::error_code ignored;
     socket_.close(ignored);
+    if (kdbus_) {
+      kdbus_wait_.close(ignored);
+      kdbus_->close();
+    }
 
     outq_.clear();
     // Every pending call ends now, with the reason.

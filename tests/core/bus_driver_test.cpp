@@ -199,8 +199,13 @@ TEST_P(BusDriver, NameOwnerChangedIsDecoded) {
   connect(other);
   const std::string name = other.unique_name();
   other.close();
+  // Only `other`'s changes: other clients of the bus (a readiness probe) may come and go too.
+  const auto about_other = [&] {
+    std::erase_if(seen, [&](const bus::name_owner_changed& c) { return c.name != name; });
+    return seen.size();
+  };
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (seen.size() < 2 && std::chrono::steady_clock::now() < end) {
+  while (about_other() < 2 && std::chrono::steady_clock::now() < end) {
     io_.run_for(std::chrono::milliseconds(5));
     io_.restart();
   }
@@ -211,7 +216,7 @@ TEST_P(BusDriver, NameOwnerChangedIsDecoded) {
   EXPECT_EQ(seen[1].new_owner, "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Buses, BusDriver, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),
-                         [](const auto& info) { return std::string(info.param == bus_kind::dbus_daemon ? "dbus_daemon" : "dbus_broker"); });
+INSTANTIATE_TEST_SUITE_P(Buses, BusDriver, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+                         [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

@@ -111,17 +111,21 @@ TEST_P(Subscriptions, HandlersGetWhatTheirRulesMatchAndNothingElse) {
 TEST_P(Subscriptions, OneAddMatchPerDistinctRuleAndRemoveMatchWithTheLastHandle) {
   auto& listener = connect();
   auto& emitter = connect();
-  // A monitor sees what the listener asks of the bus.
-  auto& monitor = *connections_.emplace_back(std::make_unique<kbus::connection>(io_.get_executor()));
-  monitor.connect(bus_->address());
+  // A monitor sees what the listener asks of the bus. (On kdbus the driver is emulated in the
+  // connection: AddMatch is an ioctl, no message a monitor could see; delivery tells there.)
+  const bool driver_is_a_peer = GetParam() != bus_kind::kbusd;
   inbox driver_calls;
   const std::string listener_name = listener.unique_name();
-  monitor.set_message_handler([&](kbus::message& m) {
-    if (m.type() == kbus::message_type::method_call && m.sender() == listener_name &&
-        (m.member() == "AddMatch" || m.member() == "RemoveMatch"))
-      driver_calls.add(m);
-  });
-  kbus::bus::async_become_monitor(monitor, {}, boost::asio::use_future).get();
+  if (driver_is_a_peer) {
+    auto& monitor = *connections_.emplace_back(std::make_unique<kbus::connection>(io_.get_executor()));
+    monitor.connect(bus_->address());
+    monitor.set_message_handler([&](kbus::message& m) {
+      if (m.type() == kbus::message_type::method_call && m.sender() == listener_name &&
+          (m.member() == "AddMatch" || m.member() == "RemoveMatch"))
+        driver_calls.add(m);
+    });
+    kbus::bus::async_become_monitor(monitor, {}, boost::asio::use_future).get();
+  }
   // After BecomeMonitor the monitor can make no calls: its last one was answered, so the bus
   // has it as a monitor before the listener's next message.
 
@@ -155,8 +159,10 @@ TEST_P(Subscriptions, OneAddMatchPerDistinctRuleAndRemoveMatchWithTheLastHandle)
   EXPECT_TRUE(second_box.take().empty());
   // The bus stopped routing the signal here at all: RemoveMatch reached it.
   EXPECT_EQ(everything.take(), (std::vector<std::string>{"Changed:both", "Changed:second only"}));
-  sync(listener, emitter);  // the monitor has seen the listener's driver calls by now
-  EXPECT_EQ(driver_calls.take(), (std::vector<std::string>{"AddMatch:" + canonical, "RemoveMatch:" + canonical}));
+  if (driver_is_a_peer) {
+    sync(listener, emitter);  // the monitor has seen the listener's driver calls by now
+    EXPECT_EQ(driver_calls.take(), (std::vector<std::string>{"AddMatch:" + canonical, "RemoveMatch:" + canonical}));
+  }
 }
 
 TEST_P(Subscriptions, AWellKnownSenderIsFollowedThroughItsOwners) {
@@ -312,9 +318,8 @@ TEST_P(Subscriptions, BlockingCallsFailOnTheirOwnExecutorInsteadOfHanging) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Buses, Subscriptions, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),
-                         [](const auto& info) {
-                           return std::string(info.param == bus_kind::dbus_daemon ? "dbus_daemon" : "dbus_broker");
-                         });
+INSTANTIATE_TEST_SUITE_P(Buses, Subscriptions,
+                         testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+                         [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "support/bus_fixture.hpp"
 
+#include "kbus/embedded_bus.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -68,9 +70,33 @@ bool wait_for_socket(const std::string& path, pid_t pid) {
 
 }  // namespace
 
-const char* to_string(bus_kind k) { return k == bus_kind::dbus_daemon ? "dbus-daemon" : "dbus-broker"; }
+const char* to_string(bus_kind k) {
+  switch (k) {
+    case bus_kind::dbus_daemon: return "dbus-daemon";
+    case bus_kind::dbus_broker: return "dbus-broker";
+    case bus_kind::kbusd: return "kbusd";
+  }
+  return "?";
+}
+
+std::string param_name(bus_kind k) {
+  switch (k) {
+    case bus_kind::dbus_daemon: return "dbus_daemon";
+    case bus_kind::dbus_broker: return "dbus_broker";
+    case bus_kind::kbusd: return "kbusd";
+  }
+  return "unknown";
+}
 
 std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_not) {
+  if (kind == bus_kind::kbusd) {
+    private_bus bus;
+    bus.kind_ = kind;
+    auto embedded = std::make_shared<kbus::embedded_bus>();
+    bus.address_ = embedded->address();
+    bus.embedded_ = std::move(embedded);
+    return std::optional<private_bus>(std::move(bus));
+  }
   const char* program = kind == bus_kind::dbus_daemon ? "/usr/bin/dbus-daemon" : "/usr/bin/dbus-broker-launch";
   if (::access(program, X_OK) != 0) {
     why_not = std::string(program) + " is not installed";
@@ -143,7 +169,11 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
 }
 
 private_bus::private_bus(private_bus&& o) noexcept
-    : kind_(o.kind_), dir_(std::move(o.dir_)), address_(std::move(o.address_)), pid_(std::exchange(o.pid_, -1)) {
+    : kind_(o.kind_),
+      dir_(std::move(o.dir_)),
+      address_(std::move(o.address_)),
+      pid_(std::exchange(o.pid_, -1)),
+      embedded_(std::move(o.embedded_)) {
   o.dir_.clear();
 }
 

@@ -2,14 +2,18 @@
 // folder, stopped when the object dies.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
 
 namespace kbus::test {
 
-enum class bus_kind { dbus_daemon, dbus_broker };
+// kbusd: kbusd's core in this process (kbus::embedded_bus), reached over the kdbus transport.
+enum class bus_kind { dbus_daemon, dbus_broker, kbusd };
 const char* to_string(bus_kind k);
+// The names gtest gives a bus parameter.
+std::string param_name(bus_kind k);
 
 class private_bus {
  public:
@@ -22,7 +26,7 @@ class private_bus {
 
   const std::string& address() const noexcept { return address_; }
   bus_kind kind() const noexcept { return kind_; }
-  // Kills the bus at once (SIGKILL), as a crash would.
+  // Kills the bus at once (SIGKILL), as a crash would. Not for kbusd (in this process).
   void kill();
 
  private:
@@ -31,6 +35,7 @@ class private_bus {
   std::string dir_;
   std::string address_;
   pid_t pid_ = -1;
+  std::shared_ptr<void> embedded_;  // kbusd's bus, for bus_kind::kbusd
 };
 
 }  // namespace kbus::test

@@ -1,0 +1,92 @@
+#include "kbus/embedded_bus.hpp"
+
+#include "broker/device.hpp"
+#include "broker/local_device_handle.hpp"
+#include "core/kdbus_open.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+namespace kbus {
+
+namespace kd = kbus::kdbus;
+
+struct embedded_bus::impl {
+  broker::local_device device;
+  std::string node;  // "<uid>-<name>/bus"
+  std::string path;  // the path in address(), known only to this process
+  std::string address;
+  int control = -1;
+};
+
+namespace {
+
+// The embedded buses of this process, by the path their address names.
+std::mutex registry_mutex;
+std::map<std::string, embedded_bus::impl*, std::less<>>& registry() {
+  static std::map<std::string, embedded_bus::impl*, std::less<>> buses;
+  return buses;
+}
+
+}  // namespace
+
+embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_unique<impl>()) {
+  static std::atomic<unsigned> counter{0};
+  const std::string bus = std::to_string(::geteuid()) + "-" + options.name;
+  impl_->control = impl_->device.open("control");
+  if (impl_->control < 0) throw std::system_error(errno, std::generic_category(), "kbusd's control node");
+  // BUS_MAKE (kdbus ABI notes §2.2): bloom parameters, attach flags, name.
+  std::vector<std::uint8_t> items;
+  kd::item_writer w(items);
+  w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{options.bloom_size, options.bloom_hashes});
+  w.add_u64(kd::item_type::attach_flags_send, kd::attach::all);
+  w.add_string(kd::item_type::make_name, bus);
+  std::vector<std::uint64_t> buf((sizeof(kd::cmd) + items.size() + 7) / 8, 0);
+  kd::cmd head{};
+  head.size = sizeof head + items.size();
+  head.flags = kd::make::access_world;
+  std::memcpy(buf.data(), &head, sizeof head);
+  std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof head, items.data(), items.size());
+  if (impl_->device.ioctl(impl_->control, kd::ioctl::bus_make, buf.data()) != 0)
+    throw std::system_error(errno, std::generic_category(), "making the embedded bus " + bus);
+  impl_->node = bus + "/bus";
+  impl_->path = "/kbus-embedded/" + std::to_string(::getpid()) + "." + std::to_string(counter++) + "/" + impl_->node;
+  impl_->address = "kernel:path=" + impl_->path;
+  std::lock_guard lock(registry_mutex);
+  registry()[impl_->path] = impl_.get();
+}
+
+embedded_bus::~embedded_bus() {
+  {
+    std::lock_guard lock(registry_mutex);
+    registry().erase(impl_->path);
+  }
+  if (impl_->control >= 0) impl_->device.close(impl_->control);
+}
+
+const std::string& embedded_bus::address() const noexcept { return impl_->address; }
+
+namespace detail {
+
+result<std::unique_ptr<kdbus_device>> open_kdbus_device(const std::string& path) {
+  {
+    std::lock_guard lock(registry_mutex);
+    if (auto it = registry().find(path); it != registry().end()) {
+      auto handle = broker::local_device_handle::open(it->second->device, it->second->node);
+      if (!handle) return handle.error();
+      return std::unique_ptr<kdbus_device>(std::move(*handle));
+    }
+  }
+  return open_kernel_device(path);
+}
+
+}  // namespace detail
+
+}  // namespace kbus
