@@ -131,57 +131,45 @@ class subscription {
 
 namespace detail {
 
-// A completion handler of any (move-only) type, called on its own executor.
-struct call_completion {
-  virtual ~call_completion() = default;
-  virtual void complete(boost::system::error_code ec, message reply) = 0;
+// How a completion reaches its handler's executor: posted, or run inline when the completing
+// code already runs there (only where completion never happens inside the initiating function).
+enum class completion_delivery { post, dispatch };
+
+// A completion handler of any (move-only) type behind one virtual call.
+template <class... Args>
+struct completion {
+  virtual ~completion() = default;
+  virtual void complete(Args... args) = 0;
 };
 
-template <class Handler, class Executor>
-struct call_completion_for final : call_completion {
+template <completion_delivery Delivery, class Handler, class Executor, class... Args>
+struct completion_for final : completion<Args...> {
   Handler handler;
   Executor fallback;
-  call_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
-  // Never called from the initiating function (calls start on the connection's strand), so
-  // the handler may run inline when its executor is the one completing: one trip through
-  // the scheduler less per call.
-  void complete(boost::system::error_code ec, message reply) override {
+  completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
+  void complete(Args... args) override {
     auto ex = boost::asio::get_associated_executor(handler, fallback);
-    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { h(ec, std::move(r)); });
+    auto run = [h = std::move(handler), ... a = std::move(args)]() mutable { h(std::move(a)...); };
+    if constexpr (Delivery == completion_delivery::dispatch) boost::asio::dispatch(ex, std::move(run));
+    else boost::asio::post(ex, std::move(run));
   }
 };
 
-struct subscribe_completion {
-  virtual ~subscribe_completion() = default;
-  virtual void complete(boost::system::error_code ec, subscription s) = 0;
-};
-
+using call_completion = completion<boost::system::error_code, message>;
+// Calls start on the connection's strand, never in the initiating function: a reply runs its
+// handler inline when that is the executor completing it (a scheduler trip less per call).
 template <class Handler, class Executor>
-struct subscribe_completion_for final : subscribe_completion {
-  Handler handler;
-  Executor fallback;
-  subscribe_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
-  void complete(boost::system::error_code ec, subscription s) override {
-    auto ex = boost::asio::get_associated_executor(handler, fallback);
-    boost::asio::post(ex, [h = std::move(handler), ec, s = std::move(s)]() mutable { h(ec, std::move(s)); });
-  }
-};
+using call_completion_for =
+    completion_for<completion_delivery::dispatch, Handler, Executor, boost::system::error_code, message>;
 
-struct connect_completion {
-  virtual ~connect_completion() = default;
-  virtual void complete(boost::system::error_code ec) = 0;
-};
-
+using subscribe_completion = completion<boost::system::error_code, subscription>;
 template <class Handler, class Executor>
-struct connect_completion_for final : connect_completion {
-  Handler handler;
-  Executor fallback;
-  connect_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
-  void complete(boost::system::error_code ec) override {
-    auto ex = boost::asio::get_associated_executor(handler, fallback);
-    boost::asio::post(ex, [h = std::move(handler), ec]() mutable { h(ec); });
-  }
-};
+using subscribe_completion_for =
+    completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code, subscription>;
+
+using connect_completion = completion<boost::system::error_code>;
+template <class Handler, class Executor>
+using connect_completion_for = completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code>;
 }  // namespace detail
 
 class connection {

@@ -25,21 +25,11 @@ struct server_options {
 namespace detail {
 class server_impl;
 
-struct accept_completion {
-  virtual ~accept_completion() = default;
-  virtual void complete(boost::system::error_code ec, connection c) = 0;
-};
-
+// Accepting may fail inside the initiating function (no listener): always posted.
+using accept_completion = completion<boost::system::error_code, connection>;
 template <class Handler, class Executor>
-struct accept_completion_for final : accept_completion {
-  Handler handler;
-  Executor fallback;
-  accept_completion_for(Handler h, Executor ex) : handler(std::move(h)), fallback(std::move(ex)) {}
-  void complete(boost::system::error_code ec, connection c) override {
-    auto ex = boost::asio::get_associated_executor(handler, fallback);
-    boost::asio::post(ex, [h = std::move(handler), ec, c = std::move(c)]() mutable { h(ec, std::move(c)); });
-  }
-};
+using accept_completion_for =
+    completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code, connection>;
 }  // namespace detail
 
 class server {
