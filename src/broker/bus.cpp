@@ -580,8 +580,9 @@ struct domain::impl {
   // A kernel message (§2.6): src 0, payload KERNEL, one notification item, then TIMESTAMP.
   std::vector<std::uint8_t> kernel_message(const connection* to, std::uint64_t dst, std::uint64_t flags,
                                            std::uint64_t cookie_reply, const std::vector<std::uint8_t>& item) {
-    std::vector<std::uint8_t> out(sizeof(kdbus::msg), 0);
-    out.insert(out.end(), item.begin(), item.end());
+    // Sized once and copied into: GCC 12 at -O3 misreads insert() after a sized constructor.
+    std::vector<std::uint8_t> out(sizeof(kdbus::msg) + item.size(), 0);
+    std::copy(item.begin(), item.end(), out.begin() + sizeof(kdbus::msg));
     if (to->attach_recv & kdbus::attach::timestamp) {
       emitter e{out};
       kdbus::timestamp ts{to->b->seqnum, mono(), real()};
@@ -1449,8 +1450,8 @@ struct domain::impl {
   // The receiver's slice: header + items + metadata, then the payload at ALIGN8(msg.size).
   std::vector<std::uint8_t> build_slice(const staged_msg& m, const connection* sender, const credentials& who,
                                         const connection* to, std::vector<std::size_t>& slots) {
-    std::vector<std::uint8_t> out(sizeof(kdbus::msg), 0);
-    out.insert(out.end(), m.items.begin(), m.items.end());
+    std::vector<std::uint8_t> out(sizeof(kdbus::msg) + m.items.size(), 0);
+    std::copy(m.items.begin(), m.items.end(), out.begin() + sizeof(kdbus::msg));
     out.resize(kdbus::align8(out.size()));
     emit_metadata(out, sender, who, granted(to->attach_recv, sender->attach_send), sender->b->seqnum);
     kdbus::msg head = m.head;
