@@ -27,10 +27,10 @@ extern "C" int kbus_fuzz_body(const std::uint8_t* data, std::size_t size) {
   if (valid != decoded) std::abort();
   if (decoded) {
     // Re-encoding reproduces the body exactly (padding and all).
-    std::vector<std::byte> out(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(start));
-    kbus::detail::writer w(out, big);
+    kbus::detail::writer w(big, std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(start)));
     kbus::error err;
     if (!kbus::detail::encode_values(w, sig, values, err)) std::abort();
+    const std::vector<std::byte> out = std::move(w).take();
     if (out.size() != size || std::memcmp(out.data() + start, data + start, size - start) != 0) std::abort();
   }
   return 0;

@@ -7,6 +7,7 @@
 //   auto [sum] = reply.read<std::int32_t>().value();
 #pragma once
 
+#include "kbus/array_view.hpp"
 #include "kbus/error.hpp"
 #include "kbus/names.hpp"
 #include "kbus/types.hpp"
@@ -197,9 +198,8 @@ class message_builder {
   void begin_body(std::string_view sig);
   message finish();
 
-  std::vector<std::byte> buf_;
+  detail::writer out_;
   std::vector<unix_fd> fds_;
-  bool big_endian_;
   std::size_t body_start_ = 0;
   std::size_t unix_fds_offset_ = 0;  // where the UNIX_FDS value is patched, if reserved
   std::uint32_t detached_unix_fds_ = 0;
@@ -212,9 +212,8 @@ message message_builder::build(const Args&... args) {
   constexpr auto sig = signature_of<Args...>();
   static_assert(sig.size() <= detail::max_signature_length, "body signature longer than 255 bytes");
   begin_body(sig.view());
-  detail::writer w(buf_, big_endian_);
-  w.fds = &fds_;
-  (codec<detail::plain<Args>>::encode(w, args), ...);
+  out_.fds = &fds_;
+  (codec<detail::plain<Args>>::encode(out_, args), ...);
   return finish();
 }
 

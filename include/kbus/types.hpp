@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <span>
 #include <string>
@@ -160,7 +161,7 @@ constexpr auto signature_of() noexcept {
 template <class T>
 struct codec<T, std::enable_if_t<detail::is_fixed_int<T>>> : detail::basic_codec_base<detail::int_code<T>()> {
   static void encode(detail::writer& w, T v) {
-    if constexpr (sizeof(T) == 1) w.buffer().push_back(static_cast<std::byte>(v));
+    if constexpr (sizeof(T) == 1) w.put_byte(static_cast<std::uint8_t>(v));
     else w.put(v);
   }
   static bool decode(detail::reader& r, T& v) { return r.get(v); }
@@ -373,10 +374,19 @@ struct map_codec {
       K k{};
       V v{};
       if (!codec<K>::decode(r, k) || !codec<V>::decode(r, v)) return false;
-      // Spec: later entries with an equal key replace earlier ones (as libdbus/GLib do).
-      m.insert_or_assign(std::move(k), std::move(v));
+      insert(m, std::move(k), std::move(v));
     }
     return r.end_array(end);
+  }
+
+ private:
+  // Spec: later entries with an equal key replace earlier ones (as libdbus/GLib do).
+  // Senders mostly write keys in order (every ordered map does): the hint at the end makes
+  // that one comparison per entry. try_emplace leaves `v` alone when the key is there.
+  static void insert(Map& m, K&& k, V&& v) {
+    const std::size_t before = m.size();
+    auto it = m.try_emplace(m.end(), std::move(k), std::move(v));
+    if (m.size() == before) it->second = std::move(v);
   }
 };
 
@@ -449,6 +459,17 @@ struct aggregate_codec {
 
 // std::variant<Ts...> travels as a VARIANT; reading picks the alternative whose signature
 // equals the one on the wire, and fails if none does.
+namespace detail {
+// A signature against one known at compile time, character by character (no memcmp call).
+template <std::size_t N>
+constexpr bool same_signature(std::string_view s, const sig_string<N>& known) noexcept {
+  if (s.size() != N) return false;
+  for (std::size_t i = 0; i < N; ++i)
+    if (s[i] != known.chars[i]) return false;
+  return true;
+}
+}  // namespace detail
+
 template <class... Ts>
 struct codec<std::variant<Ts...>> : detail::basic_codec_base<'v'> {
   static void encode(detail::writer& w, const std::variant<Ts...>& v) {
@@ -474,7 +495,7 @@ struct codec<std::variant<Ts...>> : detail::basic_codec_base<'v'> {
  private:
   template <class A>
   static void try_alternative(detail::reader& r, std::string_view sig, std::variant<Ts...>& v, bool& found, bool& ok) {
-    if (found || sig != codec<A>::signature.view()) return;
+    if (found || !detail::same_signature(sig, codec<A>::signature)) return;
     found = true;
     A a{};
     ok = codec<A>::decode(r, a);
@@ -495,10 +516,9 @@ template <class T>
   requires(!std::is_same_v<detail::plain<T>, variant> && !std::is_same_v<detail::plain<T>, value> &&
            detail::has_codec<detail::plain<T>>::value)
 variant::variant(const T& v) {
-  std::vector<std::byte> scratch;
-  detail::writer w(scratch, std::endian::native == std::endian::big);
+  detail::writer w(std::endian::native == std::endian::big);
   codec<detail::plain<T>>::encode(w, v);
-  detail::reader r(scratch, 0, scratch.size(), std::endian::native == std::endian::big, 0);
+  detail::reader r(w.written(), 0, w.size(), std::endian::native == std::endian::big, 0);
   constexpr auto sig = codec<detail::plain<T>>::signature;
   detail::decode_value(r, sig.view(), value_);
 }
@@ -508,11 +528,10 @@ result<T> variant::as() const {
   constexpr auto sig = codec<T>::signature;
   if (value_.type() != sig.view())
     return error(errc::type_mismatch, "variant holds '" + std::string(value_.type()) + "', not '" + std::string(sig.view()) + "'");
-  std::vector<std::byte> scratch;
-  detail::writer w(scratch, std::endian::native == std::endian::big);
+  detail::writer w(std::endian::native == std::endian::big);
   error err;
   if (!detail::encode_value(w, value_, err)) return err;
-  detail::reader r(scratch, 0, scratch.size(), std::endian::native == std::endian::big, 0);
+  detail::reader r(w.written(), 0, w.size(), std::endian::native == std::endian::big, 0);
   T out{};
   if (!codec<T>::decode(r, out)) return r.get_error();
   return out;

@@ -235,10 +235,9 @@ void message::set_serial(std::uint32_t serial) noexcept {
 void message::set_sender(std::string_view unique_name) {
   // Copy every field but SENDER (each field is an 8-aligned struct, so it moves as is),
   // append the new SENDER, and move the body behind it.
-  std::vector<std::byte> out;
-  out.reserve(buffer_.size() + unique_name.size() + 16);
-  out.insert(out.end(), buffer_.begin(), buffer_.begin() + fixed_header_size);
-  detail::writer w(out, big_endian_);
+  std::vector<std::byte> head(buffer_.begin(), buffer_.begin() + fixed_header_size);
+  head.reserve(body_offset_ + unique_name.size() + 16);
+  detail::writer w(big_endian_, std::move(head));
   const std::uint32_t fields_len = load_u32(buffer_.data() + 12, big_endian_);
   detail::reader r(buffer_, fixed_header_size, fixed_header_size + fields_len, big_endian_, 0);
   while (!r.at_end()) {
@@ -255,13 +254,14 @@ void message::set_sender(std::string_view unique_name) {
     }
   }
   w.align(8);
-  w.buffer().push_back(static_cast<std::byte>(header_field::sender));
+  w.put_byte(static_cast<std::uint8_t>(header_field::sender));
   w.put_signature("s");
   w.put_string(unique_name);
-  w.patch_u32(12, static_cast<std::uint32_t>(out.size() - fixed_header_size));
+  w.patch_u32(12, static_cast<std::uint32_t>(w.size() - fixed_header_size));
   w.align(8);
-  out.insert(out.end(), buffer_.begin() + body_offset_, buffer_.end());
-  buffer_ = std::move(out);
+  w.reserve(buffer_.size() - body_offset_);
+  w.append(buffer_.data() + body_offset_, buffer_.size() - body_offset_);
+  buffer_ = std::move(w).take();
   // The header was valid and the new sender is the caller's responsibility to be a name.
   (void)index_header();
 }
@@ -284,13 +284,21 @@ detail::reader message::body_reader() const noexcept {
 
 // ---- builder ----
 
-message_builder::message_builder(message_type type, byte_order order) : big_endian_(order == byte_order::big) {
-  buf_.reserve(256);
-  buf_.resize(fixed_header_size, std::byte{0});
-  buf_[0] = static_cast<std::byte>(order);
-  buf_[1] = static_cast<std::byte>(type);
-  buf_[3] = static_cast<std::byte>(detail::protocol_version);
+namespace {
+// The fixed header of a new message; the builder appends the fields and the body to it.
+std::vector<std::byte> fixed_header(message_type type, byte_order order) {
+  std::vector<std::byte> b;
+  b.reserve(256);
+  b.resize(fixed_header_size, std::byte{0});
+  b[0] = static_cast<std::byte>(order);
+  b[1] = static_cast<std::byte>(type);
+  b[3] = static_cast<std::byte>(detail::protocol_version);
+  return b;
 }
+}  // namespace
+
+message_builder::message_builder(message_type type, byte_order order)
+    : out_(order == byte_order::big, fixed_header(type, order)) {}
 
 message_builder message_builder::method_call(const bus_name& destination, const object_path& path,
                                              const interface_name& interface, const member_name& member) {
@@ -324,26 +332,24 @@ message_builder message_builder::error(const message& call, const kbus::error_na
 }
 
 message_builder& message_builder::flags(message_flags f) {
-  buf_[2] = static_cast<std::byte>(f);
+  out_.written()[2] = static_cast<std::byte>(f);
   return *this;
 }
 
 message_builder& message_builder::string_field(header_field code, char type, std::string_view v) {
-  detail::writer w(buf_, big_endian_);
-  w.align(8);
-  buf_.push_back(static_cast<std::byte>(code));
+  out_.align(8);
+  out_.put_byte(static_cast<std::uint8_t>(code));
   const char sig[2] = {type, '\0'};
-  w.put_signature(std::string_view(sig, 1));
-  w.put_string(v);
+  out_.put_signature(std::string_view(sig, 1));
+  out_.put_string(v);
   return *this;
 }
 
 message_builder& message_builder::reply_serial(std::uint32_t serial) {
-  detail::writer w(buf_, big_endian_);
-  w.align(8);
-  buf_.push_back(static_cast<std::byte>(header_field::reply_serial));
-  w.put_signature("u");
-  w.put(serial);
+  out_.align(8);
+  out_.put_byte(static_cast<std::uint8_t>(header_field::reply_serial));
+  out_.put_signature("u");
+  out_.put(serial);
   return *this;
 }
 
@@ -353,40 +359,38 @@ message_builder& message_builder::detached_unix_fds(std::uint32_t n) {
 }
 
 void message_builder::begin_body(std::string_view sig) {
-  detail::writer w(buf_, big_endian_);
   if (!sig.empty()) {
-    w.align(8);
-    buf_.push_back(static_cast<std::byte>(header_field::signature));
-    w.put_signature("g");
-    w.put_signature(sig);
+    out_.align(8);
+    out_.put_byte(static_cast<std::uint8_t>(header_field::signature));
+    out_.put_signature("g");
+    out_.put_signature(sig);
   }
   if (sig.find('h') != std::string_view::npos || detached_unix_fds_ > 0) {
     // The count is known once the body is written: reserve the field, patch it in finish().
-    w.align(8);
-    buf_.push_back(static_cast<std::byte>(header_field::unix_fds));
-    w.put_signature("u");
-    w.put(std::uint32_t{0});
-    unix_fds_offset_ = buf_.size() - 4;
+    out_.align(8);
+    out_.put_byte(static_cast<std::uint8_t>(header_field::unix_fds));
+    out_.put_signature("u");
+    out_.put(std::uint32_t{0});
+    unix_fds_offset_ = out_.size() - 4;
   }
-  w.patch_u32(12, static_cast<std::uint32_t>(buf_.size() - fixed_header_size));
-  w.align(8);
-  body_start_ = buf_.size();
+  out_.patch_u32(12, static_cast<std::uint32_t>(out_.size() - fixed_header_size));
+  out_.align(8);
+  body_start_ = out_.size();
 }
 
 message message_builder::finish() {
-  detail::writer w(buf_, big_endian_);
-  const std::size_t body_len = buf_.size() - body_start_;
-  if (buf_.size() > detail::max_message_length)
+  const std::size_t body_len = out_.size() - body_start_;
+  if (out_.size() > detail::max_message_length)
     throw exception(kbus::error(errc::message_too_long,
-                                "message of " + std::to_string(buf_.size()) + " bytes exceeds the 128 MiB limit"));
-  w.patch_u32(4, static_cast<std::uint32_t>(body_len));
+                                "message of " + std::to_string(out_.size()) + " bytes exceeds the 128 MiB limit"));
+  out_.patch_u32(4, static_cast<std::uint32_t>(body_len));
   if (unix_fds_offset_)
-    w.patch_u32(unix_fds_offset_, std::max(detached_unix_fds_, static_cast<std::uint32_t>(fds_.size())));
+    out_.patch_u32(unix_fds_offset_, std::max(detached_unix_fds_, static_cast<std::uint32_t>(fds_.size())));
   if (fds_.size() > detail::max_unix_fds)
     throw exception(kbus::error(errc::invalid_header_field, std::to_string(fds_.size()) +
                                                                 " unix fds in one message, above the limit of 253"));
   message m;
-  m.buffer_ = std::move(buf_);
+  m.buffer_ = std::move(out_).take();
   m.fds_ = std::move(fds_);
   // The fields were validated when they were set, and the body was written from typed or
   // checked values.
@@ -399,9 +403,8 @@ result<message> message_builder::build_values(const kbus::signature& sig, const 
                                               std::vector<unix_fd> fds) {
   fds_ = std::move(fds);
   begin_body(sig.view());
-  detail::writer w(buf_, big_endian_);
   kbus::error err;
-  if (!detail::encode_values(w, sig.view(), values, err)) return err;
+  if (!detail::encode_values(out_, sig.view(), values, err)) return err;
   try {
     return finish();
   } catch (const exception& e) {

@@ -1,24 +1,36 @@
 #include "kbus/detail/wire_io.hpp"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace kbus::detail {
 
-bool is_valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+namespace {
+
+constexpr std::uint64_t high_bits = 0x8080808080808080ull;
+constexpr std::uint64_t low_bits = 0x0101010101010101ull;
+
+// The UTF-8 scan of the spec's rules; NUL counts as an error when `nul_allowed` is false.
+// Eight ASCII bytes without NUL are taken at a time.
+validation scan_text(std::string_view s, bool nul_allowed) noexcept {
+  const auto* begin = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* p = begin;
   const auto* end = p + s.size();
   while (p < end) {
-    // Fast path for ASCII, eight bytes at a time.
     if (end - p >= 8) {
       std::uint64_t chunk;
       std::memcpy(&chunk, p, 8);
-      if ((chunk & 0x8080808080808080ull) == 0) {
+      const std::uint64_t zero_bytes = nul_allowed ? 0 : (chunk - low_bits) & ~chunk & high_bits;
+      if (((chunk & high_bits) | zero_bytes) == 0) {
         p += 8;
         continue;
       }
     }
     const unsigned char c = *p;
     if (c < 0x80) {
+      if (c == 0 && !nul_allowed)
+        return fail(errc::string_contains_nul, static_cast<std::size_t>(p - begin), "string contains a NUL byte");
       ++p;
       continue;
     }
@@ -34,21 +46,31 @@ bool is_valid_utf8(std::string_view s) noexcept {
       extra = 3;
       cp = c & 0x07;
     } else {
-      return false;  // continuation byte, overlong lead (c0, c1) or above U+10FFFF (f5..ff)
+      // a continuation byte, an overlong lead (c0, c1) or above U+10FFFF (f5..ff)
+      return fail(errc::invalid_utf8, static_cast<std::size_t>(p - begin), "string is not valid UTF-8");
     }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
+    bool ok = end - p > extra;
+    for (int i = 1; ok && i <= extra; ++i) {
+      ok = (p[i] & 0xc0) == 0x80;
       cp = (cp << 6) | (p[i] & 0x3f);
     }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000)) return false;  // overlong
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    ok = ok && !((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000));  // overlong
+    ok = ok && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    if (!ok) return fail(errc::invalid_utf8, static_cast<std::size_t>(p - begin), "string is not valid UTF-8");
     p += extra + 1;
   }
-  return true;
+  return {};
 }
 
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) noexcept { return static_cast<bool>(scan_text(s, /*nul_allowed=*/true)); }
+
+validation check_string_text(std::string_view s) noexcept { return scan_text(s, /*nul_allowed=*/false); }
+
 bool reader::fail(errc code, std::string what) { return fail_at(code, pos_, std::move(what)); }
+bool reader::fail(errc code, const char* what) { return fail_at(code, pos_, std::string(what)); }
+bool reader::fail_at(errc code, std::size_t offset, const char* what) { return fail_at(code, offset, std::string(what)); }
 
 bool reader::fail_at(errc code, std::size_t offset, std::string what) {
   if (!err_.code) {
@@ -59,31 +81,40 @@ bool reader::fail_at(errc code, std::size_t offset, std::string what) {
   return false;
 }
 
-bool reader::get_string(std::string_view& out, char type_code) {
-  const std::size_t start = (pos_ + 3) & ~std::size_t{3};
-  std::uint32_t len{};
-  if (!get(len)) return false;
-  if (len > end_ - pos_ || end_ - pos_ - len < 1)
-    return fail_at(errc::truncated, start, "string of " + std::to_string(len) + " bytes runs past the end");
-  const char* p = reinterpret_cast<const char*>(data_ + pos_);
-  std::string_view s(p, len);
-  if (trusted) {
-    pos_ += len + 1;
-    out = s;
-    return true;
-  }
+bool reader::string_past_end(std::size_t start, std::uint32_t len) {
+  return fail_at(errc::truncated, start, "string of " + std::to_string(len) + " bytes runs past the end");
+}
+
+bool reader::check_string_bytes(const char* p, std::uint32_t len, char type_code) {
   if (p[len] != '\0') return fail_at(errc::missing_nul_terminator, pos_ + len, "string is not followed by NUL");
-  if (s.find('\0') != std::string_view::npos)
-    return fail_at(errc::string_contains_nul, pos_ + s.find('\0'), "string contains a NUL byte");
+  const std::string_view s(p, len);
   if (type_code == 'o') {
+    // An object path is ASCII; a NUL inside is its own error.
+    if (const auto nul = s.find('\0'); nul != std::string_view::npos)
+      return fail_at(errc::string_contains_nul, pos_ + nul, "string contains a NUL byte");
     if (auto v = check_object_path(s); !v)
       return fail_at(errc::invalid_object_path, pos_ + v.offset, std::string("object path: ") + v.reason);
-  } else if (!is_valid_utf8(s)) {
-    return fail_at(errc::invalid_utf8, pos_, "string is not valid UTF-8");
+    return true;
   }
-  pos_ += len + 1;
-  out = s;
+  if (auto v = check_string_text(s); !v) {
+    // A NUL anywhere is reported before bad UTF-8, wherever each is.
+    if (const auto nul = s.find('\0'); nul != std::string_view::npos)
+      return fail_at(errc::string_contains_nul, pos_ + nul, "string contains a NUL byte");
+    return fail_at(v.code, pos_, v.reason);
+  }
   return true;
+}
+
+bool reader::nonzero_padding(std::size_t pad) {
+  std::size_t i = 0;
+  while (i < pad && data_[pos_ + i] == std::byte{0}) ++i;
+  return fail_at(errc::nonzero_padding, pos_ + i, "padding byte is not zero");
+}
+
+bool reader::nesting_too_deep() {
+  if (array_depth_ > max_array_depth) return fail(errc::nesting_too_deep, "more than 32 nested arrays");
+  if (struct_depth_ > max_struct_depth) return fail(errc::nesting_too_deep, "more than 32 nested structs");
+  return fail(errc::nesting_too_deep, "more than 64 nested containers");
 }
 
 bool reader::get_signature(std::string_view& out) {
@@ -98,8 +129,10 @@ bool reader::get_signature(std::string_view& out) {
     return true;
   }
   if (p[len] != '\0') return fail_at(errc::missing_nul_terminator, pos_ + 1 + len, "signature is not followed by NUL");
-  // A single basic type or 'v' (most variants) is a valid signature: no scan needed.
-  if (len == 1 && (is_basic_type_code(s[0]) || s[0] == 'v')) {
+  // A single basic type or 'v' (most variants), or an array of one, is a valid signature:
+  // no scan needed.
+  const auto plain = [](char c) { return is_basic_type_code(c) || c == 'v'; };
+  if ((len == 1 && plain(s[0])) || (len == 2 && s[0] == 'a' && plain(s[1]))) {
     pos_ += len + 2;
     out = s;
     return true;
@@ -131,35 +164,6 @@ bool reader::end_array(std::size_t array_end) {
   return true;
 }
 
-bool reader::enter(char container) {
-  // Variants restart the signature but not the nesting limits: a message may not nest
-  // containers deeper than the spec's 32 arrays, 32 structs and 64 in all.
-  switch (container) {
-    case 'a':
-      if (++array_depth_ > max_array_depth) return fail(errc::nesting_too_deep, "more than 32 nested arrays");
-      break;
-    case '(':
-    case '{':
-      if (++struct_depth_ > max_struct_depth) return fail(errc::nesting_too_deep, "more than 32 nested structs");
-      break;
-    default:
-      ++variant_depth_;
-      break;
-  }
-  if (array_depth_ + struct_depth_ + variant_depth_ > max_total_depth)
-    return fail(errc::nesting_too_deep, "more than 64 nested containers");
-  return true;
-}
-
-void reader::leave(char container) noexcept {
-  switch (container) {
-    case 'a': --array_depth_; break;
-    case '(':
-    case '{': --struct_depth_; break;
-    default: --variant_depth_; break;
-  }
-}
-
 namespace {
 
 // The end of the complete type at `pos` of a signature already validated (check_signature):
@@ -182,113 +186,315 @@ bool is_single_complete_type(std::string_view validated_signature) noexcept {
   return !validated_signature.empty() && validated_type_end(validated_signature, 0) == validated_signature.size();
 }
 
-// Validates one complete value of `type`, which begins at `type[i]`; advances `i` past it.
-bool skip_value(reader& r, std::string_view type, std::size_t& i) {
-  const char c = type[i];
+// ---- the validator ----
+//
+// A signature is turned into a flat program once per skip(); arrays loop back over their
+// element's steps. Nothing recurses but variants, whose contents carry their own signature.
+
+namespace {
+
+enum class step_kind : std::uint8_t {
+  fixed,         // y n q i u x t d: `size` bytes at their alignment
+  boolean,       // b
+  unix_fd,       // h
+  string,        // s
+  object_path,   // o
+  signature,     // g
+  variant,       // v
+  array,         // a: `size` is the element size when fixed (bytes skipped at once), else 0
+  array_end,     // loops back to `jump` while the array has bytes left
+  struct_begin,  // ( {   (a struct's end needs no step: its members were read)
+};
+
+// Trivial, so a list of them costs nothing to set up.
+struct step {
+  step_kind kind;
+  std::uint8_t size;      // fixed: the value's size; array: the fixed element size or 0
+  std::uint8_t align;     // array: the element alignment
+  std::uint8_t arrays;    // containers: how many arrays and structs enclose or are this one,
+  std::uint8_t structs;   //   counted inside this signature
+  std::uint16_t jump;     // array: its array_end; array_end: the element's first step
+};
+
+constexpr std::uint8_t fixed_size_of(char c) noexcept {
   switch (c) {
-    case 'y': {
-      std::uint8_t v{};
-      ++i;
-      return r.get(v);
-    }
-    case 'b': {
-      bool v{};
-      ++i;
-      return r.get_bool(v);
-    }
-    case 'n':
-    case 'q': {
-      std::uint16_t v{};
-      ++i;
-      return r.get(v);
-    }
-    case 'i':
-    case 'u': {
-      std::uint32_t v{};
-      ++i;
-      return r.get(v);
-    }
-    case 'h': {
-      std::uint32_t v{};
-      ++i;
-      return r.get_unix_fd(v);
-    }
-    case 'x':
-    case 't':
-    case 'd': {
-      std::uint64_t v{};
-      ++i;
-      return r.get(v);
-    }
-    case 's':
-    case 'o': {
-      std::string_view v;
-      ++i;
-      return r.get_string(v, c);
-    }
-    case 'g': {
-      std::string_view v;
-      ++i;
-      return r.get_signature(v);
-    }
-    case 'v': {
-      ++i;
-      std::string_view inner;
-      if (!r.get_signature(inner)) return false;
-      // get_signature validated it; check_single_type says why when it is not one type.
-      if (!is_single_complete_type(inner))
-        return r.fail(errc::invalid_signature,
-                      std::string("variant signature '") + std::string(inner) + "': " + check_single_type(inner).reason);
-      if (!r.enter('v')) return false;
-      std::size_t j = 0;
-      if (!skip_value(r, inner, j)) return false;
-      r.leave('v');
-      return true;
-    }
-    case 'a': {
-      const std::size_t elem = i + 1;
-      const std::size_t elem_end = validated_type_end(type, i);  // the whole array type
-      std::size_t end;
-      if (!r.begin_array(alignment_of_code(type[elem]), end)) return false;
-      // Fixed-size elements: check the length is a whole number of them at once.
-      const char ec = type[elem];
-      const std::size_t fixed = (ec == 'y') ? 1 : (ec == 'n' || ec == 'q') ? 2 : (ec == 'i' || ec == 'u') ? 4
-                              : (ec == 'x' || ec == 't' || ec == 'd') ? 8 : 0;
-      if (fixed) {
-        if ((end - r.position()) % fixed != 0)
-          return r.fail(errc::array_length_mismatch, "array length is not a multiple of its element size");
-        r.skip_bytes(end - r.position());
-      } else {
-        while (r.position() < end) {
-          std::size_t j = elem;
-          if (!skip_value(r, type, j)) return false;
-        }
-      }
-      if (!r.end_array(end)) return false;
-      i = elem_end;
-      return true;
-    }
-    case '(':
-    case '{': {
-      const char close = c == '(' ? ')' : '}';
-      if (!r.enter(c) || !r.align(8)) return false;
-      ++i;
-      while (type[i] != close)
-        if (!skip_value(r, type, i)) return false;
-      ++i;
-      r.leave(c);
-      return true;
-    }
-    default:
-      return r.fail(errc::invalid_signature, std::string("unknown type code '") + c + "'");
+    case 'y': return 1;
+    case 'n': case 'q': return 2;
+    case 'i': case 'u': return 4;
+    case 'x': case 't': case 'd': return 8;
+    default: return 0;
   }
 }
 
-bool reader::skip(std::string_view type) {
-  std::size_t i = 0;
-  while (i < type.size())
-    if (!skip_value(*this, type, i)) return false;
+// Steps in place for short signatures (almost all), on the heap for long ones.
+class step_list {
+ public:
+  explicit step_list(std::size_t capacity) {
+    if (capacity > inline_capacity) heap_.resize(capacity);
+    data_ = capacity > inline_capacity ? heap_.data() : inline_;
+  }
+  void push_back(step_kind kind, std::uint8_t size = 0, std::uint8_t align = 0, std::uint8_t arrays = 0,
+                 std::uint8_t structs = 0, std::uint16_t jump = 0) noexcept {
+    data_[size_++] = step{kind, size, align, arrays, structs, jump};
+  }
+  step_list(const step_list&) = delete;
+  step_list& operator=(const step_list&) = delete;
+  step& operator[](std::size_t i) noexcept { return data_[i]; }
+  const step& operator[](std::size_t i) const noexcept { return data_[i]; }
+  std::size_t size() const noexcept { return size_; }
+  // The deepest arrays and structs the steps reach (set by compile).
+  std::uint8_t max_arrays = 0;
+  std::uint8_t max_structs = 0;
+  std::uint8_t max_containers = 0;
+
+ private:
+  static constexpr std::size_t inline_capacity = 32;
+  step inline_[inline_capacity];  // left uninitialised: written before read
+  std::vector<step> heap_;
+  step* data_;
+  std::size_t size_ = 0;
+};
+
+// The steps of a valid signature (at most two per character: an array adds its end), or
+// false for a code this validator does not know. `out` has room for 2 * sig.size() steps.
+bool compile(std::string_view sig, step_list& out) {
+  // Open containers: the index of their step; arrays close after their single element type.
+  std::uint16_t open[2 * max_signature_length + 2];
+  int open_count = 0;
+  std::uint8_t arrays = 0, structs = 0;
+  auto note_depth = [&] {
+    out.max_arrays = std::max(out.max_arrays, arrays);
+    out.max_structs = std::max(out.max_structs, structs);
+    out.max_containers = std::max(out.max_containers, static_cast<std::uint8_t>(arrays + structs));
+  };
+  auto close_arrays = [&] {
+    // Every array whose element type just ended gets its end step.
+    while (open_count > 0 && out[open[open_count - 1]].kind == step_kind::array) {
+      const std::uint16_t begin = open[--open_count];
+      out[begin].jump = static_cast<std::uint16_t>(out.size());
+      out.push_back(step_kind::array_end, 0, 0, arrays, structs, static_cast<std::uint16_t>(begin + 1));
+      --arrays;
+    }
+  };
+  for (std::size_t i = 0; i < sig.size(); ++i) {
+    const char c = sig[i];
+    switch (c) {
+      case 'y': case 'n': case 'q': case 'i': case 'u': case 'x': case 't': case 'd':
+        out.push_back(step_kind::fixed, fixed_size_of(c));
+        break;
+      case 'b': out.push_back(step_kind::boolean); break;
+      case 'h': out.push_back(step_kind::unix_fd); break;
+      case 's': out.push_back(step_kind::string); break;
+      case 'o': out.push_back(step_kind::object_path); break;
+      case 'g': out.push_back(step_kind::signature); break;
+      case 'v': out.push_back(step_kind::variant, 0, 0, arrays, structs); break;
+      case 'a': {
+        if (i + 1 >= sig.size()) return false;
+        ++arrays;
+        const char e = sig[i + 1];
+        const std::uint8_t fixed = fixed_size_of(e);
+        out.push_back(step_kind::array, fixed, static_cast<std::uint8_t>(alignment_of_code(e)), arrays, structs);
+        note_depth();
+        if (fixed) {
+          // The element is skipped with the array: no steps for it, the end follows at once.
+          const std::uint16_t begin = static_cast<std::uint16_t>(out.size() - 1);
+          out[begin].jump = static_cast<std::uint16_t>(out.size());
+          out.push_back(step_kind::array_end, 0, 0, arrays, structs, static_cast<std::uint16_t>(begin + 1));
+          --arrays;
+          ++i;
+          close_arrays();
+          continue;
+        }
+        open[open_count++] = static_cast<std::uint16_t>(out.size() - 1);
+        continue;  // the element type follows; the array closes after it
+      }
+      case '(': case '{':
+        ++structs;
+        open[open_count++] = static_cast<std::uint16_t>(out.size());
+        out.push_back(step_kind::struct_begin, 0, 8, arrays, structs);
+        note_depth();
+        continue;  // not a complete type yet
+      case ')': case '}':
+        if (open_count == 0 || out[open[open_count - 1]].kind != step_kind::struct_begin) return false;
+        --open_count;
+        --structs;
+        break;
+      default:
+        return false;
+    }
+    close_arrays();
+  }
+  return open_count == 0;
+}
+
+// One value of a basic type (the usual variant): read directly.
+KBUS_HOT_INLINE bool skip_basic(reader& r, char code) {
+  switch (code) {
+    case 'y': { std::uint8_t v; return r.get(v); }
+    case 'b': { bool v; return r.get_bool(v); }
+    case 'n': case 'q': { std::uint16_t v; return r.get(v); }
+    case 'i': case 'u': { std::uint32_t v; return r.get(v); }
+    case 'h': { std::uint32_t v; return r.get_unix_fd(v); }
+    case 'x': case 't': case 'd': { std::uint64_t v; return r.get(v); }
+    case 's': case 'o': { std::string_view v; return r.get_string(v, code); }
+    case 'g': { std::string_view v; return r.get_signature(v); }
+    default: return r.fail(errc::invalid_signature, std::string("unknown type code '") + code + "'");
+  }
+}
+
+// Runs the steps of `sig` over the reader. `base` is how deep the reader already is (in
+// variants and the containers around them), for the spec's nesting limits.
+bool validate(reader& r, std::string_view sig, reader::depth base);
+
+bool run(reader& r, const step_list& steps, reader::depth base) {
+  // Most signatures cannot reach the spec's nesting limits from where they start: then no
+  // step checks them.
+  const bool check_depth = base.arrays + steps.max_arrays > max_array_depth ||
+                           base.structs + steps.max_structs > max_struct_depth ||
+                           base.arrays + base.structs + base.variants + steps.max_containers > max_total_depth;
+  std::size_t array_ends[max_array_depth + 1];
+  int arrays_open = 0;
+  const std::size_t n = steps.size();
+  for (std::size_t pc = 0; pc < n;) {
+    const step& s = steps[pc];
+    switch (s.kind) {
+      case step_kind::fixed: {
+        bool ok;
+        switch (s.size) {
+          case 1: { std::uint8_t v; ok = r.get(v); break; }
+          case 2: { std::uint16_t v; ok = r.get(v); break; }
+          case 4: { std::uint32_t v; ok = r.get(v); break; }
+          default: { std::uint64_t v; ok = r.get(v); break; }
+        }
+        if (!ok) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::boolean: {
+        bool v;
+        if (!r.get_bool(v)) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::unix_fd: {
+        std::uint32_t v;
+        if (!r.get_unix_fd(v)) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::string:
+      case step_kind::object_path: {
+        std::string_view v;
+        if (!r.get_string(v, s.kind == step_kind::string ? 's' : 'o')) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::signature: {
+        std::string_view v;
+        if (!r.get_signature(v)) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::variant: {
+        std::string_view inner;
+        if (!r.get_signature(inner)) return false;
+        // get_signature validated it; check_single_type says why when it is not one type.
+        if (inner.size() != 1 && !is_single_complete_type(inner))
+          return r.fail(errc::invalid_signature,
+                        std::string("variant signature '") + std::string(inner) + "': " + check_single_type(inner).reason);
+        const reader::depth inside{base.arrays + s.arrays, base.structs + s.structs, base.variants + 1};
+        if (inside.arrays + inside.structs + inside.variants > max_total_depth)
+          return r.fail(errc::nesting_too_deep, "more than 64 nested containers");
+        if (!(inner.size() == 1 && inner[0] != 'v' ? skip_basic(r, inner[0]) : validate(r, inner, inside))) return false;
+        ++pc;
+        break;
+      }
+      case step_kind::array: {
+        const std::size_t at = (r.position() + 3) & ~std::size_t{3};
+        std::uint32_t len{};
+        if (!r.get(len)) return false;
+        if (len > max_array_length)
+          return r.fail_at(errc::array_too_long, at, "array of " + std::to_string(len) + " bytes exceeds the 64 MiB limit");
+        if (!r.align(s.align)) return false;
+        if (len > r.end() - r.position())
+          return r.fail_at(errc::truncated, at, "array of " + std::to_string(len) + " bytes runs past the end");
+        if (check_depth) {
+          if (base.arrays + s.arrays > max_array_depth) return r.fail(errc::nesting_too_deep, "more than 32 nested arrays");
+          if (base.arrays + s.arrays + base.structs + s.structs + base.variants > max_total_depth)
+            return r.fail(errc::nesting_too_deep, "more than 64 nested containers");
+        }
+        if (s.size) {
+          // Fixed-size elements: a whole number of them, skipped at once.
+          if (len % s.size != 0)
+            return r.fail(errc::array_length_mismatch, "array length is not a multiple of its element size");
+          r.skip_bytes(len);
+          pc = s.jump + 1u;
+        } else if (len == 0) {
+          pc = s.jump + 1u;
+        } else {
+          array_ends[arrays_open++] = r.position() + len;
+          ++pc;
+        }
+        break;
+      }
+      case step_kind::array_end: {
+        const std::size_t end = array_ends[arrays_open - 1];
+        if (r.position() < end) {
+          pc = s.jump;  // the next element
+        } else if (r.position() == end) {
+          --arrays_open;
+          ++pc;
+        } else {
+          return r.fail(errc::array_length_mismatch, "last array element does not end at the array's declared length");
+        }
+        break;
+      }
+      case step_kind::struct_begin:
+        if (check_depth) {
+          if (base.structs + s.structs > max_struct_depth) return r.fail(errc::nesting_too_deep, "more than 32 nested structs");
+          if (base.arrays + s.arrays + base.structs + s.structs + base.variants > max_total_depth)
+            return r.fail(errc::nesting_too_deep, "more than 64 nested containers");
+        }
+        if (!r.align(8)) return false;
+        ++pc;
+        break;
+    }
+  }
   return true;
 }
+
+// An array of one basic type other than the fixed-size ones ("as", "ao", "ab", "ah", "ag").
+bool skip_basic_array(reader& r, char element, reader::depth base) {
+  const std::size_t at = (r.position() + 3) & ~std::size_t{3};
+  std::uint32_t len{};
+  if (!r.get(len)) return false;
+  if (len > max_array_length)
+    return r.fail_at(errc::array_too_long, at, "array of " + std::to_string(len) + " bytes exceeds the 64 MiB limit");
+  if (!r.align(alignment_of_code(element))) return false;
+  if (len > r.end() - r.position())
+    return r.fail_at(errc::truncated, at, "array of " + std::to_string(len) + " bytes runs past the end");
+  if (base.arrays + 1 > max_array_depth) return r.fail(errc::nesting_too_deep, "more than 32 nested arrays");
+  if (base.arrays + 1 + base.structs + base.variants > max_total_depth)
+    return r.fail(errc::nesting_too_deep, "more than 64 nested containers");
+  const std::size_t end = r.position() + len;
+  while (r.position() < end)
+    if (!skip_basic(r, element)) return false;
+  if (r.position() != end)
+    return r.fail(errc::array_length_mismatch, "last array element does not end at the array's declared length");
+  return true;
+}
+
+bool validate(reader& r, std::string_view sig, reader::depth base) {
+  if (sig.size() == 1 && sig[0] != 'v') return skip_basic(r, sig[0]);
+  if (sig.size() == 2 && sig[0] == 'a' && is_basic_type_code(sig[1]) && fixed_size_of(sig[1]) == 0)
+    return skip_basic_array(r, sig[1], base);
+  step_list steps(2 * sig.size());
+  if (!compile(sig, steps)) return r.fail(errc::invalid_signature, "signature '" + std::string(sig) + "' is not valid");
+  return run(r, steps, base);
+}
+
+}  // namespace
+
+bool reader::skip(std::string_view type) { return validate(*this, type, nesting()); }
 
 }  // namespace kbus::detail

@@ -99,7 +99,7 @@ bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t&
   const char c = type[i];
   i = end;
   switch (c) {
-    case 'y': w.buffer().push_back(static_cast<std::byte>(v.as_uint())); return true;
+    case 'y': w.put_byte(static_cast<std::uint8_t>(v.as_uint())); return true;
     case 'b':
       if (v.as_uint() > 1) {
         err = error(errc::invalid_boolean, "boolean value is not 0 or 1");
@@ -115,12 +115,10 @@ bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t&
       return true;
     case 'x': case 't': case 'd': w.put(v.as_uint()); return true;
     case 's':
-      if (v.as_string().find('\0') != std::string::npos) {
-        err = error(errc::string_contains_nul, "string contains a NUL byte");
-        return false;
-      }
-      if (!is_valid_utf8(v.as_string())) {
-        err = error(errc::invalid_utf8, "string is not valid UTF-8");
+      if (auto ok = check_string_text(v.as_string()); !ok) {
+        const bool nul = v.as_string().find('\0') != std::string::npos;
+        err = nul ? error(errc::string_contains_nul, "string contains a NUL byte")
+                  : error(errc::invalid_utf8, "string is not valid UTF-8");
         return false;
       }
       w.put_string(v.as_string());
@@ -388,9 +386,10 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out) {
 }  // namespace detail
 
 void detail::check_string_for_encoding(std::string_view s) {
+  if (check_string_text(s)) return;
   if (s.find('\0') != std::string_view::npos)
     throw exception(error(errc::string_contains_nul, "a string to encode contains a NUL byte"));
-  if (!is_valid_utf8(s)) throw exception(error(errc::invalid_utf8, "a string to encode is not valid UTF-8"));
+  throw exception(error(errc::invalid_utf8, "a string to encode is not valid UTF-8"));
 }
 
 void detail::end_array_for_encoding(writer& w, writer::array_token token) {

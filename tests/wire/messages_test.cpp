@@ -147,11 +147,10 @@ TEST(Messages, GodbusBodyVectors) {
       EXPECT_TRUE(r.at_end());
       EXPECT_EQ(normalized(kbus::detail::body_to_json(sig, values))["data"], vec["values"]);
 
-      std::vector<std::byte> encoded;
-      kbus::detail::writer w(encoded, big);
+      kbus::detail::writer w(big);
       kbus::error err;
       ASSERT_TRUE(kbus::detail::encode_values(w, sig, values, err)) << err.what();
-      EXPECT_EQ(to_hex(encoded), vec[order].get<std::string>());
+      EXPECT_EQ(to_hex(std::move(w).take()), vec[order].get<std::string>());
     }
     ++n;
   }

@@ -149,7 +149,7 @@ constexpr type_scan scan_complete_type(std::string_view s, std::size_t pos, int 
     int members;
     int arrays_before;  // array prefixes pending when the container opened
   };
-  frame stack[max_total_depth + 2] = {};
+  frame stack[max_total_depth + 2];  // written before read: no cost to set up
   int depth = 0;
   int pending_arrays = 0;  // 'a' prefixes waiting for their element type
   const int base_array_depth = array_depth;

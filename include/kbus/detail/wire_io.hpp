@@ -7,6 +7,7 @@
 #include "kbus/error.hpp"
 #include "kbus/unix_fd.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +16,17 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
+
+// The few reads every value goes through: inlined even into large callers (the validator).
+#if defined(__GNUC__) || defined(__clang__)
+#define KBUS_HOT_INLINE [[gnu::always_inline]] inline
+#define KBUS_COLD [[gnu::cold, gnu::noinline]]
+#else
+#define KBUS_HOT_INLINE inline
+#define KBUS_COLD
+#endif
 
 namespace kbus::detail {
 
@@ -41,30 +52,57 @@ constexpr T byteswap(T v) noexcept {
 // Validates UTF-8 as the D-Bus specification requires (no overlongs, no surrogates,
 // nothing above U+10FFFF); NUL is reported separately by the caller.
 bool is_valid_utf8(std::string_view s) noexcept;
+// What a D-Bus string may hold, in one pass: valid UTF-8 without NUL. The failure says which
+// (string_contains_nul or invalid_utf8) and at which byte.
+validation check_string_text(std::string_view s) noexcept;
 
 // Whether a signature that check_signature accepted is exactly one complete type (what
 // check_single_type adds), without scanning it again.
 bool is_single_complete_type(std::string_view validated_signature) noexcept;
 
+// Appends aligned values to a message buffer it owns until take() gives it back. The buffer
+// grows in zero-filled steps and the writer keeps its own end: padding costs nothing (the
+// bytes are zero already) and an append is one bounds check and one copy.
 class writer {
  public:
-  // Appends to `buf`; alignment is relative to the start of `buf` (the message start).
-  writer(std::vector<std::byte>& buf, bool big_endian) noexcept
-      : buf_(buf), swap_(big_endian != (std::endian::native == std::endian::big)) {}
+  // Alignment is relative to the start of the buffer (the message start); `initial` is what
+  // the message already holds (its header, when a body follows).
+  explicit writer(bool big_endian, std::vector<std::byte> initial = {}) noexcept
+      : buf_(std::move(initial)), size_(buf_.size()), swap_(big_endian != (std::endian::native == std::endian::big)) {}
+  writer(writer&& other) noexcept
+      : fds(other.fds), buf_(std::move(other.buf_)), size_(std::exchange(other.size_, 0)), swap_(other.swap_) {}
+  writer& operator=(writer&& other) noexcept {
+    fds = other.fds;
+    buf_ = std::move(other.buf_);
+    size_ = std::exchange(other.size_, 0);
+    swap_ = other.swap_;
+    return *this;
+  }
 
   // Where 'h' values put their descriptors (null: fds cannot be sent).
   std::vector<unix_fd>* fds = nullptr;
 
-  std::vector<std::byte>& buffer() noexcept { return buf_; }
-  std::size_t size() const noexcept { return buf_.size(); }
+  std::size_t size() const noexcept { return size_; }
+  // What has been written so far (patchable, as header flags are).
+  std::span<std::byte> written() noexcept { return {buf_.data(), size_}; }
+  std::span<const std::byte> written() const noexcept { return {buf_.data(), size_}; }
+  // The bytes written, as the buffer of a message.
+  std::vector<std::byte> take() && {
+    buf_.resize(size_);
+    size_ = 0;
+    return std::move(buf_);
+  }
+
   bool big_endian() const noexcept { return swap_ != (std::endian::native == std::endian::big); }
   // True when values are written in the other byte order than this machine's.
   bool swaps() const noexcept { return swap_; }
 
-  void align(std::size_t a) {
-    const std::size_t pad = (a - (buf_.size() & (a - 1))) & (a - 1);
-    if (pad) buf_.resize(buf_.size() + pad, std::byte{0});
+  // Room for at least `more` bytes without another reallocation (a hint).
+  void reserve(std::size_t more) {
+    if (buf_.capacity() - size_ < more) buf_.reserve(size_ + more);
   }
+
+  void align(std::size_t a) { claim((a - (size_ & (a - 1))) & (a - 1)); }
 
   template <class T>
   void put(T v) {
@@ -72,11 +110,12 @@ class writer {
       put(std::bit_cast<std::uint64_t>(v));
     } else {
       static_assert(std::is_integral_v<T>);
-      align(sizeof(T));
+      const std::size_t pad = (sizeof(T) - (size_ & (sizeof(T) - 1))) & (sizeof(T) - 1);
       if (swap_) v = byteswap(v);
-      append(&v, sizeof(T));
+      std::memcpy(claim(pad + sizeof(T)) + pad, &v, sizeof(T));
     }
   }
+  void put_byte(std::uint8_t v) { *claim(1) = static_cast<std::byte>(v); }
 
   // Patches a 32-bit value written earlier at `offset`.
   void patch_u32(std::size_t offset, std::uint32_t v) noexcept {
@@ -84,18 +123,21 @@ class writer {
     std::memcpy(buf_.data() + offset, &v, 4);
   }
 
-  // 's' and 'o': u32 length, bytes, NUL.
+  // 's' and 'o': u32 length, bytes, NUL (already there: the buffer grows zero-filled).
   void put_string(std::string_view s) {
-    put(static_cast<std::uint32_t>(s.size()));
-    append(s.data(), s.size());
-    buf_.push_back(std::byte{0});
+    const std::size_t pad = (4 - (size_ & 3)) & 3;
+    std::uint32_t len = static_cast<std::uint32_t>(s.size());
+    if (swap_) len = byteswap(len);
+    std::byte* p = claim(pad + 4 + s.size() + 1) + pad;
+    std::memcpy(p, &len, 4);
+    if (!s.empty()) std::memcpy(p + 4, s.data(), s.size());
   }
 
   // 'g': u8 length, bytes, NUL.
   void put_signature(std::string_view s) {
-    buf_.push_back(static_cast<std::byte>(s.size()));
-    append(s.data(), s.size());
-    buf_.push_back(std::byte{0});
+    std::byte* p = claim(s.size() + 2);
+    p[0] = static_cast<std::byte>(s.size());
+    if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
   }
 
   // Starts an array whose elements align to `element_alignment`; returns the token for
@@ -106,25 +148,37 @@ class writer {
   };
   array_token begin_array(std::size_t element_alignment) {
     put(std::uint32_t{0});
-    const std::size_t length_offset = buf_.size() - 4;
+    const std::size_t length_offset = size_ - 4;
     align(element_alignment);
-    return {length_offset, buf_.size()};
+    return {length_offset, size_};
   }
   // False when the array grew beyond the spec's limit (the caller reports it).
   bool end_array(array_token t) noexcept {
-    const std::size_t len = buf_.size() - t.start;
+    const std::size_t len = size_ - t.start;
     patch_u32(t.length_offset, static_cast<std::uint32_t>(len));
     return len <= max_array_length;
   }
 
   void append(const void* p, std::size_t n) {
-    const std::size_t at = buf_.size();
-    buf_.resize(at + n);
-    if (n) std::memcpy(buf_.data() + at, p, n);
+    if (n) std::memcpy(claim(n), p, n);
   }
 
  private:
-  std::vector<std::byte>& buf_;
+  // `n` more bytes at the end, zero until written.
+  std::byte* claim(std::size_t n) {
+    if (buf_.size() - size_ < n) grow(n);
+    std::byte* p = buf_.data() + size_;
+    size_ += n;
+    return p;
+  }
+  void grow(std::size_t n) {
+    // Bytes past size_ are kept zero: new ones come zero-filled, and nothing writes there.
+    const std::size_t need = size_ + n;
+    buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, 2 * buf_.capacity()));
+  }
+
+  std::vector<std::byte> buf_;
+  std::size_t size_;
   bool swap_;
 };
 
@@ -161,22 +215,23 @@ class reader {
   const std::byte* data() const noexcept { return data_; }
 
   // Records the first error only; returns false so callers can `return fail(...)`.
-  bool fail(errc code, std::string what);
-  bool fail_at(errc code, std::size_t offset, std::string what);
+  // Cold and out of line: a hot read that can fail costs one call, not a string's construction.
+  KBUS_COLD bool fail(errc code, std::string what);
+  KBUS_COLD bool fail(errc code, const char* what);
+  KBUS_COLD bool fail_at(errc code, std::size_t offset, std::string what);
+  KBUS_COLD bool fail_at(errc code, std::size_t offset, const char* what);
 
-  bool align(std::size_t a) {
+  KBUS_HOT_INLINE bool align(std::size_t a) {
     const std::size_t pad = (a - (pos_ & (a - 1))) & (a - 1);
     if (pad == 0) return true;
     if (pad > end_ - pos_) return fail(errc::truncated, "padding runs past the end");
-    if (!trusted)
-      for (std::size_t i = 0; i < pad; ++i)
-      if (data_[pos_ + i] != std::byte{0}) return fail_at(errc::nonzero_padding, pos_ + i, "padding byte is not zero");
+    if (!trusted && !all_zero(data_ + pos_, pad, end_ - pos_)) return nonzero_padding(pad);
     pos_ += pad;
     return true;
   }
 
   template <class T>
-  bool get(T& out) {
+  KBUS_HOT_INLINE bool get(T& out) {
     if constexpr (std::is_same_v<T, double>) {
       std::uint64_t bits = 0;
       if (!get(bits)) return false;
@@ -213,7 +268,19 @@ class reader {
   }
 
   // 's' (type_code 's'), 'o' (checked as object path); the view points into the message.
-  bool get_string(std::string_view& out, char type_code = 's');
+  KBUS_HOT_INLINE bool get_string(std::string_view& out, char type_code = 's') {
+    const std::size_t start = (pos_ + 3) & ~std::size_t{3};
+    std::uint32_t len{};
+    if (!get(len)) return false;
+    if (len > end_ - pos_ || end_ - pos_ - len < 1) return string_past_end(start, len);
+    const char* p = reinterpret_cast<const char*>(data_ + pos_);
+    // Most strings are short ASCII: checked here in a few instructions, the rest out of line.
+    const bool plain = p[len] == '\0' && type_code != 'o' && is_plain_ascii(p, len, end_ - pos_);
+    if (!trusted && !plain && !check_string_bytes(p, len, type_code)) return false;
+    pos_ += len + 1;
+    out = std::string_view(p, len);
+    return true;
+  }
   // 'g': a signature (checked).
   bool get_signature(std::string_view& out);
 
@@ -223,14 +290,74 @@ class reader {
   bool end_array(std::size_t array_end);
 
   // Depth accounting for arrays and structs (variants can nest beyond the signature).
-  bool enter(char container);
-  void leave(char container) noexcept;
+  bool enter(char container) {
+    // Variants restart the signature but not the nesting limits: a message may not nest
+    // containers deeper than the spec's 32 arrays, 32 structs and 64 in all.
+    int& depth = container == 'a' ? array_depth_ : (container == '(' || container == '{') ? struct_depth_ : variant_depth_;
+    ++depth;
+    if (array_depth_ > max_array_depth || struct_depth_ > max_struct_depth ||
+        array_depth_ + struct_depth_ + variant_depth_ > max_total_depth)
+      return nesting_too_deep();
+    return true;
+  }
+  void leave(char container) noexcept {
+    int& depth = container == 'a' ? array_depth_ : (container == '(' || container == '{') ? struct_depth_ : variant_depth_;
+    --depth;
+  }
 
-  // Skips one complete value of `type` (validating it fully). Used for variants and unknown
-  // header fields, and by the dynamic validator.
+  // Skips values of `type`, a signature check_signature accepted, validating them fully:
+  // message bodies, variants and unknown header fields.
   bool skip(std::string_view type);
 
+  // How deep the reader is inside containers.
+  struct depth {
+    int arrays = 0;
+    int structs = 0;
+    int variants = 0;
+  };
+  depth nesting() const noexcept { return {array_depth_, struct_depth_, variant_depth_}; }
+
  private:
+  // Whether the n (< 8) padding bytes at p are zero; `readable` bytes may be read at p.
+  static bool all_zero(const std::byte* p, std::size_t n, std::size_t readable) noexcept {
+    if (readable >= 8 && std::endian::native == std::endian::little) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      return (w & (~std::uint64_t{0} >> (64 - 8 * n))) == 0;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (p[i] != std::byte{0}) return false;
+    return true;
+  }
+  // True when the `len` bytes at `p` are ASCII without NUL. Reads whole 8-byte words, never
+  // beyond the `readable` bytes at `p` (at least len + 1: the terminator).
+  static bool is_plain_ascii(const char* p, std::size_t len, std::size_t readable) noexcept {
+    constexpr std::uint64_t high = 0x8080808080808080ull, low = 0x0101010101010101ull;
+    auto clean = [](std::uint64_t w) { return ((w & high) | ((w - low) & ~w & high)) == 0; };
+    std::uint64_t w;
+    if (len < 8) {
+      if (readable < 8) return false;  // near the end of the buffer: the slow path
+      std::memcpy(&w, p, 8);
+      // Bytes past the string become 0x01, which passes.
+      const std::uint64_t keep = len == 0 ? 0 : (~std::uint64_t{0} >> (64 - 8 * len));
+      if constexpr (std::endian::native == std::endian::little) w = (w & keep) | (low & ~keep);
+      else return false;
+      return clean(w);
+    }
+    for (std::size_t i = 0; i + 8 <= len; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (!clean(w)) return false;
+    }
+    std::memcpy(&w, p + len - 8, 8);  // the last word, overlapping the one before
+    return clean(w);
+  }
+
+  // The cold halves of the inline reads above: they record the error and return false.
+  bool nonzero_padding(std::size_t pad);
+  bool string_past_end(std::size_t start, std::uint32_t len);
+  bool check_string_bytes(const char* p, std::uint32_t len, char type_code);
+  bool nesting_too_deep();
+
   const std::byte* data_;
   std::size_t pos_;
   std::size_t end_;
@@ -241,7 +368,6 @@ class reader {
   int variant_depth_ = 0;
   error err_;
 
-  friend bool skip_value(reader&, std::string_view, std::size_t&);
 };
 
 // The alignment of the first byte of a value of the type starting with `code`.
