@@ -19,6 +19,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -28,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace kbus {
@@ -156,11 +158,24 @@ struct completion_for final : completion<Args...> {
 };
 
 using call_completion = completion<boost::system::error_code, message>;
-// Calls start on the connection's strand, never in the initiating function: a reply runs its
-// handler inline when that is the executor completing it (a scheduler trip less per call).
-template <class Handler, class Executor>
-using call_completion_for =
-    completion_for<completion_delivery::dispatch, Handler, Executor, boost::system::error_code, message>;
+// A call completes on the connection's executor, never inside its initiating function (the
+// connection posts a completion that would). A handler with no executor of its own belongs
+// to the connection's executor and runs at once: no executor copy, no scheduler trip.
+template <class Handler>
+struct call_completion_for final : call_completion {
+  Handler handler;
+  explicit call_completion_for(Handler h) : handler(std::move(h)) {}
+  void complete(boost::system::error_code ec, message reply) override {
+    // system_executor stands for "none": a handler bound to it would run inline as well.
+    using own_executor = boost::asio::associated_executor_t<Handler, boost::asio::system_executor>;
+    if constexpr (std::is_same_v<own_executor, boost::asio::system_executor>) {
+      std::move(handler)(ec, std::move(reply));
+    } else {
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(reply)]() mutable { std::move(h)(ec, std::move(r)); });
+    }
+  }
+};
 
 using subscribe_completion = completion<boost::system::error_code, subscription>;
 template <class Handler, class Executor>
@@ -210,9 +225,9 @@ class connection {
         [this, options](auto handler, message m) {
           using H = decltype(handler);
           auto slot = boost::asio::get_associated_cancellation_slot(handler);
-          auto done = std::make_unique<detail::call_completion_for<H, executor_type>>(std::move(handler), get_executor());
-          const std::uint64_t id = start_call(std::move(m), options, std::move(done));
-          if (slot.is_connected()) slot.assign([this, id](boost::asio::cancellation_type) { cancel_call(id); });
+          auto done = std::make_unique<detail::call_completion_for<H>>(std::move(handler));
+          const std::uint64_t id = start_call(std::move(m), options, std::move(done), slot.is_connected());
+          if (id) slot.assign([this, id](boost::asio::cancellation_type) { cancel_call(id); });
         },
         token, std::move(call));
   }
@@ -266,7 +281,9 @@ class connection {
   void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
                                std::unique_ptr<detail::subscribe_completion> done);
-  std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done);
+  // Returns the id that cancel_call takes, or 0 when the call is not `cancellable`.
+  std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done,
+                           bool cancellable);
   void cancel_call(std::uint64_t id);
 
   std::shared_ptr<detail::connection_impl> impl_;

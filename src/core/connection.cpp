@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <set>
 #include <future>
 #include <unordered_map>
 
@@ -66,6 +66,45 @@ constexpr std::size_t nonce_size = 16;
 constexpr std::chrono::milliseconds kdbus_timeout_margin{1000};
 // Room for the most descriptors one message may carry (SCM_MAX_FD).
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
+// The most queued messages one sendmsg() gathers (well below IOV_MAX).
+constexpr std::size_t max_gather = 64;
+
+// The UNIX_FDS header field of a framed message, found without parsing it: received
+// descriptors go to the messages that declare them, in order, however the reads split the
+// stream. nullopt when a field is not one this scan steps over (the message then gets
+// every descriptor waiting, and parsing judges).
+std::optional<std::uint32_t> declared_unix_fds(std::span<const std::byte> m) {
+  const bool swap = (static_cast<char>(m[0]) == 'B') != (std::endian::native == std::endian::big);
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t v;
+    std::memcpy(&v, m.data() + at, 4);
+    return swap ? __builtin_bswap32(v) : v;
+  };
+  auto u8 = [&](std::size_t at) { return static_cast<std::uint8_t>(m[at]); };
+  const std::size_t end = 16 + std::size_t{u32(12)};
+  if (end > m.size()) return std::nullopt;
+  std::size_t pos = 16;
+  while (pos < end) {
+    pos = (pos + 7) & ~std::size_t{7};
+    // A field: code, a one-character signature (length, type, NUL), the value.
+    if (end - pos < 4 || u8(pos + 1) != 1) return std::nullopt;
+    const std::uint8_t code = u8(pos);
+    const char type = static_cast<char>(m[pos + 2]);
+    pos += 4;
+    if (type == 'u' || type == 's' || type == 'o') {
+      pos = (pos + 3) & ~std::size_t{3};
+      if (end < pos + 4) return std::nullopt;
+      if (type == 'u' && code == static_cast<std::uint8_t>(header_field::unix_fds)) return u32(pos);
+      pos += 4 + (type == 'u' ? 0 : std::size_t{u32(pos)} + 1);
+    } else if (type == 'g') {
+      if (end <= pos) return std::nullopt;
+      pos += std::size_t{u8(pos)} + 2;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return 0;
+}
 
 // The process at the other end of a local socket.
 std::optional<connection_info::credentials> peer_credentials_of(int fd) {
@@ -122,8 +161,11 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   explicit connection_impl(boost::asio::any_io_executor ex)
       : strand_(boost::asio::make_strand(ex)), socket_(strand_) {}
 
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
-  boost::asio::posix::stream_descriptor socket_;
+  // The I/O objects use the strand's own type, not any_io_executor around it: every
+  // completion would otherwise go through two layers of type erasure and allocate.
+  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+  strand_type strand_;
+  boost::asio::posix::basic_stream_descriptor<strand_type> socket_;
   connection_info info_;
   bool open_ = false;
   std::string last_error_;
@@ -141,19 +183,28 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::uint32_t next_serial_ = 1;
 
   struct pending_call {
-    std::uint64_t id;
+    std::uint64_t id;  // 0: the call cannot be cancelled
     std::unique_ptr<call_completion> done;
     std::chrono::steady_clock::time_point deadline;
   };
-  // One timer for all pending calls, armed for the earliest deadline: no timer (and no
-  // timerfd update) per call. Replies leave the timer alone; when it fires it ends the
-  // calls that are due and re-arms for the next.
-  std::set<std::pair<std::chrono::steady_clock::time_point, std::uint32_t>> deadlines_;
-  boost::asio::steady_timer deadline_timer_{strand_};
+  // One timer for all pending calls, armed for the earliest deadline it has seen: no timer
+  // (and no timerfd update) per call. Replies leave it alone, and it stays armed when no call
+  // is pending (the socket's read keeps the io_context busy anyway); when it fires it ends
+  // the calls that are due and re-arms for the earliest left.
+  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
+                                    strand_type>
+      deadline_timer_{strand_};
   std::optional<std::chrono::steady_clock::time_point> timer_armed_for_;
-  std::unordered_map<std::uint32_t, pending_call> pending_;  // by serial
-  std::unordered_map<std::uint64_t, std::uint32_t> serial_of_;  // call id -> serial
-  std::uint64_t next_call_id_ = 1;
+  std::unordered_map<std::uint32_t, pending_call> pending_;     // by serial
+  std::unordered_map<std::uint64_t, std::uint32_t> serial_of_;  // id -> serial, cancellable calls only
+
+  // Operations posted by the public API and not yet run: while there are any, a new one
+  // must queue behind them (keeping the order of the application's calls).
+  std::atomic<std::size_t> queued_{0};
+  // A call being started inside its initiating function: completions are posted.
+  bool initiating_ = false;
+  // Dispatching what one read brought: messages sent meanwhile go out together after it.
+  bool batching_ = false;
 
   // Connecting.
   std::vector<address_entry> entries_;
@@ -164,7 +215,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::unique_ptr<file_keyring> keyring_;
   // The kdbus transport, when the address was a kernel: one.
   std::unique_ptr<kdbus_transport> kdbus_;
-  boost::asio::posix::stream_descriptor kdbus_wait_{strand_};
+  boost::asio::posix::basic_stream_descriptor<strand_type> kdbus_wait_{strand_};
   bool draining_kdbus_ = false;
   // kdbus caps the replies one connection may await (KDBUS_CONN_MAX_REQUESTS_PENDING, notes
   // §1.8): calls beyond it wait here, in order, and go out as replies come in.
@@ -411,7 +462,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void read_kdbus() {
     auto self = shared_from_this();
-    kdbus_wait_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+    kdbus_wait_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
       if (ec) return self->disconnect(ec.message());
       if (!self->open_ || !self->kdbus_) return;
       self->drain_kdbus();
@@ -425,7 +476,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     while (offset < data->size()) {
       const ssize_t n = ::send(socket_.native_handle(), data->data() + offset, data->size() - offset, MSG_NOSIGNAL);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write,
+        socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
                            [self, data, offset](boost::system::error_code ec) {
                              if (ec) return self->fail_auth(ec.message());
                              self->write_raw(data, offset);
@@ -441,7 +492,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void read_auth() {
     auto self = shared_from_this();
-    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+    socket_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
       if (ec) return self->fail_auth(ec.message());
       char buf[4096];
       const ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, 0);
@@ -501,7 +552,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void read_server_auth() {
     auto self = shared_from_this();
-    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+    socket_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
       if (ec) return self->fail_auth(ec.message());
       char buf[4096];
       const ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, 0);
@@ -566,6 +617,39 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   // ---- sending ----
 
+  // Whether an operation of the public API may run at once, in the caller (which is on the
+  // strand): nothing of it is still queued, and it cannot end up running a handler inside
+  // the initiating function (the kdbus transport answers some calls synchronously; a
+  // deferred read would dispatch what is buffered).
+  bool can_run_inline() const noexcept {
+    return queued_.load(std::memory_order_relaxed) == 0 && !kdbus_ && !read_deferred_;
+  }
+
+  // Runs `f` on the strand, behind everything queued before it.
+  template <class F>
+  void post_op(F f) {
+    queued_.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
+      self->queued_.fetch_sub(1, std::memory_order_relaxed);
+      f(*self);
+    });
+  }
+
+  void call_inline(message m, call_options options, std::unique_ptr<call_completion> done, std::uint64_t id) {
+    struct initiating {
+      bool& flag;
+      explicit initiating(bool& f) : flag(f) { flag = true; }
+      ~initiating() { flag = false; }
+    } guard(initiating_);
+    call(std::move(m), options, std::move(done), id);
+  }
+
+  // Completes a call, or posts the completion when the call is still being initiated.
+  void deliver(std::unique_ptr<call_completion> done, boost::system::error_code ec, message reply) {
+    if (!initiating_) return done->complete(ec, std::move(reply));
+    boost::asio::post(strand_, [d = std::move(done), ec, r = std::move(reply)]() mutable { d->complete(ec, std::move(r)); });
+  }
+
   void send(message m, std::chrono::milliseconds reply_timeout = call_options{}.timeout) {
     if (!open_) return;
     start_reading();
@@ -583,7 +667,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       return drain_kdbus();
     }
     outq_.push_back(std::move(m));
-    if (!writing_) write_next();
+    if (!writing_ && !batching_) write_next();
   }
 
   void send_kdbus(const message& m, std::chrono::milliseconds reply_timeout) {
@@ -610,55 +694,70 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   }
 
   // Writes queued messages until the queue is empty or the socket is full (then waits for it
-  // to drain: back-pressure). A loop, not recursion: the queue may hold thousands.
+  // to drain: back-pressure), several to a sendmsg(). A loop, not recursion: the queue may
+  // hold thousands.
   void write_next() {
     writing_ = true;
     while (!outq_.empty() && open_) {
-      const message& m = outq_.front();
-      const auto bytes = m.bytes();
-      while (written_ < bytes.size()) {
-        iovec iov{const_cast<std::byte*>(bytes.data()) + written_, bytes.size() - written_};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        alignas(cmsghdr) char control[fd_control_space];
-        if (written_ == 0 && !m.fds().empty()) {
-          // Descriptors travel with the first byte of their message.
-          msg.msg_control = control;
-          msg.msg_controllen = CMSG_SPACE(sizeof(int) * m.fds().size());
-          cmsghdr* c = CMSG_FIRSTHDR(&msg);
-          c->cmsg_level = SOL_SOCKET;
-          c->cmsg_type = SCM_RIGHTS;
-          c->cmsg_len = CMSG_LEN(sizeof(int) * m.fds().size());
-          int* out = reinterpret_cast<int*>(CMSG_DATA(c));
-          for (std::size_t i = 0; i < m.fds().size(); ++i) out[i] = m.fds()[i].get();
-        }
-        const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          auto self = shared_from_this();
-          socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, [self](boost::system::error_code ec) {
-            if (ec) return self->disconnect(ec.message());
-            self->write_next();
-          });
-          return;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return disconnect(std::string("send: ") + std::strerror(errno));
-        written_ += static_cast<std::size_t>(n);
+      // A message with descriptors goes alone, as if never gathered: its fds travel with its
+      // first byte, and no receiver sees them arrive with another message's bytes.
+      iovec iov[max_gather];
+      std::size_t count = 0;
+      for (const message& m : outq_) {
+        if (count == max_gather || (count > 0 && !m.fds().empty())) break;
+        const auto bytes = m.bytes();
+        const std::size_t skip = count == 0 ? written_ : 0;
+        iov[count++] = iovec{const_cast<std::byte*>(bytes.data()) + skip, bytes.size() - skip};
+        if (!m.fds().empty()) break;
       }
-      written_ = 0;
-      outq_.pop_front();
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      alignas(cmsghdr) char control[fd_control_space];
+      const message& first = outq_.front();
+      if (written_ == 0 && !first.fds().empty()) {
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * first.fds().size());
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * first.fds().size());
+        int* out = reinterpret_cast<int*>(CMSG_DATA(c));
+        for (std::size_t i = 0; i < first.fds().size(); ++i) out[i] = first.fds()[i].get();
+      }
+      const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        auto self = shared_from_this();
+        socket_.async_wait(boost::asio::posix::descriptor_base::wait_write, [self](boost::system::error_code ec) {
+          if (ec) return self->disconnect(ec.message());
+          self->write_next();
+        });
+        return;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return disconnect(std::string("send: ") + std::strerror(errno));
+      // Drop what went out whole; a message cut short continues at written_.
+      auto sent = static_cast<std::size_t>(n);
+      while (sent > 0) {
+        const std::size_t rest = outq_.front().bytes().size() - written_;
+        if (sent < rest) {
+          written_ += sent;
+          break;
+        }
+        sent -= rest;
+        written_ = 0;
+        outq_.pop_front();
+      }
     }
     writing_ = false;
   }
 
   void call(message m, call_options options, std::unique_ptr<call_completion> done, std::uint64_t id = 0) {
-    if (!open_) return done->complete(to_boost(make_error_code(connection_errc::not_connected)), {});
+    if (!open_) return deliver(std::move(done), to_boost(make_error_code(connection_errc::not_connected)), {});
     start_reading();
     const std::uint32_t serial = next_serial_;
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;
     pending_.emplace(serial, pending_call{id, std::move(done), deadline});
-    deadlines_.emplace(deadline, serial);
     if (!timer_armed_for_ || deadline < *timer_armed_for_) arm_deadline_timer(deadline);
     if (id) serial_of_[id] = serial;
     send(std::move(m), options.timeout);
@@ -670,14 +769,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     auto p = std::move(it->second);
     pending_.erase(it);
     if (p.id) serial_of_.erase(p.id);
-    deadlines_.erase({p.deadline, serial});
     if (kdbus_) kdbus_call_ended();
-    if (deadlines_.empty() && timer_armed_for_) {
-      // Idle: a timer left waiting would keep the application's io_context running.
-      timer_armed_for_.reset();
-      deadline_timer_.cancel();
-    }
-    p.done->complete(ec, std::move(reply));
+    deliver(std::move(p.done), ec, std::move(reply));
   }
 
   void arm_deadline_timer(std::chrono::steady_clock::time_point when) {
@@ -688,10 +781,18 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       auto self = weak.lock();
       if (ec || !self) return;  // re-armed (operation_aborted) or gone
       self->timer_armed_for_.reset();
+      // A scan of the pending calls: the timer fires once per earliest deadline, not per call.
       const auto now = std::chrono::steady_clock::now();
-      while (!self->deadlines_.empty() && self->deadlines_.begin()->first <= now)
-        self->complete_call(self->deadlines_.begin()->second, to_boost(make_error_code(connection_errc::timeout)), {});
-      if (!self->deadlines_.empty() && !self->timer_armed_for_) self->arm_deadline_timer(self->deadlines_.begin()->first);
+      std::vector<std::uint32_t> due;
+      std::optional<std::chrono::steady_clock::time_point> next;
+      for (const auto& [serial, p] : self->pending_) {
+        if (p.deadline <= now) due.push_back(serial);
+        else if (!next || p.deadline < *next) next = p.deadline;
+      }
+      for (std::uint32_t serial : due)
+        self->complete_call(serial, to_boost(make_error_code(connection_errc::timeout)), {});
+      // Handlers may have started calls (and armed the timer) meanwhile.
+      if (next && (!self->timer_armed_for_ || *next < *self->timer_armed_for_)) self->arm_deadline_timer(*next);
     });
   }
 
@@ -707,7 +808,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     auto self = shared_from_this();
     // Messages already in the buffer (pipelined after authentication) come first.
     if (!extract_messages()) return;
-    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+    socket_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
       if (ec) return self->disconnect(ec.message());
       if (!self->open_) return;
       auto& buf = self->rbuf_;
@@ -741,13 +842,28 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     });
   }
 
-  // Takes every complete message from the buffer; false when the connection ended.
+  // Takes every complete message from the buffer; false when the connection ended. What the
+  // handlers send meanwhile goes out together afterwards.
   bool extract_messages() {
+    struct batch {
+      bool& flag;
+      explicit batch(bool& f) : flag(f) { flag = true; }
+      ~batch() { flag = false; }
+    };
+    {
+      batch b(batching_);
+      dispatch_buffered();
+    }
+    if (open_ && !writing_ && !outq_.empty()) write_next();
+    return open_;
+  }
+
+  void dispatch_buffered() {
     while (open_ && rend_ - rstart_ >= fixed_header_size) {
       auto size = message_size(std::span<const std::byte>(rbuf_.data() + rstart_, fixed_header_size));
       if (!size) {
         disconnect("the peer sent an invalid message: " + size.error().what(), connection_errc::peer_sent_invalid_message);
-        return false;
+        return;
       }
       if (rend_ - rstart_ < *size) {
         if (rbuf_.size() - rstart_ < *size) {
@@ -763,21 +879,27 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
                                    rbuf_.begin() + static_cast<std::ptrdiff_t>(rstart_ + *size));
       rstart_ += *size;
       if (rstart_ == rend_) rstart_ = rend_ = 0;
-      // The UNIX_FDS count is in the header; the fds arrived with the message's first bytes.
+      // The descriptors it declares (UNIX_FDS), from those received so far, in order.
       std::vector<unix_fd> fds;
-      while (!rfds_.empty()) {
-        fds.push_back(std::move(rfds_.front()));
-        rfds_.pop_front();
+      if (!rfds_.empty()) {
+        const auto declared = declared_unix_fds(bytes);
+        const std::size_t n = declared ? std::min<std::size_t>(*declared, rfds_.size()) : rfds_.size();
+        for (std::size_t i = 0; i < n; ++i) {
+          fds.push_back(std::move(rfds_.front()));
+          rfds_.pop_front();
+        }
       }
       auto m = message::parse(std::move(bytes), std::move(fds));
       if (!m) {
         if (m.error() == errc::invalid_message_type) continue;  // unknown types are ignored (spec)
         disconnect("the peer sent an invalid message: " + m.error().what(), connection_errc::peer_sent_invalid_message);
-        return false;
+        return;
       }
       dispatch(std::move(*m));
     }
-    return open_;
+    // Descriptors arrive with their message's first byte: with every byte taken, those left
+    // belong to no message (a peer sent more than it declared). Closing them bounds the leak.
+    if (rstart_ == rend_) rfds_.clear();
   }
 
   void dispatch(message m) {
@@ -936,10 +1058,9 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     auto pending = std::move(pending_);
     pending_.clear();
     serial_of_.clear();
-    deadlines_.clear();
     deadline_timer_.cancel();
     timer_armed_for_.reset();
-    for (auto& [serial, p] : pending) p.done->complete(to_boost(make_error_code(code)), {});
+    for (auto& [serial, p] : pending) deliver(std::move(p.done), to_boost(make_error_code(code)), {});
     if (auto done = std::move(connect_done_)) done->complete(to_boost(make_error_code(code)));
     for (auto& [text, m] : bus_matches_) {
       auto waiters = std::move(m.waiters);
@@ -1140,8 +1261,8 @@ connection& connection::operator=(connection&& o) noexcept {
 
 void connection::start_connect(std::string address, connect_options options,
                                std::unique_ptr<detail::connect_completion> done) {
-  boost::asio::post(impl_->strand_, [impl = impl_, address = std::move(address), options, d = std::move(done)]() mutable {
-    impl->connect(std::move(address), options, std::move(d));
+  impl_->post_op([address = std::move(address), options, d = std::move(done)](detail::connection_impl& impl) mutable {
+    impl.connect(std::move(address), options, std::move(d));
   });
 }
 
@@ -1204,8 +1325,8 @@ subscription connection::start_subscribe(match_rule rule, signal_handler handler
   const std::uint64_t id = next_subscription_id++;
   const bool completes = done != nullptr;
   std::weak_ptr<detail::connection_impl> weak = impl_;
-  boost::asio::post(impl_->strand_, [impl = impl_, id, rule = std::move(rule), handler = std::move(handler), options,
-                                     d = std::move(done), weak]() mutable {
+  impl_->post_op([id, rule = std::move(rule), handler = std::move(handler), options, d = std::move(done),
+                  weak](detail::connection_impl& impl) mutable {
     std::function<void(boost::system::error_code)> confirmed;
     if (d) {
       confirmed = [d = std::shared_ptr<detail::subscribe_completion>(std::move(d)), weak, id](boost::system::error_code ec) {
@@ -1214,40 +1335,48 @@ subscription connection::start_subscribe(match_rule rule, signal_handler handler
         d->complete(ec, subscription{});
       };
     }
-    impl->subscribe(id, std::move(rule), std::move(handler), options, std::move(confirmed));
+    impl.subscribe(id, std::move(rule), std::move(handler), options, std::move(confirmed));
   });
   // With a completion, the handle travels through it; without, it is returned at once.
   if (completes) return {};
   return subscription(std::move(weak), id);
 }
 
-std::uint64_t connection::start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done) {
+std::uint64_t connection::start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done,
+                                     bool cancellable) {
   // Ids are handed out here (the caller's thread) so cancellation can name the call at once.
   static std::atomic<std::uint64_t> next_id{1};
-  const std::uint64_t id = next_id++;
-  boost::asio::post(impl_->strand_, [impl = impl_, m = std::move(m), options, d = std::move(done), id]() mutable {
-    impl->call(std::move(m), options, std::move(d), id);
+  const std::uint64_t id = cancellable ? next_id++ : 0;
+  // From a handler of this connection the call goes out at once (no trip through the
+  // scheduler); from elsewhere it is posted to the strand.
+  if (impl_->strand_.running_in_this_thread() && impl_->can_run_inline()) {
+    impl_->call_inline(std::move(m), options, std::move(done), id);
+    return id;
+  }
+  impl_->post_op([m = std::move(m), options, d = std::move(done), id](detail::connection_impl& impl) mutable {
+    impl.call(std::move(m), options, std::move(d), id);
   });
   return id;
 }
 
 void connection::cancel_call(std::uint64_t id) {
-  boost::asio::post(impl_->strand_, [impl = impl_, id] { impl->cancel(id); });
+  impl_->post_op([id](detail::connection_impl& impl) { impl.cancel(id); });
 }
 
 void connection::send(message m) {
-  boost::asio::post(impl_->strand_, [impl = impl_, m = std::move(m)]() mutable { impl->send(std::move(m)); });
+  if (impl_->strand_.running_in_this_thread() && impl_->can_run_inline()) return impl_->send(std::move(m));
+  impl_->post_op([m = std::move(m)](detail::connection_impl& impl) mutable { impl.send(std::move(m)); });
 }
 
 void connection::set_message_handler(message_handler h) {
-  boost::asio::post(impl_->strand_, [impl = impl_, h = std::move(h)]() mutable {
-    impl->handler_ = std::move(h);
-    impl->start_reading();
+  impl_->post_op([h = std::move(h)](detail::connection_impl& impl) mutable {
+    impl.handler_ = std::move(h);
+    impl.start_reading();
   });
 }
 
 void connection::close() {
-  boost::asio::post(impl_->strand_, [impl = impl_] { impl->disconnect("closed by this side"); });
+  impl_->post_op([](detail::connection_impl& impl) { impl.disconnect("closed by this side"); });
 }
 
 subscription::subscription(subscription&& o) noexcept : impl_(std::move(o.impl_)), id_(std::exchange(o.id_, 0)) {}
@@ -1270,7 +1399,7 @@ void subscription::reset() noexcept {
   if (!id || !impl) return;
   try {
     if (impl->strand_.running_in_this_thread()) return impl->unsubscribe(id);
-    boost::asio::post(impl->strand_, [impl, id] { impl->unsubscribe(id); });
+    impl->post_op([id](detail::connection_impl& i) { i.unsubscribe(id); });
   } catch (...) {
     // Only allocation can fail here; the subscription then ends with its connection.
   }
