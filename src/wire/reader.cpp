@@ -73,7 +73,7 @@ bool reader::fail(errc code, const char* what) { return fail_at(code, pos_, std:
 bool reader::fail_at(errc code, std::size_t offset, const char* what) { return fail_at(code, offset, std::string(what)); }
 
 bool reader::fail_at(errc code, std::size_t offset, std::string what) {
-  if (!err_.code) {
+  if (!err_) {
     err_ = error(code, std::move(what) + " (at byte " + std::to_string(offset) + ")");
   }
   // Stop every later read.
@@ -117,7 +117,7 @@ bool reader::nesting_too_deep() {
   return fail(errc::nesting_too_deep, "more than 64 nested containers");
 }
 
-bool reader::get_signature(std::string_view& out) {
+bool reader::get_long_signature(std::string_view& out) {
   if (pos_ >= end_) return fail(errc::truncated, "signature length runs past the end");
   const std::size_t len = static_cast<std::uint8_t>(data_[pos_]);
   if (len + 2 > end_ - pos_) return fail(errc::truncated, "signature runs past the end");
@@ -194,12 +194,7 @@ bool is_single_complete_type(std::string_view validated_signature) noexcept {
 namespace {
 
 enum class step_kind : std::uint8_t {
-  fixed,         // y n q i u x t d: `size` bytes at their alignment
-  boolean,       // b
-  unix_fd,       // h
-  string,        // s
-  object_path,   // o
-  signature,     // g
+  basic,         // one value of the basic type `size` holds the code of
   variant,       // v
   array,         // a: `size` is the element size when fixed (bytes skipped at once), else 0
   array_end,     // loops back to `jump` while the array has bytes left
@@ -209,7 +204,7 @@ enum class step_kind : std::uint8_t {
 // Trivial, so a list of them costs nothing to set up.
 struct step {
   step_kind kind;
-  std::uint8_t size;      // fixed: the value's size; array: the fixed element size or 0
+  std::uint8_t size;      // basic: the type code; array: the fixed element size or 0
   std::uint8_t align;     // array: the element alignment
   std::uint8_t arrays;    // containers: how many arrays and structs enclose or are this one,
   std::uint8_t structs;   //   counted inside this signature
@@ -279,14 +274,10 @@ bool compile(std::string_view sig, step_list& out) {
   for (std::size_t i = 0; i < sig.size(); ++i) {
     const char c = sig[i];
     switch (c) {
-      case 'y': case 'n': case 'q': case 'i': case 'u': case 'x': case 't': case 'd':
-        out.push_back(step_kind::fixed, fixed_size_of(c));
+      case 'y': case 'b': case 'n': case 'q': case 'i': case 'u': case 'x': case 't': case 'd':
+      case 'h': case 's': case 'o': case 'g':
+        out.push_back(step_kind::basic, static_cast<std::uint8_t>(c));
         break;
-      case 'b': out.push_back(step_kind::boolean); break;
-      case 'h': out.push_back(step_kind::unix_fd); break;
-      case 's': out.push_back(step_kind::string); break;
-      case 'o': out.push_back(step_kind::object_path); break;
-      case 'g': out.push_back(step_kind::signature); break;
       case 'v': out.push_back(step_kind::variant, 0, 0, arrays, structs); break;
       case 'a': {
         if (i + 1 >= sig.size()) return false;
@@ -358,43 +349,10 @@ bool run(reader& r, const step_list& steps, reader::depth base) {
   for (std::size_t pc = 0; pc < n;) {
     const step& s = steps[pc];
     switch (s.kind) {
-      case step_kind::fixed: {
-        bool ok;
-        switch (s.size) {
-          case 1: { std::uint8_t v; ok = r.get(v); break; }
-          case 2: { std::uint16_t v; ok = r.get(v); break; }
-          case 4: { std::uint32_t v; ok = r.get(v); break; }
-          default: { std::uint64_t v; ok = r.get(v); break; }
-        }
-        if (!ok) return false;
+      case step_kind::basic:
+        if (!skip_basic(r, static_cast<char>(s.size))) return false;
         ++pc;
         break;
-      }
-      case step_kind::boolean: {
-        bool v;
-        if (!r.get_bool(v)) return false;
-        ++pc;
-        break;
-      }
-      case step_kind::unix_fd: {
-        std::uint32_t v;
-        if (!r.get_unix_fd(v)) return false;
-        ++pc;
-        break;
-      }
-      case step_kind::string:
-      case step_kind::object_path: {
-        std::string_view v;
-        if (!r.get_string(v, s.kind == step_kind::string ? 's' : 'o')) return false;
-        ++pc;
-        break;
-      }
-      case step_kind::signature: {
-        std::string_view v;
-        if (!r.get_signature(v)) return false;
-        ++pc;
-        break;
-      }
       case step_kind::variant: {
         std::string_view inner;
         if (!r.get_signature(inner)) return false;

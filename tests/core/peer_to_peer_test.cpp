@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,3 +163,39 @@ TEST_F(PeerToPeer, DbusPythonConnectsToAKbusServer) {
 }
 
 }  // namespace
+
+// Several messages read at once, some carrying fds: each gets the descriptors its UNIX_FDS
+// field declares (all of them once went to the first message, and the connection dropped).
+TEST_F(PeerToPeer, DescriptorsGoToTheMessageThatDeclaresThem) {
+  kbus::server srv(io_.get_executor());
+  srv.listen("unix:dir=" + kbus::escape_address_value(dir_));
+  std::shared_ptr<kbus::connection> peer;
+  srv.async_accept([&](error_code ec, kbus::connection c) {
+    if (ec) return;
+    peer = std::make_shared<kbus::connection>(std::move(c));
+    peer->set_message_handler([p = peer.get()](kbus::message& m) {
+      if (m.type() != kbus::message_type::method_call) return;
+      p->send(kbus::message_builder::method_return(m).build(static_cast<std::uint32_t>(m.fds().size())));
+    });
+  });
+  kbus::connection client(io_.get_executor());
+  client.connect(srv.address(), kbus::connect_options{.bus = false});
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  kbus::unix_fd r(p[0]), w(p[1]);
+  auto call = [](auto... args) {
+    return kbus::message_builder::method_call(kbus::bus_name{}, "/calc"_path, "org.kbus.Calc"_iface, "Fds"_member).build(args...);
+  };
+  for (int round = 0; round < 20; ++round) {
+    auto f1 = client.async_call(call(), boost::asio::use_future);
+    auto f2 = client.async_call(call(kbus::unix_fd(::dup(w.get()))), boost::asio::use_future);
+    auto f3 = client.async_call(call(), boost::asio::use_future);
+    auto f4 = client.async_call(call(kbus::unix_fd(::dup(w.get())), kbus::unix_fd(::dup(w.get()))), boost::asio::use_future);
+    EXPECT_EQ(std::get<0>(f1.get().read<std::uint32_t>().value()), 0u);
+    EXPECT_EQ(std::get<0>(f2.get().read<std::uint32_t>().value()), 1u);
+    EXPECT_EQ(std::get<0>(f3.get().read<std::uint32_t>().value()), 0u);
+    EXPECT_EQ(std::get<0>(f4.get().read<std::uint32_t>().value()), 2u);
+  }
+  client.close();
+  srv.close();
+}

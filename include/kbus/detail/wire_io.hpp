@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -202,8 +203,11 @@ class reader {
   // content checks (UTF-8, NUL, padding), keep every bounds check.
   bool trusted = false;
 
-  bool ok() const noexcept { return !err_.code; }
-  const error& get_error() const noexcept { return err_; }
+  bool ok() const noexcept { return !err_; }
+  const error& get_error() const noexcept {
+    static const error none;
+    return err_ ? *err_ : none;
+  }
   std::size_t position() const noexcept { return pos_; }
   std::size_t end() const noexcept { return end_; }
   bool at_end() const noexcept { return pos_ == end_; }
@@ -275,14 +279,25 @@ class reader {
     if (len > end_ - pos_ || end_ - pos_ - len < 1) return string_past_end(start, len);
     const char* p = reinterpret_cast<const char*>(data_ + pos_);
     // Most strings are short ASCII: checked here in a few instructions, the rest out of line.
-    const bool plain = p[len] == '\0' && type_code != 'o' && is_plain_ascii(p, len, end_ - pos_);
-    if (!trusted && !plain && !check_string_bytes(p, len, type_code)) return false;
+    if (!trusted && !(p[len] == '\0' && type_code != 'o' && is_plain_ascii(p, len, end_ - pos_)) &&
+        !check_string_bytes(p, len, type_code))
+      return false;
     pos_ += len + 1;
     out = std::string_view(p, len);
     return true;
   }
-  // 'g': a signature (checked).
-  bool get_signature(std::string_view& out);
+  // 'g': a signature (checked). One type code (most variants) is read here; the rest out of line.
+  KBUS_HOT_INLINE bool get_signature(std::string_view& out) {
+    if (end_ - pos_ >= 3) {
+      const char* p = reinterpret_cast<const char*>(data_ + pos_);
+      if (p[0] == 1 && p[2] == '\0' && (trusted || is_basic_type_code(p[1]) || p[1] == 'v')) {
+        out = std::string_view(p + 1, 1);
+        pos_ += 3;
+        return true;
+      }
+    }
+    return get_long_signature(out);
+  }
 
   // Array framing: reads the length, aligns to the element, and gives the end offset.
   bool begin_array(std::size_t element_alignment, std::size_t& array_end);
@@ -352,6 +367,8 @@ class reader {
     return clean(w);
   }
 
+  bool get_long_signature(std::string_view& out);
+
   // The cold halves of the inline reads above: they record the error and return false.
   bool nonzero_padding(std::size_t pad);
   bool string_past_end(std::size_t start, std::uint32_t len);
@@ -366,7 +383,7 @@ class reader {
   int array_depth_ = 0;
   int struct_depth_ = 0;
   int variant_depth_ = 0;
-  error err_;
+  std::optional<error> err_;  // empty until the first failure: a reader costs nothing to make
 
 };
 
