@@ -497,9 +497,8 @@ struct codec<std::variant<Ts...>> : detail::basic_codec_base<'v'> {
   static void try_alternative(detail::reader& r, std::string_view sig, std::variant<Ts...>& v, bool& found, bool& ok) {
     if (found || !detail::same_signature(sig, codec<A>::signature)) return;
     found = true;
-    A a{};
-    ok = codec<A>::decode(r, a);
-    if (ok) v = std::move(a);
+    // Decoded in place (on failure the read fails, whatever the variant holds).
+    ok = codec<A>::decode(r, v.template emplace<A>());
   }
 };
 

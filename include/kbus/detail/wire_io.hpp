@@ -161,7 +161,15 @@ class writer {
   }
 
   void append(const void* p, std::size_t n) {
-    if (n) std::memcpy(claim(n), p, n);
+    if (n >= large_append) {
+      // Copied once, not zero-filled first: trim to the bytes written, then insert.
+      buf_.resize(size_);
+      const auto* bytes = static_cast<const std::byte*>(p);
+      buf_.insert(buf_.end(), bytes, bytes + n);
+      size_ += n;
+    } else if (n) {
+      std::memcpy(claim(n), p, n);
+    }
   }
 
  private:
@@ -177,6 +185,9 @@ class writer {
     const std::size_t need = size_ + n;
     buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, 2 * buf_.capacity()));
   }
+
+  // From this size on, appending skips the zero-fill of new room (a large `ay`, say).
+  static constexpr std::size_t large_append = 4096;
 
   std::vector<std::byte> buf_;
   std::size_t size_;
@@ -307,7 +318,9 @@ class reader {
   // Depth accounting for arrays and structs (variants can nest beyond the signature).
   bool enter(char container) {
     // Variants restart the signature but not the nesting limits: a message may not nest
-    // containers deeper than the spec's 32 arrays, 32 structs and 64 in all.
+    // containers deeper than the spec's 32 arrays, 32 structs and 64 in all. Trusted bytes
+    // were checked for that already.
+    if (trusted) return true;
     int& depth = container == 'a' ? array_depth_ : (container == '(' || container == '{') ? struct_depth_ : variant_depth_;
     ++depth;
     if (array_depth_ > max_array_depth || struct_depth_ > max_struct_depth ||
@@ -316,6 +329,7 @@ class reader {
     return true;
   }
   void leave(char container) noexcept {
+    if (trusted) return;
     int& depth = container == 'a' ? array_depth_ : (container == '(' || container == '{') ? struct_depth_ : variant_depth_;
     --depth;
   }
