@@ -104,16 +104,16 @@ class array_view_base {
 
    private:
     friend class array_view_base;
-    iterator(const view_source& source, std::size_t at) : source_(source) { load(at); }
+    iterator(const view_source& source, std::size_t at) : reader_(source.reader_at(at)), end_(source.end) { load(at); }
     void load(std::size_t at) {
       at_ = at;
-      if (at_ >= source_.end) return;
-      reader r = source_.reader_at(at_);
-      value_ = T{};
-      Element::decode(r, value_);  // cannot fail: the view was checked when it was read
-      next_ = r.position();
+      if (at_ >= end_) return;
+      value_ = T{};  // a codec may add to what it decodes into (a user's container, say)
+      Element::decode(reader_, value_);  // cannot fail: the view was checked when it was read
+      next_ = reader_.position();
     }
-    view_source source_;
+    reader reader_{std::span<const std::byte>(), 0, 0, false, 0};  // at the next element
+    std::size_t end_ = 0;
     std::size_t at_ = 0;
     std::size_t next_ = 0;
     T value_{};
