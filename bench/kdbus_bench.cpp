@@ -50,12 +50,9 @@ struct bus {
     kd::item_writer w(items);
     w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{bloom_size, bloom_hashes});
     w.add_string(kd::item_type::make_name, name);
-    std::vector<std::uint64_t> buf((sizeof(kd::cmd) + items.size() + 7) / 8, 0);
     kd::cmd head{};
-    head.size = sizeof head + items.size();
     head.flags = kd::make::access_world;
-    std::memcpy(buf.data(), &head, sizeof head);
-    std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof head, items.data(), items.size());
+    auto buf = kd::command_words(head, items);
     if (control < 0 || dev.ioctl(control, kd::ioctl::bus_make, buf.data()) != 0)
       throw std::runtime_error("cannot make the bus");
   }

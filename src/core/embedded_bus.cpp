@@ -48,12 +48,9 @@ embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_uniqu
   w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{options.bloom_size, options.bloom_hashes});
   w.add_u64(kd::item_type::attach_flags_send, kd::attach::all);
   w.add_string(kd::item_type::make_name, bus);
-  std::vector<std::uint64_t> buf((sizeof(kd::cmd) + items.size() + 7) / 8, 0);
   kd::cmd head{};
-  head.size = sizeof head + items.size();
   head.flags = kd::make::access_world;
-  std::memcpy(buf.data(), &head, sizeof head);
-  std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof head, items.data(), items.size());
+  auto buf = kd::command_words(head, items);
   if (impl_->device.ioctl(impl_->control, kd::ioctl::bus_make, buf.data()) != 0)
     throw std::system_error(errno, std::generic_category(), "making the embedded bus " + bus);
   impl_->node = bus + "/bus";

@@ -740,6 +740,19 @@ class item_writer {
   std::vector<std::uint8_t> own_;
 };
 
+// A command as ioctl takes it: the fixed struct `head` (its size field set here) followed by
+// `items`, in 8-aligned storage. Read the kernel's answer back from the words' start.
+template <class T>
+std::vector<std::uint64_t> command_words(T& head, std::span<const std::uint8_t> items) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0);
+  const std::size_t total = sizeof(T) + items.size();
+  std::vector<std::uint64_t> words((total + 7) / 8, 0);
+  head.size = total;
+  std::memcpy(words.data(), &head, sizeof(T));
+  if (!items.empty()) std::memcpy(reinterpret_cast<std::uint8_t*>(words.data()) + sizeof(T), items.data(), items.size());
+  return words;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Name rules
 

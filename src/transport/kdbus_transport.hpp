@@ -151,12 +151,8 @@ std::optional<std::uint64_t> kdbus_parse_unique_name(std::string_view name);
 template <class T>
 int kdbus_transport::command(unsigned long request, T& head, std::span<const std::uint8_t> items) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0);
-  const std::size_t total = sizeof(T) + items.size();
-  if (total > kdbus::cmd_max_size) return EMSGSIZE;
-  std::vector<std::uint64_t> buf((total + 7) / 8, 0);
-  head.size = total;
-  std::memcpy(buf.data(), &head, sizeof(T));
-  if (!items.empty()) std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof(T), items.data(), items.size());
+  if (sizeof(T) + items.size() > kdbus::cmd_max_size) return EMSGSIZE;
+  auto buf = kdbus::command_words(head, items);
   const int r = device_->ioctl(request, buf.data());
   std::memcpy(&head, buf.data(), sizeof(T));
   return r;

@@ -51,11 +51,7 @@ struct command {
   }
   // Lays the command out; returns the pointer to pass to ioctl.
   T* build() {
-    const std::size_t total = sizeof(T) + items.size();
-    words.assign((total + 7) / 8, 0);
-    head.size = total;
-    std::memcpy(words.data(), &head, sizeof(T));
-    if (!items.empty()) std::memcpy(reinterpret_cast<std::uint8_t*>(words.data()) + sizeof(T), items.data(), items.size());
+    words = kd::command_words(head, items);
     return reinterpret_cast<T*>(words.data());
   }
   T* get() { return reinterpret_cast<T*>(words.data()); }

@@ -60,12 +60,9 @@ struct bus_env {
     w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{bus_bloom_size, bus_bloom_hashes});
     w.add_u64(kd::item_type::attach_flags_send, kd::attach::all);
     w.add_string(kd::item_type::make_name, bus);
-    std::vector<std::uint64_t> buf((sizeof(kd::cmd) + items.size() + 7) / 8, 0);
     kd::cmd head{};
-    head.size = sizeof head + items.size();
     head.flags = kd::make::access_world;
-    std::memcpy(buf.data(), &head, sizeof head);
-    std::memcpy(reinterpret_cast<std::uint8_t*>(buf.data()) + sizeof head, items.data(), items.size());
+    auto buf = kd::command_words(head, items);
     EXPECT_EQ(dev.ioctl(control, kd::ioctl::bus_make, buf.data()), 0) << std::strerror(errno);
   }
   ~bus_env() {
