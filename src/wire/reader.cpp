@@ -145,7 +145,7 @@ bool reader::get_long_signature(std::string_view& out) {
   return true;
 }
 
-bool reader::begin_array(std::size_t element_alignment, std::size_t& array_end) {
+bool reader::array_header(std::size_t element_alignment, std::size_t& array_end) {
   const std::size_t at = (pos_ + 3) & ~std::size_t{3};
   std::uint32_t len{};
   if (!get(len)) return false;
@@ -154,7 +154,11 @@ bool reader::begin_array(std::size_t element_alignment, std::size_t& array_end) 
   if (!align(element_alignment)) return false;
   if (len > end_ - pos_) return fail_at(errc::truncated, at, "array of " + std::to_string(len) + " bytes runs past the end");
   array_end = pos_ + len;
-  return enter('a');
+  return true;
+}
+
+bool reader::begin_array(std::size_t element_alignment, std::size_t& array_end) {
+  return array_header(element_alignment, array_end) && enter('a');
 }
 
 bool reader::end_array(std::size_t array_end) {
@@ -368,14 +372,9 @@ bool run(reader& r, const step_list& steps, reader::depth base) {
         break;
       }
       case step_kind::array: {
-        const std::size_t at = (r.position() + 3) & ~std::size_t{3};
-        std::uint32_t len{};
-        if (!r.get(len)) return false;
-        if (len > max_array_length)
-          return r.fail_at(errc::array_too_long, at, "array of " + std::to_string(len) + " bytes exceeds the 64 MiB limit");
-        if (!r.align(s.align)) return false;
-        if (len > r.end() - r.position())
-          return r.fail_at(errc::truncated, at, "array of " + std::to_string(len) + " bytes runs past the end");
+        std::size_t end;
+        if (!r.array_header(s.align, end)) return false;
+        const std::size_t len = end - r.position();
         if (check_depth) {
           if (base.arrays + s.arrays > max_array_depth) return r.fail(errc::nesting_too_deep, "more than 32 nested arrays");
           if (base.arrays + s.arrays + base.structs + s.structs + base.variants > max_total_depth)
@@ -390,7 +389,7 @@ bool run(reader& r, const step_list& steps, reader::depth base) {
         } else if (len == 0) {
           pc = s.jump + 1u;
         } else {
-          array_ends[arrays_open++] = r.position() + len;
+          array_ends[arrays_open++] = end;
           ++pc;
         }
         break;
@@ -423,18 +422,11 @@ bool run(reader& r, const step_list& steps, reader::depth base) {
 
 // An array of one basic type other than the fixed-size ones ("as", "ao", "ab", "ah", "ag").
 bool skip_basic_array(reader& r, char element, reader::depth base) {
-  const std::size_t at = (r.position() + 3) & ~std::size_t{3};
-  std::uint32_t len{};
-  if (!r.get(len)) return false;
-  if (len > max_array_length)
-    return r.fail_at(errc::array_too_long, at, "array of " + std::to_string(len) + " bytes exceeds the 64 MiB limit");
-  if (!r.align(alignment_of_code(element))) return false;
-  if (len > r.end() - r.position())
-    return r.fail_at(errc::truncated, at, "array of " + std::to_string(len) + " bytes runs past the end");
+  std::size_t end;
+  if (!r.array_header(alignment_of_code(element), end)) return false;
   if (base.arrays + 1 > max_array_depth) return r.fail(errc::nesting_too_deep, "more than 32 nested arrays");
   if (base.arrays + 1 + base.structs + base.variants > max_total_depth)
     return r.fail(errc::nesting_too_deep, "more than 64 nested containers");
-  const std::size_t end = r.position() + len;
   while (r.position() < end)
     if (!skip_basic(r, element)) return false;
   if (r.position() != end)

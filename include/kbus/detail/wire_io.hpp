@@ -312,6 +312,8 @@ class reader {
 
   // Array framing: reads the length, aligns to the element, and gives the end offset.
   bool begin_array(std::size_t element_alignment, std::size_t& array_end);
+  // The same without the nesting accounting (for callers that count depth themselves).
+  bool array_header(std::size_t element_alignment, std::size_t& array_end);
   // Checks that the last element ended exactly at the declared length.
   bool end_array(std::size_t array_end);
 
