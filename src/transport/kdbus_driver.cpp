@@ -248,8 +248,26 @@ int kdbus_driver::add_match(std::string_view text, std::string& error_text) {
     t_.command(kdbus::ioctl::match_remove, c);  // whatever part of it got in
     return r;
   }
-  rules_.emplace(rule.to_string(), cookie);
+  rules_.emplace(rule.to_string(), added_rule{cookie, index_.add(rule)});
   return 0;
+}
+
+bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::string>* sender_names) {
+  // A rule's sender='well.known.Name' holds when the sender owned the name as it sent.
+  auto owner_of = [&](std::string_view name) -> std::optional<std::string> {
+    if (sender_names) {
+      if (std::find(sender_names->begin(), sender_names->end(), name) != sender_names->end())
+        return std::string(broadcast.sender());
+      return std::nullopt;
+    }
+    conn_info info;
+    if (connection_info(name, 0, info) != 0) return std::nullopt;
+    return kdbus_unique_name(info.id);
+  };
+  const name_owner_function names(owner_of);
+  bool any = false;
+  index_.for_each_match(broadcast, [&](match_index::id, const match_rule&) { any = true; }, &names);
+  return any;
 }
 
 void kdbus_driver::handle(const message& call) {
@@ -461,7 +479,8 @@ void kdbus_driver::handle(const message& call) {
     const auto it = rules_.find(parsed->to_string());
     if (it == rules_.end()) return fail(dbus_errors::match_rule_not_found, "The given match rule was not found");
     kdbus::cmd_match c{};
-    c.cookie = it->second;
+    c.cookie = it->second.cookie;
+    index_.remove(it->second.in_index);
     rules_.erase(it);
     const int r = t_.command(kdbus::ioctl::match_remove, c);
     if (r != 0 && r != EBADSLT) return errno_error(r, "Cannot remove match rule");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kbus/message.hpp"
+#include "match/match_index.hpp"
 #include "transport/kdbus_transport.hpp"
 
 #include <cstdint>
@@ -21,6 +22,13 @@ class kdbus_driver {
 
   // Answers `call` (a method call to org.freedesktop.DBus) onto the transport's local queue.
   void handle(const message& call);
+
+  // Whether a broadcast that reached us (through the match entries) is one an AddMatch rule
+  // asks for. The kernel lets through what *may* match: a bloom filter has false positives
+  // and cannot say argNpath or destination at all; on a dbus1 bus the rules decide exactly.
+  // `sender_names`: the well-known names the sender owned when it sent (its OWNED_NAME items);
+  // nullptr when the message carries none of that metadata, and the bus is asked instead.
+  bool wanted(const message& broadcast, const std::vector<std::string>* sender_names);
 
   // dbus1 RequestName flags and results (D-Bus specification), and ReleaseName results.
   static constexpr std::uint32_t name_flag_allow_replacement = 1;
@@ -57,9 +65,14 @@ class kdbus_driver {
   kdbus_transport& t_;
   bool hello_done_ = false;
   std::uint64_t next_cookie_ = kdbus_first_rule_cookie;
-  // AddMatch rules by their normal form, each with the cookie of its entries (a rule added
-  // twice is there twice, and RemoveMatch removes one, as on dbus-daemon).
-  std::multimap<std::string, std::uint64_t> rules_;
+  // AddMatch rules by their normal form, each with the cookie of its entries and its place in
+  // `index_` (a rule added twice is there twice, and RemoveMatch removes one, as on dbus-daemon).
+  struct added_rule {
+    std::uint64_t cookie = 0;
+    match_index::id in_index = 0;
+  };
+  std::multimap<std::string, added_rule> rules_;
+  match_index index_;
 };
 
 }  // namespace kbus::detail

@@ -432,8 +432,23 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
   std::vector<unix_fd> memfds;
   bool ok = true;
   std::optional<kdbus::item_ref> notification;
+  // The sender's well-known names (NAMES metadata), for rules with sender='well.known.Name'.
+  std::vector<std::string> sender_names;
+  bool names_attached = false;
   const int walk = kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
     switch (it.kind()) {
+      case kdbus::item_type::owned_name: {
+        names_attached = true;
+        kdbus::name flags{};
+        kdbus::item_ref text = it;
+        text.payload = it.payload.subspan(std::min(it.payload.size(), sizeof flags));
+        std::string_view name;
+        // A name only queued for, or held as an activator, is not owned (notes §2.10).
+        if (kdbus::load(it.payload, 0, flags) && text.as_string(name) &&
+            !(flags.flags & (kdbus::name_flags::in_queue | kdbus::name_flags::activator)))
+          sender_names.emplace_back(name);
+        break;
+      }
       case kdbus::item_type::payload_off: {
         kdbus::vec v{};
         if (!it.as(v) || v.size > max_message_length - std::min<std::size_t>(bytes.size(), max_message_length)) {
@@ -499,7 +514,15 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
     return;
   }
   parsed->set_sender(kdbus_unique_name(head.src_id));
+  if (head.dst_id == kdbus::dst_id_broadcast && !driver_->wanted(*parsed, names_attached ? &sender_names : nullptr))
+    return;
   local_.push_back(std::move(*parsed));
+}
+
+// NameOwnerChanged is a broadcast: it also reaches us through the entries that tell us of our
+// own names, and only a rule decides whether we get it.
+void kdbus_transport::queue_if_wanted(message driver_broadcast) {
+  if (driver_->wanted(driver_broadcast, nullptr)) local_.push_back(std::move(driver_broadcast));
 }
 
 void kdbus_transport::take_notification(const kdbus::item_ref& it, std::uint64_t cookie_reply) {
@@ -520,7 +543,7 @@ void kdbus_transport::take_notification(const kdbus::item_ref& it, std::uint64_t
       const std::string old_owner = has_old ? kdbus_unique_name(nc.old_id.id) : std::string();
       const std::string new_owner = has_new ? kdbus_unique_name(nc.new_id.id) : std::string();
       if (old_owner == new_owner) return;
-      local_.push_back(driver_signal("NameOwnerChanged", {}, std::string(name), old_owner, new_owner));
+      queue_if_wanted(driver_signal("NameOwnerChanged", {}, std::string(name), old_owner, new_owner));
       if (has_old && nc.old_id.id == id_) local_.push_back(driver_signal("NameLost", unique_name_, std::string(name)));
       if (has_new && nc.new_id.id == id_)
         local_.push_back(driver_signal("NameAcquired", unique_name_, std::string(name)));
@@ -532,9 +555,9 @@ void kdbus_transport::take_notification(const kdbus::item_ref& it, std::uint64_t
       if (!it.as(ic) || ic.id == 0) return;
       const std::string n = kdbus_unique_name(ic.id);
       if (it.kind() == kdbus::item_type::id_add)
-        local_.push_back(driver_signal("NameOwnerChanged", {}, n, std::string(), n));
+        queue_if_wanted(driver_signal("NameOwnerChanged", {}, n, std::string(), n));
       else
-        local_.push_back(driver_signal("NameOwnerChanged", {}, n, n, std::string()));
+        queue_if_wanted(driver_signal("NameOwnerChanged", {}, n, n, std::string()));
       return;
     }
     case kdbus::item_type::reply_timeout:

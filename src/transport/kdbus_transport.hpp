@@ -126,6 +126,7 @@ class kdbus_transport {
   // Turns the message slice at `offset` into messages on local_ (or drops it); frees nothing.
   void take_slice(std::uint64_t offset, std::uint64_t size);
   void take_notification(const kdbus::item_ref& item, std::uint64_t cookie_reply);
+  void queue_if_wanted(message driver_broadcast);
   bool answer_unreachable(const message& m, int err);
 
   std::unique_ptr<kdbus_device> device_;

@@ -167,9 +167,7 @@ TEST_P(BigMessages, A100MiBMessageGoesThroughTheBusAndBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, BigMessages,
-                         testing::Values(kbus::test::bus_kind::dbus_daemon, kbus::test::bus_kind::dbus_broker),
-                         [](const auto& info) {
-                           return std::string(info.param == kbus::test::bus_kind::dbus_daemon ? "dbus_daemon" : "dbus_broker");
-                         });
+                         testing::Values(kbus::test::bus_kind::dbus_daemon, kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::kbusd),
+                         [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

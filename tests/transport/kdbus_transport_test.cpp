@@ -69,13 +69,16 @@ struct bus_env {
     if (control >= 0) dev.close(control);
   }
 
-  std::unique_ptr<kdbus_transport> connect(std::uint64_t pool_size = test_pool_size) {
+  // `attach_send`: the metadata we let the bus attach to what we send.
+  std::unique_ptr<kdbus_transport> connect(std::uint64_t pool_size = test_pool_size,
+                                           std::uint64_t attach_send = kd::attach::any) {
     auto handle = kbus::broker::local_device_handle::open(dev, bus + "/bus");
     EXPECT_TRUE(handle) << handle.error().what();
     if (!handle) return nullptr;
     kbus::detail::kdbus_options o;
     o.pool_size = pool_size;
     o.attach_flags_recv = kd::attach::names | kd::attach::creds | kd::attach::pids;
+    o.attach_flags_send = attach_send;
     auto t = kdbus_transport::connect(std::move(*handle), o);
     EXPECT_TRUE(t) << t.error().what();
     return t ? std::move(*t) : nullptr;
@@ -273,6 +276,42 @@ TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
   auto u = next_non_driver_signal(*none);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->member(), "Direct");
+}
+
+// The kernel passes a broadcast when its bloom filter *may* match a rule; the receiver gets it
+// only when a rule does (bloom false positives; argNpath, which a bloom cannot say; a
+// well-known sender, from the sender's names or, when it sends none, from the bus).
+TEST(KdbusTransport, BroadcastsPassTheRulesExactlyNotJustTheBloom) {
+  bus_env env;
+  auto plain = env.connect();
+  auto named = env.connect(test_pool_size, 0);  // attaches no metadata, so no names either
+  auto listener = env.connect();
+  ASSERT_TRUE(plain && named && listener);
+  EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*named, "RequestName", std::string("org.kbus.Named"), std::uint32_t{0})),
+            kdbus_driver::request_primary_owner);
+  for (const char* rule : {"arg0path='/a/'", "member='Hi',sender='org.kbus.Named'", "arg1='x'"})
+    EXPECT_EQ(driver_call(*listener, "AddMatch", std::string(rule)).type(), message_type::method_return) << rule;
+
+  auto emit = [&](kdbus_transport& from, std::string_view member, const auto&... args) {
+    auto sig = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, kbus::member_name::make(member).value())
+                   .build(args...);
+    sig.set_serial(next_serial());
+    EXPECT_TRUE(from.send(sig));
+  };
+  emit(*plain, "No1", std::string("/b/"));                    // argNpath in no way
+  emit(*plain, "No2", kbus::object_path::make("/a").value());  // "/a" is not under "/a/"
+  emit(*plain, "No3", std::string("x"));                      // arg1='x': there is no arg1
+  emit(*plain, "No4", kbus::object_path::make("/c").value(), kbus::object_path::make("/x").value());  // arg1 is no string
+  emit(*plain, "Hi");                                         // not from org.kbus.Named
+  emit(*named, "Hi");
+  emit(*plain, "Yes1", kbus::object_path::make("/a/b").value());
+  emit(*plain, "Yes2", std::string("/"));
+  emit(*plain, "Yes3", std::uint32_t{1}, std::string("x"));
+  std::vector<std::pair<std::string, std::string>> got;
+  while (auto m = next_non_driver_signal(*listener, nullptr, 300ms)) got.emplace_back(m->member(), m->sender());
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"Hi", named->unique_name()}, {"Yes1", plain->unique_name()}, {"Yes2", plain->unique_name()}, {"Yes3", plain->unique_name()}};
+  EXPECT_EQ(got, expected);
 }
 
 TEST(KdbusTransport, NamesQueuesAndNameOwnerChanged) {
