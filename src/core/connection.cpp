@@ -486,10 +486,11 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       if (n < 0) return fail_auth(std::strerror(errno));
       offset += static_cast<std::size_t>(n);
     }
-    if (sasl_) read_auth();
-    if (sasl_server_) read_server_auth();
+    if (sasl_ || sasl_server_) read_auth();
   }
 
+  // Reads the peer's side of the authentication into our state machine (the client's or the
+  // server's: one loop; they differ only in who speaks first and what follows success).
   void read_auth() {
     auto self = shared_from_this();
     socket_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
@@ -497,26 +498,40 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       char buf[4096];
       const ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, 0);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->read_auth();
-      if (n <= 0) return self->fail_auth(n == 0 ? "the server closed the connection during authentication" : std::strerror(errno));
-      std::string out;
-      const auto st = self->sasl_->feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
-      if (st == sasl::status::failed) return self->fail_auth(self->sasl_->failure().what());
-      if (st == sasl::status::authenticated) {
-        self->info_.server_guid = self->sasl_->server_guid();
-        self->info_.unix_fd_passing = self->sasl_->unix_fd_agreed();
-        const auto left = self->sasl_->leftover();
-        self->rbuf_.resize(std::max(initial_read_buffer, left.size()));
-        std::memcpy(self->rbuf_.data(), left.data(), left.size());
-        self->rend_ = left.size();
-        auto rest = std::make_shared<std::string>(std::move(out));
-        self->sasl_.reset();
-        // Anything still to say (BEGIN, when not pipelined) goes out before the first message.
-        if (!rest->empty()) self->write_raw(rest, 0);
-        return self->authenticated();
+      if (n <= 0) {
+        const char* closed = self->sasl_ ? "the server closed the connection during authentication"
+                                         : "the client closed the connection during authentication";
+        return self->fail_auth(n == 0 ? closed : std::strerror(errno));
       }
+      const std::string_view in(buf, static_cast<std::size_t>(n));
+      std::string out;
+      const auto st = self->sasl_ ? self->sasl_->feed(in, out) : self->sasl_server_->feed(in, out);
+      if (st == sasl::status::failed)
+        return self->fail_auth(self->sasl_ ? self->sasl_->failure().what() : self->sasl_server_->failure().what());
+      if (st == sasl::status::authenticated) return self->auth_succeeded(std::move(out));
       if (out.empty()) return self->read_auth();
       self->write_raw(std::make_shared<std::string>(std::move(out)), 0);
     });
+  }
+
+  // `rest`: what the state machine still has to say (BEGIN when the client did not pipeline
+  // it; OK and AGREE_UNIX_FD when a pipelining client sent BEGIN with its AUTH).
+  void auth_succeeded(std::string rest) {
+    const bool client = sasl_ != nullptr;
+    if (client) info_.server_guid = sasl_->server_guid();
+    info_.unix_fd_passing = client ? sasl_->unix_fd_agreed() : sasl_server_->unix_fd_agreed();
+    // Bytes after the handshake belong to the message stream.
+    const auto left = client ? sasl_->leftover() : sasl_server_->leftover();
+    rbuf_.resize(std::max(initial_read_buffer, left.size()));
+    std::memcpy(rbuf_.data(), left.data(), left.size());
+    rend_ = left.size();
+    sasl_.reset();
+    sasl_server_.reset();
+    if (!rest.empty()) write_raw(std::make_shared<std::string>(std::move(rest)), 0);
+    if (client) return authenticated();
+    open_ = true;
+    read_deferred_ = true;
+    finish_connect({});
   }
 
   void fail_auth(const std::string& why) {
@@ -547,36 +562,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     }
     o.authorize = [allow = std::move(allow)](std::optional<std::uint32_t> uid) { return uid && allow(*uid); };
     sasl_server_ = std::make_unique<sasl::server>(std::move(o));
-    read_server_auth();
-  }
-
-  void read_server_auth() {
-    auto self = shared_from_this();
-    socket_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
-      if (ec) return self->fail_auth(ec.message());
-      char buf[4096];
-      const ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, 0);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->read_server_auth();
-      if (n <= 0) return self->fail_auth(n == 0 ? "the client closed the connection during authentication" : std::strerror(errno));
-      std::string out;
-      const auto st = self->sasl_server_->feed(std::string_view(buf, static_cast<std::size_t>(n)), out);
-      if (st == sasl::status::failed) return self->fail_auth(self->sasl_server_->failure().what());
-      if (st == sasl::status::authenticated) {
-        self->info_.unix_fd_passing = self->sasl_server_->unix_fd_agreed();
-        const auto left = self->sasl_server_->leftover();
-        self->rbuf_.resize(std::max(initial_read_buffer, left.size()));
-        std::memcpy(self->rbuf_.data(), left.data(), left.size());
-        self->rend_ = left.size();
-        self->sasl_server_.reset();
-        // A pipelining client sent BEGIN with its AUTH: OK (and AGREE_UNIX_FD) still go out.
-        if (!out.empty()) self->write_raw(std::make_shared<std::string>(std::move(out)), 0);
-        self->open_ = true;
-        self->read_deferred_ = true;
-        return self->finish_connect({});
-      }
-      if (out.empty()) return self->read_server_auth();
-      self->write_raw(std::make_shared<std::string>(std::move(out)), 0);
-    });
+    read_auth();
   }
 
   void authenticated() {
