@@ -445,6 +445,10 @@ struct subtree_handler {
   std::function<std::vector<interface_definition>(const object_path& path)> lookup;
   // The names of the child nodes of `path`, for introspection (may be left empty).
   std::function<std::vector<std::string>(const object_path& path)> children;
+  // The paths of the objects that exist now at or below `prefix` (the subtree's), for an
+  // object manager's GetManagedObjects (may be left empty: the subtree's objects are then not
+  // listed). Each is looked up for its interfaces; paths outside the subtree are ignored.
+  std::function<std::vector<object_path>(const object_path& prefix)> enumerate;
 };
 
 class object_server {

@@ -408,10 +408,27 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
 
   void managed_objects(const std::shared_ptr<call_state>& st, std::string_view path) {
     std::vector<std::pair<std::string, interface_list>> below;
+    std::vector<std::pair<std::string, std::shared_ptr<const subtree_handler>>> trees;  // that can list theirs
     {
       std::lock_guard lock(mu_);
       for (const auto& [p, ifaces] : objects_)
         if (strictly_below(p, path)) below.emplace_back(p, ifaces);
+      for (const auto& [prefix, h] : subtrees_)
+        if (h->enumerate && (at_or_below(prefix, path) || at_or_below(path, prefix))) trees.emplace_back(prefix, h);
+    }
+    // The subtrees' objects (their handlers run without the lock): those below `path` that no
+    // registered object or deeper subtree serves.
+    for (const auto& [prefix, h] : trees) {
+      for (const auto& p : h->enumerate(object_path::unchecked(prefix))) {
+        if (!strictly_below(p.view(), path) || !at_or_below(p.view(), prefix)) continue;
+        {
+          std::lock_guard lock(mu_);
+          if (objects_.contains(p.view()) || subtree_for(p.view()) != h) continue;
+        }
+        interface_list ifaces;
+        for (auto& d : h->lookup(p)) ifaces.push_back(d.data_);
+        if (!ifaces.empty()) below.emplace_back(p.str(), std::move(ifaces));
+      }
     }
     managed_map out;
     call_context ctx(st);

@@ -504,6 +504,25 @@ TEST_P(ObjectServer, ObjectManagerAndSubtrees) {
   node = kbus::introspection::parse(std::get<0>(r.read<std::string>().value())).value();
   EXPECT_NE(node.find_interface("org.kbus.Dyn1"), nullptr);
   EXPECT_GE(lookups.load(), 3);
+  // Not listed by a manager until the subtree can enumerate its objects.
+  ASSERT_TRUE(server_->add_object_manager("/org/kbus"_path));
+  auto listed = [&] {
+    auto reply = call(*client_, method(*service_, "/org/kbus", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"));
+    std::vector<std::string> paths;
+    auto [objects] = reply.read<managed>().value();
+    for (const auto& [p, ifaces] : objects)
+      paths.push_back(p.str() + ":" + (ifaces.empty() ? "" : ifaces.begin()->first));
+    return paths;
+  };
+  EXPECT_EQ(listed(), (std::vector<std::string>{"/org/kbus/Elsewhere:org.kbus.Item1", "/org/kbus/Test/two:org.kbus.Item1"}));
+  ASSERT_TRUE(server_->remove_subtree("/org/kbus/Dyn"_path));
+  h.enumerate = [](const kbus::object_path&) -> std::vector<kbus::object_path> {
+    // x9 has no interfaces (no object); /org/kbus/Other is outside the subtree.
+    return {"/org/kbus/Dyn/n1"_path, "/org/kbus/Dyn/n2"_path, "/org/kbus/Dyn/x9"_path, "/org/kbus/Other/n3"_path};
+  };
+  ASSERT_TRUE(server_->add_subtree("/org/kbus/Dyn"_path, h));
+  EXPECT_EQ(listed(), (std::vector<std::string>{"/org/kbus/Dyn/n1:org.kbus.Dyn1", "/org/kbus/Dyn/n2:org.kbus.Dyn1",
+                                                "/org/kbus/Elsewhere:org.kbus.Item1", "/org/kbus/Test/two:org.kbus.Item1"}));
   EXPECT_TRUE(server_->remove_subtree("/org/kbus/Dyn"_path));
   r = call(*client_, method(*service_, "/org/kbus/Dyn/n42", "org.kbus.Dyn1", "Where"));
   EXPECT_EQ(error_of(r), kbus::dbus_errors::unknown_object);
