@@ -10,6 +10,7 @@
 // Times are wall-clock (UseRealTime): the work is spread over the client, the bus and the
 // server. A wrong reply ends the benchmark with an error and the program with exit code 1.
 #include "bus_env.hpp"
+#include "guarded.hpp"
 #include "peers.hpp"
 
 #include <benchmark/benchmark.h>
@@ -18,20 +19,8 @@
 
 namespace {
 
+using kbus_bench::guarded;
 using kbus_bench::peer;
-
-int failures = 0;
-
-template <class F>
-void guarded(benchmark::State& state, F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    ++failures;
-    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
-    state.SkipWithError(e.what());
-  }
-}
 
 std::string payload(std::size_t size) {
   std::string s(size, '\0');
@@ -150,6 +139,5 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   drop_fanout();
   kbus_bench::stop_servers(buses);
-  if (failures) std::fprintf(stderr, "%d benchmark(s) failed\n", failures);
-  return failures ? 1 : 0;
+  return kbus_bench::exit_code();
 }

@@ -10,6 +10,7 @@
 // sd_bus_process (its read and parse) and reads the values. Only that part is timed (manual
 // time); writing the bytes into the socket before each iteration is not.
 #include "kbus/message.hpp"
+#include "sd_building_bus.hpp"
 
 #include <benchmark/benchmark.h>
 #include <systemd/sd-bus.h>
@@ -147,18 +148,9 @@ void kbus_decode(benchmark::State& state, const kbus::message& built, Check chec
 
 // ---- sd-bus ----
 
-// sd-bus builds messages only for a bus that has been started: a bus on one end of a
-// socketpair, never used for I/O, is enough.
+// Made once, on first use (sd_building_bus.hpp).
 sd_bus* sd_bus_for_building() {
-  static sd_bus* bus = [] {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-    sd_bus* b = nullptr;
-    check_sd(sd_bus_new(&b), "new");
-    check_sd(sd_bus_set_fd(b, fds[0], fds[0]), "set_fd");
-    check_sd(sd_bus_start(b), "start");
-    return b;
-  }();
+  static sd_bus* const bus = kbus_bench::new_building_bus(check_sd);
   return bus;
 }
 

@@ -10,12 +10,12 @@
 // with the values; libdbus's and GDBus's bytes are parsed and their bodies compared with kbus's
 // byte for byte; sd-bus's message is read back value by value.
 #include "kbus/message.hpp"
+#include "sd_building_bus.hpp"
 
 #include <benchmark/benchmark.h>
 #include <dbus/dbus.h>
 #include <gio/gio.h>
 #include <systemd/sd-bus.h>
-#include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -150,16 +150,9 @@ void compare_body(const char* who, const std::vector<std::byte>& reference, cons
 
 // ---- sd-bus ----
 
+// Made once, on first use (sd_building_bus.hpp).
 sd_bus* sd_bus_for_building() {
-  static sd_bus* bus = [] {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) wrong("socketpair");
-    sd_bus* b = nullptr;
-    check_sd(sd_bus_new(&b), "new");
-    check_sd(sd_bus_set_fd(b, fds[0], fds[0]), "set_fd");
-    check_sd(sd_bus_start(b), "start");
-    return b;
-  }();
+  static sd_bus* const bus = kbus_bench::new_building_bus(check_sd);
   return bus;
 }
 

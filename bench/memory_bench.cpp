@@ -8,6 +8,7 @@
 // connection or add one confirmed match, in the batch), peak_rss_kib (the process's peak resident
 // size: run one benchmark per process, as scripts/bench does, for it to mean that client alone).
 #include "bus_env.hpp"
+#include "guarded.hpp"
 #include "peers.hpp"
 
 #include <benchmark/benchmark.h>
@@ -22,9 +23,9 @@
 
 namespace {
 
+using kbus_bench::guarded;
 using kbus_bench::peer;
 
-int failures = 0;
 constexpr int items = 100;
 
 struct sample {
@@ -43,35 +44,30 @@ double peak_rss_kib() {
   return static_cast<double>(ru.ru_maxrss);
 }
 
-template <class F>
-void guarded(benchmark::State& state, F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    ++failures;
-    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
-    state.SkipWithError(e.what());
-  }
-}
+// Made just before the work measured (heap, resident size, time); finish() just after it, while
+// what the work made is still alive, sets the counters per item.
+struct measurement {
+  sample before = take_sample();
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
-void report(benchmark::State& state, sample before, sample after, double seconds) {
-  state.counters["ns_per_item"] = seconds * 1e9 / items;
-  state.counters["bytes"] = (after.heap - before.heap) / items;
-  state.counters["rss_bytes"] = (after.rss - before.rss) / items;
-  state.counters["peak_rss_kib"] = peak_rss_kib();
-}
+  void finish(benchmark::State& state) const {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    const sample after = take_sample();
+    state.counters["ns_per_item"] = took.count() * 1e9 / items;
+    state.counters["bytes"] = (after.heap - before.heap) / items;
+    state.counters["rss_bytes"] = (after.rss - before.rss) / items;
+    state.counters["peak_rss_kib"] = peak_rss_kib();
+  }
+};
 
 void idle_connection(benchmark::State& state, peer* p, std::string address) {
   guarded(state, [&] {
     for (auto _ : state) {
       // One connection first, so that what a library sets up once is not counted.
       auto first = p->open_connections(address, 1);
-      const sample before = take_sample();
-      const auto start = std::chrono::steady_clock::now();
+      const measurement m;
       auto more = p->open_connections(address, items);
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      const sample after = take_sample();
-      report(state, before, after, took.count());
+      m.finish(state);
     }
   });
 }
@@ -80,12 +76,9 @@ void subscription(benchmark::State& state, peer* p, std::string address) {
   guarded(state, [&] {
     for (auto _ : state) {
       auto conn = p->open_connections(address, 1);
-      const sample before = take_sample();
-      const auto start = std::chrono::steady_clock::now();
+      const measurement m;
       conn->add_matches(items);
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      const sample after = take_sample();
-      report(state, before, after, took.count());
+      m.finish(state);
     }
   });
 }
@@ -118,6 +111,5 @@ int main(int argc, char** argv) {
 
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  if (failures) std::fprintf(stderr, "%d benchmark(s) failed\n", failures);
-  return failures ? 1 : 0;
+  return kbus_bench::exit_code();
 }

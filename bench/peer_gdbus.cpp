@@ -101,15 +101,9 @@ class g_caller final : public caller {
     if (auto w = check_echo(reply, err, s); !w.empty()) throw bench_error(w);
   }
 
-  struct run {
+  struct run : pipeline<run> {
     GDBusConnection* c;
-    const std::string& s;
-    int total;
-    int sent = 0;
-    int done = 0;
-    std::string wrong;
-    void issue() {
-      ++sent;
+    void send() {
       g_dbus_connection_call(c, echo_name, echo_path, echo_interface, "Echo", g_variant_new("(s)", s.c_str()),
                              G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, nullptr, on_reply, this);
     }
@@ -117,17 +111,15 @@ class g_caller final : public caller {
       auto* r = static_cast<run*>(userdata);
       GError* err = nullptr;
       GVariant* reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &err);
-      if (auto w = check_echo(reply, err, r->s); !w.empty() && r->wrong.empty()) r->wrong = std::move(w);
-      ++r->done;
-      if (r->sent < r->total) r->issue();
+      r->replied(check_echo(reply, err, r->s));
     }
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{conn_.c, s, total, 0, 0, {}};
-    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
-    iterate_until([&] { return r.done == total; }, "pipelined Echo replies");
-    if (!r.wrong.empty()) throw bench_error(r.wrong);
+    run r{{s, total}, conn_.c};
+    r.start(window);
+    iterate_until([&] { return r.finished(); }, "pipelined Echo replies");
+    r.check_replies();
   }
 
  private:
@@ -155,15 +147,14 @@ class g_fanout final : public fanout {
   }
 
   void emit_and_wait(std::uint32_t seq) override {
-    expected_ = seq;
-    got_ = 0;
+    tally_.expect(seq);
     GError* err = nullptr;
     if (!g_dbus_connection_emit_signal(emitter_.c, nullptr, echo_path, echo_interface, tick_member,
                                        g_variant_new("(u)", seq), &err))
       raise("emit_signal", err);
     const std::size_t n = conns_.size();
-    iterate_until([&] { return got_ == n || wrong_; }, "the signal at every subscriber");
-    if (wrong_) throw bench_error("gdbus: a subscriber got a wrong Tick");
+    iterate_until([&] { return tally_.settled(n); }, "the signal at every subscriber");
+    tally_.check("gdbus");
   }
 
  private:
@@ -171,21 +162,15 @@ class g_fanout final : public fanout {
                       gpointer userdata) {
     auto* self = static_cast<g_fanout*>(userdata);
     guint32 seq = 0;
-    if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(u)"))) {
-      self->wrong_ = true;
-      return;
-    }
-    g_variant_get(params, "(u)", &seq);
-    if (seq != self->expected_) self->wrong_ = true;
-    else ++self->got_;
+    const bool readable = g_variant_is_of_type(params, G_VARIANT_TYPE("(u)"));
+    if (readable) g_variant_get(params, "(u)", &seq);
+    self->tally_.heard(seq, readable);
   }
 
   conn_ptr emitter_;
   std::vector<conn_ptr> conns_;
   std::vector<guint> ids_;
-  std::uint32_t expected_ = 0;
-  std::size_t got_ = 0;
-  bool wrong_ = false;
+  tick_tally tally_;
 };
 
 void ignore_signal(GDBusConnection*, const gchar*, const gchar*, const gchar*, const gchar*, GVariant*, gpointer) {}
@@ -215,19 +200,10 @@ class g_connections final : public connection_set {
   std::vector<guint> ids_;
 };
 
-class g_peer final : public peer {
+class g_peer final : public peer_of<g_caller, g_fanout, g_connections> {
  public:
   const char* name() const override { return "gdbus"; }
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<g_caller>(address);
-  }
-  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
-    return std::make_unique<g_fanout>(address, n);
-  }
   void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
-  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
-    return std::make_unique<g_connections>(address, n);
-  }
 };
 
 }  // namespace

@@ -81,25 +81,17 @@ class kbus_caller final : public caller {
   }
 
   void pipelined(const std::string& s, int total, int window) override {
-    struct run {
+    struct run : pipeline<run> {
       kbus_caller& self;
-      const std::string& s;
-      int total;
-      int sent = 0;
-      int done = 0;
-      std::string wrong;
-      void issue() {
-        ++sent;
+      void send() {
         self.conn_.async_call(echo_call(s), [this](boost::system::error_code ec, kbus::message reply) {
-          if (auto w = check_echo(ec, reply, s); !w.empty() && wrong.empty()) wrong = std::move(w);
-          ++done;
-          if (sent < total) issue();
+          replied(check_echo(ec, reply, s));
         });
       }
-    } r{*this, s, total, 0, 0, {}};
-    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
-    run_until(io_, [&] { return r.done == total; }, "pipelined Echo replies");
-    if (!r.wrong.empty()) throw bench_error(r.wrong);
+    } r{{s, total}, *this};
+    r.start(window);
+    run_until(io_, [&] { return r.finished(); }, "pipelined Echo replies");
+    r.check_replies();
   }
 
  private:
@@ -118,8 +110,7 @@ class kbus_fanout final : public fanout {
       c.set_message_handler([this](kbus::message& m) {
         if (m.type() != kbus::message_type::signal || m.member() != tick_member) return;
         auto v = m.read<std::uint32_t>();
-        if (!v || std::get<0>(*v) != expected_) wrong_ = true;
-        else ++got_;
+        tally_.heard(v ? std::get<0>(*v) : 0, v.has_value());
       });
       add_match(io_, c, rule);
     }
@@ -131,21 +122,18 @@ class kbus_fanout final : public fanout {
   }
 
   void emit_and_wait(std::uint32_t seq) override {
-    expected_ = seq;
-    got_ = 0;
+    tally_.expect(seq);
     emitter_.send(kbus::message_builder::signal("/org/kbus/Bench"_path, "org.kbus.Bench1"_iface, "Tick"_member).build(seq));
     const std::size_t n = subscribers_.size();
-    run_until(io_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
-    if (wrong_) throw bench_error("kbus: a subscriber got a wrong Tick");
+    run_until(io_, [&] { return tally_.settled(n); }, "the signal at every subscriber");
+    tally_.check("kbus");
   }
 
  private:
   boost::asio::io_context io_;
   kbus::connection emitter_{io_.get_executor()};
   std::vector<std::unique_ptr<kbus::connection>> subscribers_;
-  std::uint32_t expected_ = 0;
-  std::size_t got_ = 0;
-  bool wrong_ = false;
+  tick_tally tally_;
 };
 
 class kbus_connections final : public connection_set {
@@ -179,23 +167,14 @@ class kbus_connections final : public connection_set {
   std::vector<std::unique_ptr<kbus::connection>> conns_;
 };
 
-class kbus_peer final : public peer {
+class kbus_peer final : public peer_of<kbus_caller, kbus_fanout, kbus_connections> {
  public:
   const char* name() const override { return "kbus"; }
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<kbus_caller>(address);
-  }
-  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
-    return std::make_unique<kbus_fanout>(address, n);
-  }
   void connect_once(const std::string& address) override {
     kbus::connection c(io_.get_executor());
     connect(io_, c, address);
     c.close();
     io_.poll();
-  }
-  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
-    return std::make_unique<kbus_connections>(address, n);
   }
 
  private:

@@ -113,15 +113,9 @@ class lib_caller final : public caller {
     if (!wrong.empty()) throw bench_error(wrong);
   }
 
-  struct run {
+  struct run : pipeline<run> {
     DBusConnection* c;
-    const std::string& s;
-    int total;
-    int sent = 0;
-    int done = 0;
-    std::string wrong;
-    void issue() {
-      ++sent;
+    void send() {
       DBusMessage* call = echo_call(s);
       DBusPendingCall* pending = nullptr;
       if (!dbus_connection_send_with_reply(c, call, &pending, DBUS_TIMEOUT_USE_DEFAULT) || !pending)
@@ -135,21 +129,19 @@ class lib_caller final : public caller {
       dbus_pending_call_unref(pending);
       std::string w = reply ? check_echo(reply, r->s) : "libdbus: pending call without a reply";
       if (reply) dbus_message_unref(reply);
-      if (!w.empty() && r->wrong.empty()) r->wrong = std::move(w);
-      ++r->done;
-      if (r->sent < r->total) r->issue();
+      r->replied(std::move(w));
     }
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{conn_.c, s, total, 0, 0, {}};
-    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
+    run r{{s, total}, conn_.c};
+    r.start(window);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (r.done < total) {
+    while (!r.finished()) {
       if (!dbus_connection_read_write_dispatch(conn_.c, 1000)) throw bench_error("libdbus: disconnected");
       if (std::chrono::steady_clock::now() > deadline) throw bench_error("libdbus: pipelined replies did not come");
     }
-    if (!r.wrong.empty()) throw bench_error(r.wrong);
+    r.check_replies();
   }
 
  private:
@@ -171,8 +163,7 @@ class lib_fanout final : public fanout {
   }
 
   void emit_and_wait(std::uint32_t seq) override {
-    expected_ = seq;
-    got_ = 0;
+    tally_.expect(seq);
     DBusMessage* m = dbus_message_new_signal(echo_path, echo_interface, tick_member);
     if (!m || !dbus_message_append_args(m, DBUS_TYPE_UINT32, &seq, DBUS_TYPE_INVALID))
       throw bench_error("libdbus: out of memory");
@@ -181,8 +172,8 @@ class lib_fanout final : public fanout {
     if (!sent) throw bench_error("libdbus: send failed");
     dbus_connection_flush(emitter_.c);
     const std::size_t n = raw_.size();
-    dispatch_until(raw_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
-    if (wrong_) throw bench_error("libdbus: a subscriber got a wrong Tick");
+    dispatch_until(raw_, [&] { return tally_.settled(n); }, "the signal at every subscriber");
+    tally_.check("libdbus");
   }
 
  private:
@@ -190,18 +181,15 @@ class lib_fanout final : public fanout {
     auto* self = static_cast<lib_fanout*>(userdata);
     if (!dbus_message_is_signal(m, echo_interface, tick_member)) return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
     dbus_uint32_t seq = 0;
-    if (!dbus_message_get_args(m, nullptr, DBUS_TYPE_UINT32, &seq, DBUS_TYPE_INVALID) || seq != self->expected_)
-      self->wrong_ = true;
-    else ++self->got_;
+    const bool readable = dbus_message_get_args(m, nullptr, DBUS_TYPE_UINT32, &seq, DBUS_TYPE_INVALID);
+    self->tally_.heard(seq, readable);
     return DBUS_HANDLER_RESULT_HANDLED;
   }
 
   conn_ptr emitter_;
   std::vector<conn_ptr> conns_;
   std::vector<DBusConnection*> raw_;
-  std::uint32_t expected_ = 0;
-  std::size_t got_ = 0;
-  bool wrong_ = false;
+  tick_tally tally_;
 };
 
 class lib_connections final : public connection_set {
@@ -222,19 +210,10 @@ class lib_connections final : public connection_set {
   std::vector<conn_ptr> conns_;
 };
 
-class lib_peer final : public peer {
+class lib_peer final : public peer_of<lib_caller, lib_fanout, lib_connections> {
  public:
   const char* name() const override { return "libdbus"; }
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<lib_caller>(address);
-  }
-  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
-    return std::make_unique<lib_fanout>(address, n);
-  }
   void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
-  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
-    return std::make_unique<lib_connections>(address, n);
-  }
 };
 
 }  // namespace

@@ -99,32 +99,24 @@ class sd_caller final : public caller {
     if (!wrong.empty()) throw bench_error(wrong);
   }
 
-  struct run {
+  struct run : pipeline<run> {
     sd_bus* bus;
-    const std::string& s;
-    int total;
-    int sent = 0;
-    int done = 0;
-    std::string wrong;
-    void issue() {
-      ++sent;
+    void send() {
       check(sd_bus_call_method_async(bus, nullptr, echo_name, echo_path, echo_interface, "Echo", on_reply, this, "s",
                                      s.c_str()),
             "call_method_async");
     }
     static int on_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
       auto* r = static_cast<run*>(userdata);
-      if (auto w = check_echo(reply, r->s); !w.empty() && r->wrong.empty()) r->wrong = std::move(w);
-      ++r->done;
-      if (r->sent < r->total) r->issue();
+      r->replied(check_echo(reply, r->s));
       return 0;
     }
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{bus_.b, s, total, 0, 0, {}};
-    for (int i = 0; i < window && r.sent < total; ++i) r.issue();
-    while (r.done < total) {
+    run r{{s, total}, bus_.b};
+    r.start(window);
+    while (!r.finished()) {
       const int p = sd_bus_process(bus_.b, nullptr);
       check(p, "process");
       if (p > 0) continue;
@@ -132,7 +124,7 @@ class sd_caller final : public caller {
       check(w, "wait");
       if (w == 0) throw bench_error("sd-bus: no progress in 30 s while waiting for pipelined replies");
     }
-    if (!r.wrong.empty()) throw bench_error(r.wrong);
+    r.check_replies();
   }
 
  private:
@@ -153,28 +145,25 @@ class sd_fanout final : public fanout {
   }
 
   void emit_and_wait(std::uint32_t seq) override {
-    expected_ = seq;
-    got_ = 0;
+    tally_.expect(seq);
     check(sd_bus_emit_signal(emitter_.b, echo_path, echo_interface, tick_member, "u", seq), "emit_signal");
     const std::size_t n = subscribers_.size();
-    process_until(subscribers_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
-    if (wrong_) throw bench_error("sd-bus: a subscriber got a wrong Tick");
+    process_until(subscribers_, [&] { return tally_.settled(n); }, "the signal at every subscriber");
+    tally_.check("sd-bus");
   }
 
  private:
   static int on_tick(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto* self = static_cast<sd_fanout*>(userdata);
     std::uint32_t seq = 0;
-    if (sd_bus_message_read(m, "u", &seq) < 0 || seq != self->expected_) self->wrong_ = true;
-    else ++self->got_;
+    const bool readable = sd_bus_message_read(m, "u", &seq) >= 0;
+    self->tally_.heard(seq, readable);
     return 0;
   }
 
   bus_ptr emitter_;
   std::vector<bus_ptr> subscribers_;
-  std::uint32_t expected_ = 0;
-  std::size_t got_ = 0;
-  bool wrong_ = false;
+  tick_tally tally_;
 };
 
 int ignore_message(sd_bus_message*, void*, sd_bus_error*) { return 0; }
@@ -202,19 +191,10 @@ class sd_connections final : public connection_set {
   std::vector<sd_bus_slot*> slots_;
 };
 
-class sd_peer final : public peer {
+class sd_peer final : public peer_of<sd_caller, sd_fanout, sd_connections> {
  public:
   const char* name() const override { return "sd-bus"; }
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<sd_caller>(address);
-  }
-  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
-    return std::make_unique<sd_fanout>(address, n);
-  }
   void connect_once(const std::string& address) override { bus_ptr b(connect(address)); }
-  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
-    return std::make_unique<sd_connections>(address, n);
-  }
 };
 
 }  // namespace

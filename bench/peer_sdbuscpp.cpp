@@ -57,6 +57,13 @@ void translate(F&& f) {
   }
 }
 
+// Empty when the reply (`e` null, `out`) is the echo of `s`, else what is wrong.
+std::string check_echo(const sdbus::Error* e, const std::string& out, const std::string& s) {
+  if (e) return std::string("sdbus-c++: Echo failed: ") + e->what();
+  if (out != s) return "sdbus-c++: Echo reply differs from the argument";
+  return {};
+}
+
 class cpp_caller final : public caller {
  public:
   explicit cpp_caller(const std::string& address) {
@@ -73,25 +80,18 @@ class cpp_caller final : public caller {
   }
 
   void pipelined(const std::string& s, int total, int window) override {
-    int sent = 0, done = 0;
-    std::string wrong;
-    std::function<void()> issue = [&] {
-      ++sent;
-      proxy_->callMethodAsync("Echo").onInterface(echo_interface).withArguments(s).uponReplyInvoke(
-          [&](const sdbus::Error* e, std::string out) {
-            if (wrong.empty()) {
-              if (e) wrong = std::string("sdbus-c++: Echo failed: ") + e->what();
-              else if (out != s) wrong = "sdbus-c++: Echo reply differs from the argument";
-            }
-            ++done;
-            if (sent < total) issue();
-          });
-    };
+    struct run : pipeline<run> {
+      sdbus::IProxy& proxy;
+      void send() {
+        proxy.callMethodAsync("Echo").onInterface(echo_interface).withArguments(s).uponReplyInvoke(
+            [this](const sdbus::Error* e, std::string out) { replied(check_echo(e, out, s)); });
+      }
+    } r{{s, total}, *proxy_};
     translate([&] {
-      for (int i = 0; i < window && sent < total; ++i) issue();
-      process_until({conn_.get()}, [&] { return done == total; }, "pipelined Echo replies");
+      r.start(window);
+      process_until({conn_.get()}, [&] { return r.finished(); }, "pipelined Echo replies");
     });
-    if (!wrong.empty()) throw bench_error(wrong);
+    r.check_replies();
   }
 
  private:
@@ -113,24 +113,20 @@ class cpp_fanout final : public fanout {
         raw_.push_back(c.get());
         // The proxy's match names the emitter as sender, path and interface, like the others'.
         auto& p = proxies_.emplace_back(sdbus::createProxy(*c, unique, echo_path));
-        p->uponSignal(tick_member).onInterface(echo_interface).call([this](std::uint32_t seq) {
-          if (seq != expected_) wrong_ = true;
-          else ++got_;
-        });
+        p->uponSignal(tick_member).onInterface(echo_interface).call([this](std::uint32_t seq) { tally_.heard(seq); });
         p->finishRegistration();
       }
     });
   }
 
   void emit_and_wait(std::uint32_t seq) override {
-    expected_ = seq;
-    got_ = 0;
+    tally_.expect(seq);
     translate([&] {
       object_->emitSignal(tick_member).onInterface(echo_interface).withArguments(seq);
       const std::size_t n = raw_.size();
-      process_until(raw_, [&] { return got_ == n || wrong_; }, "the signal at every subscriber");
+      process_until(raw_, [&] { return tally_.settled(n); }, "the signal at every subscriber");
     });
-    if (wrong_) throw bench_error("sdbus-c++: a subscriber got a wrong Tick");
+    tally_.check("sdbus-c++");
   }
 
  private:
@@ -139,9 +135,7 @@ class cpp_fanout final : public fanout {
   std::vector<std::unique_ptr<sdbus::IConnection>> conns_;
   std::vector<sdbus::IConnection*> raw_;
   std::vector<std::unique_ptr<sdbus::IProxy>> proxies_;  // destroyed before their connections
-  std::uint32_t expected_ = 0;
-  std::size_t got_ = 0;
-  bool wrong_ = false;
+  tick_tally tally_;
 };
 
 class cpp_connections final : public connection_set {
@@ -165,20 +159,11 @@ class cpp_connections final : public connection_set {
   std::vector<sdbus::Slot> slots_;  // destroyed before the connections
 };
 
-class cpp_peer final : public peer {
+class cpp_peer final : public peer_of<cpp_caller, cpp_fanout, cpp_connections> {
  public:
   const char* name() const override { return "sdbus-c++"; }
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<cpp_caller>(address);
-  }
-  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
-    return std::make_unique<cpp_fanout>(address, n);
-  }
   void connect_once(const std::string& address) override {
     translate([&] { connect(address); });
-  }
-  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
-    return std::make_unique<cpp_connections>(address, n);
   }
 };
 

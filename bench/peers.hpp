@@ -3,10 +3,12 @@
 // and every operation checks its own result (a wrong reply throws bench_error).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kbus_bench {
@@ -55,6 +57,80 @@ struct peer {
   // Connects, authenticates, says Hello (unique name received), closes.
   virtual void connect_once(const std::string& address) = 0;
   virtual std::unique_ptr<connection_set> open_connections(const std::string& address, int n) = 0;
+};
+
+// ---- shared by the peers' implementations (header-only: nothing added to the timed paths) ----
+
+// A peer is its caller, fan-out and connection-set classes, each built from the bus address
+// (and a count); what is left to each is its name and connect_once.
+template <class Caller, class Fanout, class Connections>
+class peer_of : public peer {
+ public:
+  std::unique_ptr<caller> make_caller(const std::string& address) override {
+    return std::make_unique<Caller>(address);
+  }
+  std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
+    return std::make_unique<Fanout>(address, n);
+  }
+  std::unique_ptr<connection_set> open_connections(const std::string& address, int n) override {
+    return std::make_unique<Connections>(address, n);
+  }
+};
+
+// The bookkeeping of caller::pipelined: `total` Echo(s) calls, at most `window` in flight, each
+// reply sending the next. `Calls` derives from it and sends one call through its library in
+// send(); its reply handler passes what check_echo said to replied(). Static dispatch only.
+template <class Calls>
+struct pipeline {
+  const std::string& s;
+  int total;
+  int sent = 0;
+  int done = 0;
+  std::string wrong;  // the first wrong reply
+
+  pipeline(const std::string& arg, int n) : s(arg), total(n) {}
+  void start(int window) {
+    for (int i = 0; i < window && sent < total; ++i) issue();
+  }
+  bool finished() const { return done == total; }
+  // `w` is empty when the reply was right, else what is wrong with it.
+  void replied(std::string&& w) {
+    if (!w.empty() && wrong.empty()) wrong = std::move(w);
+    ++done;
+    if (sent < total) issue();
+  }
+  // Once finished: throws the first wrong reply.
+  void check_replies() const {
+    if (!wrong.empty()) throw bench_error(wrong);
+  }
+
+ private:
+  void issue() {
+    ++sent;
+    static_cast<Calls*>(this)->send();
+  }
+};
+
+// What the subscribers of a fan-out got of the Tick being waited for.
+struct tick_tally {
+  std::uint32_t expected = 0;
+  std::size_t got = 0;
+  bool wrong = false;  // stays set: the fan-out is broken
+
+  void expect(std::uint32_t seq) {
+    expected = seq;
+    got = 0;
+  }
+  // A subscriber got Tick(seq); `readable` is false when its argument could not be read.
+  void heard(std::uint32_t seq, bool readable = true) {
+    if (!readable || seq != expected) wrong = true;
+    else ++got;
+  }
+  // All `subscribers` got it, or one got a wrong one.
+  bool settled(std::size_t subscribers) const { return got == subscribers || wrong; }
+  void check(const char* library) const {
+    if (wrong) throw bench_error(std::string(library) + ": a subscriber got a wrong Tick");
+  }
 };
 
 std::unique_ptr<peer> make_kbus_peer();
