@@ -1,6 +1,6 @@
 // The bus driver, typed, on dbus-daemon and dbus-broker: names, their queue, their signals,
 // and the connection's credentials.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 
 #include "kbus/bus.hpp"
 #include "kbus/dbus_errors.hpp"
@@ -18,14 +18,9 @@ using kbus::test::bus_kind;
 using boost::system::error_code;
 namespace bus = kbus::bus;
 
-class BusDriver : public testing::TestWithParam<bus_kind> {
+// io_ runs on the test thread, in wait.
+class BusDriver : public kbus::test::bus_test {
  protected:
-  void SetUp() override {
-    std::string why;
-    auto b = kbus::test::private_bus::start(GetParam(), why);
-    if (!b) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*b));
-  }
   template <class Op>
   void wait(Op op) {
     bool done = false;
@@ -45,8 +40,6 @@ class BusDriver : public testing::TestWithParam<bus_kind> {
       });
     });
   }
-  std::optional<kbus::test::private_bus> bus_;
-  boost::asio::io_context io_;
 };
 
 TEST_P(BusDriver, NamesAndTheirQueue) {

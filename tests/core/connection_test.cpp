@@ -1,5 +1,5 @@
 // The connection on real buses: the same suite on dbus-daemon and dbus-broker.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 
 #include "kbus/connection.hpp"
 
@@ -18,15 +18,9 @@ using namespace kbus::literals;
 using kbus::test::bus_kind;
 using boost::system::error_code;
 
-class Connection : public testing::TestWithParam<bus_kind> {
+// io_ runs on the test thread, in run_until.
+class Connection : public kbus::test::bus_test {
  protected:
-  void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
-  }
-
   // Runs the io_context until `done` or the deadline; false on the deadline.
   bool run_until(const bool& done, std::chrono::seconds limit = std::chrono::seconds(20)) {
     const auto end = std::chrono::steady_clock::now() + limit;
@@ -53,9 +47,6 @@ class Connection : public testing::TestWithParam<bus_kind> {
                                               "org.freedesktop.DBus"_iface, kbus::member_name(member))
         .build();
   }
-
-  std::optional<kbus::test::private_bus> bus_;
-  boost::asio::io_context io_;
 };
 
 // A service on `c` that echoes Echo, fails Fail, and never answers Slow.

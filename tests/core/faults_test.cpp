@@ -1,6 +1,6 @@
 // Faults: a peer that sends garbage, a message of 100 MiB (partial writes and a slow reader on
 // the way), on real buses where one is needed.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 #include "wire/sasl.hpp"
 
 #include "kbus/connection.hpp"
@@ -74,20 +74,23 @@ class rogue_server {
   std::thread thread_;
 };
 
+// Connects `c` to `server`, running `io` on this thread for at most 10 s; nullopt when the
+// connection hung. Only this runs `io`, so the handler cannot outlive `result`.
+std::optional<error_code> connect_to(const rogue_server& server, boost::asio::io_context& io, kbus::connection& c) {
+  std::optional<error_code> result;
+  c.async_connect(server.address(), [&](error_code ec) { result = ec; });
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!result && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(50));
+  return result;
+}
+
 TEST(Faults, APeerThatSendsGarbageIsDisconnectedWithAClearError) {
   rogue_server server(std::string("GARBAGE!GARBAGE!GARBAGE!GARBAGE!"));
   boost::asio::io_context io;
   kbus::connection c(io.get_executor());
-  error_code result;
-  bool done = false;
-  c.async_connect(server.address(), [&](error_code ec) {
-    result = ec;
-    done = true;
-  });
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(done) << "the connection hung on garbage";
-  EXPECT_EQ(result, kbus::make_error_code(kbus::connection_errc::peer_sent_invalid_message));
+  const auto result = connect_to(server, io, c);
+  ASSERT_TRUE(result) << "the connection hung on garbage";
+  EXPECT_EQ(*result, kbus::make_error_code(kbus::connection_errc::peer_sent_invalid_message));
   EXPECT_NE(c.last_error().find("invalid byte order"), std::string::npos) << c.last_error();
   EXPECT_FALSE(c.is_open());
 }
@@ -101,32 +104,25 @@ TEST(Faults, AWellFramedButInvalidMessageIsRefusedToo) {
   rogue_server server(std::string(reinterpret_cast<const char*>(bad), sizeof bad));
   boost::asio::io_context io;
   kbus::connection c(io.get_executor());
-  error_code result;
-  bool done = false;
-  c.async_connect(server.address(), [&](error_code ec) {
-    result = ec;
-    done = true;
-  });
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(done);
-  EXPECT_EQ(result, kbus::make_error_code(kbus::connection_errc::peer_sent_invalid_message));
+  const auto result = connect_to(server, io, c);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, kbus::make_error_code(kbus::connection_errc::peer_sent_invalid_message));
   EXPECT_NE(c.last_error().find("boolean"), std::string::npos) << c.last_error();
 }
 
-class BigMessages : public testing::TestWithParam<kbus::test::bus_kind> {};
+class BigMessages : public kbus::test::bus_test {
+ protected:
+  void SetUp() override {
+    bus_test::SetUp();
+    if (bus_) start_io_thread();
+  }
+};
 
 TEST_P(BigMessages, A100MiBMessageGoesThroughTheBusAndBack) {
-  std::string why;
-  auto bus = kbus::test::private_bus::start(GetParam(), why);
-  if (!bus) GTEST_SKIP() << why;
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  std::thread t([&] { io.run(); });
   try {
-    kbus::connection service(io.get_executor()), client(io.get_executor());
-    service.async_connect(bus->address(), boost::asio::use_future).get();
-    client.async_connect(bus->address(), boost::asio::use_future).get();
+    kbus::connection service(io_.get_executor()), client(io_.get_executor());
+    service.async_connect(bus_->address(), boost::asio::use_future).get();
+    client.async_connect(bus_->address(), boost::asio::use_future).get();
     service.set_message_handler([&](kbus::message& m) {
       if (m.type() != kbus::message_type::method_call) return;
       auto [first, second] = m.read<std::span<const std::uint8_t>, std::span<const std::uint8_t>>().value();
@@ -161,9 +157,6 @@ TEST_P(BigMessages, A100MiBMessageGoesThroughTheBusAndBack) {
   } catch (const std::exception& e) {
     ADD_FAILURE() << e.what();
   }
-  work.reset();
-  io.stop();
-  t.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, BigMessages,

@@ -1,6 +1,6 @@
 // Interop with real peers on both buses: busctl, gdbus, dbus-send and python3-dbus call a
 // service made with kbus; kbus (library and program) calls a service made with dbus-python.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 #include "support/process.hpp"
 
 #include "kbus/bus.hpp"
@@ -94,16 +94,7 @@ class kbus_service {
   kbus::bus::request_name_reply reply_{};
 };
 
-class Interop : public testing::TestWithParam<bus_kind> {
- protected:
-  void SetUp() override {
-    std::string why;
-    auto b = kbus::test::private_bus::start(GetParam(), why);
-    if (!b) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*b));
-  }
-  std::optional<kbus::test::private_bus> bus_;
-};
+class Interop : public kbus::test::bus_test {};
 
 TEST_P(Interop, PeersCallAKbusService) {
   kbus_service service(bus_->address());

@@ -3,7 +3,7 @@
 // implementation and must agree everywhere, and so must kbusd (whose kernel-side bloom filters
 // only narrow what the rules then decide); dbus-broker departs from the specification in
 // known places, which are recorded (RecordProperty) and must be the only differences.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
@@ -81,19 +81,19 @@ const std::vector<std::string> rules{
     "sender='org.kbus.Nobody'",
 };
 
-class MatchDelivery : public testing::TestWithParam<bus_kind> {};
+class MatchDelivery : public kbus::test::bus_test {
+ protected:
+  void SetUp() override {
+    bus_test::SetUp();
+    if (bus_) start_io_thread();
+  }
+};
 
 TEST_P(MatchDelivery, TheBusDeliversWhatTheRulesSay) {
-  std::string why;
-  auto bus = kbus::test::private_bus::start(GetParam(), why);
-  if (!bus) GTEST_SKIP() << why;
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  std::thread thread([&] { io.run(); });
   std::vector<std::string> deviations, failures;
   {
-    kbus::connection emitter(io.get_executor());
-    emitter.connect(bus->address());
+    kbus::connection emitter(io_.get_executor());
+    emitter.connect(bus_->address());
     ASSERT_EQ(kbus::bus::async_request_name(emitter, "org.kbus.Emitter"_bus, kbus::bus::request_name_flags::none,
                                             boost::asio::use_future)
                   .get(),
@@ -105,8 +105,8 @@ TEST_P(MatchDelivery, TheBusDeliversWhatTheRulesSay) {
     });
 
     for (const auto& text : rules) {
-      kbus::connection listener(io.get_executor());
-      listener.connect(bus->address());
+      kbus::connection listener(io_.get_executor());
+      listener.connect(bus_->address());
       std::string rule_text = text;
       if (auto at = rule_text.find("%self%"); at != std::string::npos) rule_text.replace(at, 6, listener.unique_name());
       const auto rule = kbus::match_rule::parse(rule_text).value();
@@ -158,9 +158,6 @@ TEST_P(MatchDelivery, TheBusDeliversWhatTheRulesSay) {
       }
     }
   }
-  work.reset();
-  io.stop();
-  thread.join();
   for (const auto& f : failures) ADD_FAILURE() << f;
   std::string recorded;
   for (const auto& d : deviations) recorded += d + "; ";

@@ -2,7 +2,7 @@
 // properties, the standard interfaces, subtrees, re-entrant handlers; and real peers (gdbus,
 // busctl, dbus-send, dbus-monitor, python3-dbus) reading the demo service. Also the
 // introspection parser on real-world files.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 #include "support/process.hpp"
 #include "support/testdata.hpp"
 
@@ -59,18 +59,6 @@ using kbus::test::have;
 using kbus::test::run;
 
 
-// An io_context running on its own thread.
-struct loop {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  std::thread thread{[this] { io.run(); }};
-  ~loop() {
-    work.reset();
-    io.stop();
-    thread.join();
-  }
-};
-
 // A call's reply or error reply, waited for.
 kbus::message call(kbus::connection& c, kbus::message m) {
   std::promise<kbus::message> p;
@@ -93,24 +81,26 @@ kbus::message method(const kbus::connection& to, std::string_view path, std::str
 
 std::string error_of(const kbus::message& m) { return std::string(m.error_name()); }
 
-class ObjectServer : public testing::TestWithParam<bus_kind> {
+class ObjectServer : public kbus::test::bus_test {
  protected:
   void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
-    service_.emplace(loop_.io.get_executor());
-    client_.emplace(loop_.io.get_executor());
+    bus_test::SetUp();
+    if (!bus_) return;
+    start_io_thread();
+    service_.emplace(io_.get_executor());
+    client_.emplace(io_.get_executor());
     server_.emplace(*service_);
     service_->async_connect(bus_->address(), boost::asio::use_future).get();
     client_->async_connect(bus_->address(), boost::asio::use_future).get();
   }
   void TearDown() override {
-    // Everything that runs on the loop is stopped on it.
+    // Everything that runs on the loop is stopped and destroyed while the loop runs.
     server_.reset();
     if (client_) client_->close();
     if (service_) service_->close();
+    client_.reset();
+    service_.reset();
+    bus_test::TearDown();
   }
 
   // The signals the client receives for `rule`.
@@ -135,8 +125,6 @@ class ObjectServer : public testing::TestWithParam<bus_kind> {
     return signals_.size();
   }
 
-  std::optional<kbus::test::private_bus> bus_;
-  loop loop_;
   std::optional<kbus::connection> service_, client_;
   std::optional<kbus::object_server> server_;
   std::mutex mu_;
@@ -231,7 +219,7 @@ TEST_P(ObjectServer, TypedMethodsAndEveryErrorName) {
 }
 
 TEST_P(ObjectServer, AsynchronousAndCoroutineHandlersDoNotBlockOtherCalls) {
-  auto& io = loop_.io;
+  auto& io = io_;
   std::vector<std::string> order;  // touched only on the loop's thread
   auto iface =
       kbus::interface_definition("org.kbus.Test1"_iface)
@@ -591,19 +579,16 @@ TEST_P(ObjectServer, HandlersMayRegisterEmitAndCallWithoutDeadlock) {
 
 // ---- real peers against kbus-demo-service ----
 
-class DemoService : public testing::TestWithParam<bus_kind> {
+class DemoService : public kbus::test::bus_test {
  protected:
   void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
+    bus_test::SetUp();
+    if (!bus_) return;
     demo_.emplace(std::vector<std::string>{std::string(KBUS_BINARY_DIR) + "/tools/kbus-demo-service", "--address",
                                            bus_->address()});
     ASSERT_EQ(demo_->read_line(), "READY\n");
   }
   std::string a() const { return bus_->address(); }
-  std::optional<kbus::test::private_bus> bus_;
   std::optional<child_process> demo_;
 };
 

@@ -2,7 +2,7 @@
 // calls and errors, properties with PropertiesChanged, a signal, introspection through a proxy.
 // (The suites with busctl, gdbus and Python peers need a bus those programs can reach: the
 // socket buses only.)
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 
 #include "kbus/object_server.hpp"
 #include "kbus/proxy.hpp"
@@ -20,25 +20,12 @@ namespace {
 using namespace kbus::literals;
 using kbus::test::bus_kind;
 
-class ObjectsOnEveryBus : public testing::TestWithParam<bus_kind> {
+class ObjectsOnEveryBus : public kbus::test::bus_test {
  protected:
   void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
-    thread_ = std::thread([this] { io_.run(); });
+    bus_test::SetUp();
+    if (bus_) start_io_thread();
   }
-  void TearDown() override {
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  std::optional<kbus::test::private_bus> bus_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::thread thread_;
 };
 
 TEST_P(ObjectsOnEveryBus, ServiceAndProxyTalk) {

@@ -1,6 +1,6 @@
 // Proxies on real buses (dbus-daemon and dbus-broker) against services made with kbus
 // (kbus-demo-service), GLib (python3-gi) and dbus-python.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 #include "support/process.hpp"
 
 #include "kbus/connection.hpp"
@@ -38,22 +38,18 @@ bool python_has(const char* modules) {
 }
 
 
-class Proxy : public testing::TestWithParam<bus_kind> {
+class Proxy : public kbus::test::bus_test {
  protected:
   void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
-    thread_ = std::thread([this] { io_.run(); });
+    bus_test::SetUp();
+    if (!bus_) return;
+    start_io_thread();
     conn_.emplace(io_.get_executor());
     conn_->async_connect(bus_->address(), boost::asio::use_future).get();
   }
   void TearDown() override {
     if (conn_) conn_->close();
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
+    bus_test::TearDown();
   }
   // Starts a peer and waits until it owns its name.
   void start(std::vector<std::string> argv) {
@@ -68,10 +64,6 @@ class Proxy : public testing::TestWithParam<bus_kind> {
   }
   static std::string script(const char* name) { return std::string(KBUS_SOURCE_DIR) + "/tests/peers/" + name; }
 
-  std::optional<kbus::test::private_bus> bus_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::thread thread_;
   std::optional<kbus::connection> conn_;
   std::optional<child_process> peer_;
 };

@@ -1,7 +1,7 @@
 // Subscriptions on real buses: local filtering, AddMatch once per rule, well-known senders
 // followed through their owners, typed signals, streams and name watching; then what
 // dbus-daemon (the reference) delivers compared with kbus's own evaluation of the rules.
-#include "support/bus_fixture.hpp"
+#include "support/bus_test.hpp"
 
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
@@ -41,20 +41,15 @@ struct inbox {
   }
 };
 
-class Subscriptions : public testing::TestWithParam<bus_kind> {
+class Subscriptions : public kbus::test::bus_test {
  protected:
   void SetUp() override {
-    std::string why;
-    auto bus = kbus::test::private_bus::start(GetParam(), why);
-    if (!bus) GTEST_SKIP() << why;
-    bus_.emplace(std::move(*bus));
-    thread_ = std::thread([this] { io_.run(); });
+    bus_test::SetUp();
+    if (bus_) start_io_thread();
   }
   void TearDown() override {
     connections_.clear();
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
+    bus_test::TearDown();
   }
 
   // A connected connection that answers "Sync" (so that a peer knows every signal it sent
@@ -86,10 +81,6 @@ class Subscriptions : public testing::TestWithParam<bus_kind> {
     return c.async_subscribe(rule(text), [&box](const kbus::message& m) { box.add(m); }, boost::asio::use_future).get();
   }
 
-  std::optional<kbus::test::private_bus> bus_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::thread thread_;
   std::vector<std::unique_ptr<kbus::connection>> connections_;
 };
 
