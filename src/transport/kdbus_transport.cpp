@@ -166,6 +166,8 @@ result<void> kdbus_transport::hello(const kdbus_options& options) {
   if (h.id == 0 || h.id == kdbus::dst_id_broadcast) return sys_error(EPROTO, "kdbus HELLO returned an invalid id");
   id_ = h.id;
   bus_flags_ = h.bus_flags;
+  // NAMES is implicit metadata (notes §2.7): asked for, it comes with every message.
+  names_attached_ = (options.attach_flags_recv & kdbus::attach::names) != 0;
   std::memcpy(id128_.data(), h.id128, sizeof h.id128);
   unique_name_ = kdbus_unique_name(id_);
   pool_size_ = options.pool_size;
@@ -434,11 +436,9 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
   std::optional<kdbus::item_ref> notification;
   // The sender's well-known names (NAMES metadata), for rules with sender='well.known.Name'.
   std::vector<std::string> sender_names;
-  bool names_attached = false;
   const int walk = kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
     switch (it.kind()) {
       case kdbus::item_type::owned_name: {
-        names_attached = true;
         kdbus::name flags{};
         kdbus::item_ref text = it;
         text.payload = it.payload.subspan(std::min(it.payload.size(), sizeof flags));
@@ -514,7 +514,7 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
     return;
   }
   parsed->set_sender(kdbus_unique_name(head.src_id));
-  if (head.dst_id == kdbus::dst_id_broadcast && !driver_->wanted(*parsed, names_attached ? &sender_names : nullptr))
+  if (head.dst_id == kdbus::dst_id_broadcast && !driver_->wanted(*parsed, names_attached_ ? &sender_names : nullptr))
     return;
   local_.push_back(std::move(*parsed));
 }

@@ -135,6 +135,7 @@ class kdbus_transport {
   std::uint64_t pool_size_ = 0;
   std::uint64_t id_ = 0;
   std::uint64_t bus_flags_ = 0;
+  bool names_attached_ = false;  // received messages carry their sender's names (we asked)
   std::array<std::uint8_t, 16> id128_{};
   std::string unique_name_;
   bloom_parameters bloom_;

@@ -69,16 +69,16 @@ struct bus_env {
     if (control >= 0) dev.close(control);
   }
 
-  // `attach_send`: the metadata we let the bus attach to what we send.
+  // `attach_recv`: the metadata we want on what we receive.
   std::unique_ptr<kdbus_transport> connect(std::uint64_t pool_size = test_pool_size,
-                                           std::uint64_t attach_send = kd::attach::any) {
+                                           std::uint64_t attach_recv = kd::attach::names | kd::attach::creds |
+                                                                       kd::attach::pids) {
     auto handle = kbus::broker::local_device_handle::open(dev, bus + "/bus");
     EXPECT_TRUE(handle) << handle.error().what();
     if (!handle) return nullptr;
     kbus::detail::kdbus_options o;
     o.pool_size = pool_size;
-    o.attach_flags_recv = kd::attach::names | kd::attach::creds | kd::attach::pids;
-    o.attach_flags_send = attach_send;
+    o.attach_flags_recv = attach_recv;
     auto t = kdbus_transport::connect(std::move(*handle), o);
     EXPECT_TRUE(t) << t.error().what();
     return t ? std::move(*t) : nullptr;
@@ -280,17 +280,19 @@ TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
 
 // The kernel passes a broadcast when its bloom filter *may* match a rule; the receiver gets it
 // only when a rule does (bloom false positives; argNpath, which a bloom cannot say; a
-// well-known sender, from the sender's names or, when it sends none, from the bus).
+// well-known sender, from the names the message carries or, without them, from the bus).
 TEST(KdbusTransport, BroadcastsPassTheRulesExactlyNotJustTheBloom) {
   bus_env env;
   auto plain = env.connect();
-  auto named = env.connect(test_pool_size, 0);  // attaches no metadata, so no names either
+  auto named = env.connect();
   auto listener = env.connect();
-  ASSERT_TRUE(plain && named && listener);
+  auto without_names = env.connect(test_pool_size, 0);  // asks for no metadata: the names too
+  ASSERT_TRUE(plain && named && listener && without_names);
   EXPECT_EQ(reply_value<std::uint32_t>(driver_call(*named, "RequestName", std::string("org.kbus.Named"), std::uint32_t{0})),
             kdbus_driver::request_primary_owner);
-  for (const char* rule : {"arg0path='/a/'", "member='Hi',sender='org.kbus.Named'", "arg1='x'"})
-    EXPECT_EQ(driver_call(*listener, "AddMatch", std::string(rule)).type(), message_type::method_return) << rule;
+  for (auto* l : {listener.get(), without_names.get()})
+    for (const char* rule : {"arg0path='/a/'", "member='Hi',sender='org.kbus.Named'", "arg1='x'"})
+      EXPECT_EQ(driver_call(*l, "AddMatch", std::string(rule)).type(), message_type::method_return) << rule;
 
   auto emit = [&](kdbus_transport& from, std::string_view member, const auto&... args) {
     auto sig = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, kbus::member_name::make(member).value())
@@ -307,11 +309,13 @@ TEST(KdbusTransport, BroadcastsPassTheRulesExactlyNotJustTheBloom) {
   emit(*plain, "Yes1", kbus::object_path::make("/a/b").value());
   emit(*plain, "Yes2", std::string("/"));
   emit(*plain, "Yes3", std::uint32_t{1}, std::string("x"));
-  std::vector<std::pair<std::string, std::string>> got;
-  while (auto m = next_non_driver_signal(*listener, nullptr, 300ms)) got.emplace_back(m->member(), m->sender());
   const std::vector<std::pair<std::string, std::string>> expected{
       {"Hi", named->unique_name()}, {"Yes1", plain->unique_name()}, {"Yes2", plain->unique_name()}, {"Yes3", plain->unique_name()}};
-  EXPECT_EQ(got, expected);
+  for (auto* l : {listener.get(), without_names.get()}) {
+    std::vector<std::pair<std::string, std::string>> got;
+    while (auto m = next_non_driver_signal(*l, nullptr, 300ms)) got.emplace_back(m->member(), m->sender());
+    EXPECT_EQ(got, expected) << (l == listener.get() ? "with" : "without") << " the names metadata";
+  }
 }
 
 TEST(KdbusTransport, NamesQueuesAndNameOwnerChanged) {
