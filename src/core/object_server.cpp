@@ -1,8 +1,9 @@
 #include "kbus/object_server.hpp"
 
+#include "transport/machine_id.hpp"
+
 #include <boost/asio/post.hpp>
 
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -22,16 +23,6 @@ bool is_standard(std::string_view iface) {
 }
 
 dbus_error make_error(std::string_view name, std::string message) { return {std::string(name), std::move(message)}; }
-
-// The machine's id, as D-Bus defines it (dbus-uuidgen's files).
-std::optional<std::string> machine_id() {
-  for (const char* file : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
-    std::ifstream in(file);
-    std::string id;
-    if (in >> id && id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos) return id;
-  }
-  return std::nullopt;
-}
 
 // Whether `path` is `prefix` or below it.
 bool at_or_below(std::string_view path, std::string_view prefix) {
@@ -273,7 +264,7 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
     }
     if (member == "GetMachineId") {
       if (!check_signature(st, "")) return;
-      static const std::optional<std::string> id = machine_id();
+      const auto& id = detail::machine_id();
       if (!id) return st->fail(make_error(dbus_errors::failed, "this machine has no machine id"));
       return st->reply(message_builder::method_return(st->call()).build(*id));
     }

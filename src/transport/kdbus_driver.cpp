@@ -7,6 +7,7 @@
 #include "match/bloom.hpp"
 #include "transport/kdbus_abi.hpp"
 #include "transport/kdbus_transport.hpp"
+#include "transport/machine_id.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,7 @@ constexpr std::string_view driver_path = "/org/freedesktop/DBus";
 constexpr std::string_view driver_interface = "org.freedesktop.DBus";
 constexpr std::string_view peer_interface = "org.freedesktop.DBus.Peer";
 constexpr std::string_view introspectable_interface = "org.freedesktop.DBus.Introspectable";
+constexpr std::string_view monitoring_interface = "org.freedesktop.DBus.Monitoring";
 // A uid the kernel could not map ((uid_t)-1, notes §1.5).
 constexpr std::uint64_t unknown_uid = 0xffffffffull;
 // StartServiceByName results (D-Bus specification).
@@ -52,6 +54,13 @@ constexpr std::string_view introspection_xml =
     "  <signal name=\"NameOwnerChanged\"><arg type=\"s\"/><arg type=\"s\"/><arg type=\"s\"/></signal>\n"
     "  <signal name=\"NameLost\"><arg type=\"s\"/></signal>\n"
     "  <signal name=\"NameAcquired\"><arg type=\"s\"/></signal>\n"
+    " </interface>\n"
+    " <interface name=\"org.freedesktop.DBus.Peer\">\n"
+    "  <method name=\"Ping\"/>\n"
+    "  <method name=\"GetMachineId\"><arg direction=\"out\" type=\"s\"/></method>\n"
+    " </interface>\n"
+    " <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
+    "  <method name=\"Introspect\"><arg direction=\"out\" type=\"s\"/></method>\n"
     " </interface>\n"
     "</node>\n";
 
@@ -303,11 +312,19 @@ void kdbus_driver::handle(const message& call) {
   const std::string_view iface = call.interface();
   const std::string_view member = call.member();
 
-  if (iface == peer_interface || (iface.empty() && member == "Ping")) {
+  if (iface == peer_interface || (iface.empty() && (member == "Ping" || member == "GetMachineId"))) {
     if (member == "Ping") return reply();
+    if (member == "GetMachineId") {
+      if (const auto& id = machine_id()) return reply(*id);
+      return fail(dbus_errors::failed, "this machine has no machine id");
+    }
     return fail(dbus_errors::unknown_method, "Unknown method '" + std::string(member) + "' on " + std::string(iface));
   }
   if (iface == introspectable_interface && member == "Introspect") return reply(std::string(introspection_xml));
+  if (iface == monitoring_interface && member == "BecomeMonitor")
+    return fail(dbus_errors::not_supported,
+                "On kdbus a monitor is a connection made as one (HELLO with KDBUS_HELLO_MONITOR); "
+                "an existing connection cannot become one");
   if (!iface.empty() && iface != driver_interface)
     return fail(dbus_errors::unknown_interface, "Unknown interface '" + std::string(iface) + "'");
 

@@ -1,4 +1,4 @@
-// The bus driver, typed, on dbus-daemon and dbus-broker: names, their queue, their signals,
+// The bus driver, typed, on dbus-daemon, dbus-broker and kbusd: names, their queue, their signals,
 // and the connection's credentials.
 #include "support/bus_test.hpp"
 
@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include <unistd.h>
 
@@ -171,6 +173,45 @@ TEST_P(BusDriver, ListsCredentialsAndErrors) {
   wait([&](bool& done) {
     bus::async_start_service_by_name(a, "org.kbus.NotActivatable"_bus, [&](error_code ec, bus::start_service_reply) {
       EXPECT_EQ(ec, kbus::make_error_code(kbus::connection_errc::error_reply));
+      done = true;
+    });
+  });
+  // The driver is a peer too: its machine id is the one in the machine's file.
+  std::string machine_id;
+  std::ifstream("/etc/machine-id") >> machine_id;
+  wait([&](bool& done) {
+    auto call = kbus::message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                                   "org.freedesktop.DBus.Peer"_iface, "GetMachineId"_member)
+                    .build();
+    a.async_call(std::move(call), [&](error_code ec, kbus::message reply) {
+      EXPECT_FALSE(ec) << kbus::dbus_error_of(reply).message;
+      auto id = reply.read<std::string>();
+      ASSERT_TRUE(id);
+      EXPECT_EQ(std::get<0>(*id).size(), 32u);
+      if (!machine_id.empty()) {
+        EXPECT_EQ(std::get<0>(*id), machine_id);
+      }
+      done = true;
+    });
+  });
+}
+
+// kdbus has no way to turn a connection into a monitor: the emulated driver says so plainly.
+TEST_P(BusDriver, BecomeMonitorWorksOrSaysWhyNot) {
+  kbus::connection a(io_.get_executor());
+  connect(a);
+  wait([&](bool& done) {
+    auto call = kbus::message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                                   "org.freedesktop.DBus.Monitoring"_iface, "BecomeMonitor"_member)
+                    .build(std::vector<std::string>{}, std::uint32_t{0});
+    a.async_call(std::move(call), [&](error_code ec, kbus::message reply) {
+      if (GetParam() == bus_kind::kbusd) {
+        EXPECT_EQ(ec, kbus::make_error_code(kbus::connection_errc::error_reply));
+        EXPECT_EQ(kbus::dbus_error_of(reply).name, kbus::dbus_errors::not_supported);
+        EXPECT_NE(kbus::dbus_error_of(reply).message.find("monitor"), std::string::npos);
+      } else {
+        EXPECT_FALSE(ec) << kbus::dbus_error_of(reply).message;
+      }
       done = true;
     });
   });
