@@ -20,6 +20,14 @@ result<std::unique_ptr<local_device_handle>> local_device_handle::open(local_dev
   return std::unique_ptr<local_device_handle>(new local_device_handle(device, fd));
 }
 
+result<std::unique_ptr<local_device_handle>> local_device_handle::open(std::shared_ptr<local_device> device,
+                                                                       std::string_view node,
+                                                                       const std::optional<credentials>& as) {
+  auto handle = open(*device, node, as);
+  if (handle) (*handle)->owned_device_ = std::move(device);
+  return handle;
+}
+
 local_device_handle::~local_device_handle() { close(); }
 
 int local_device_handle::ioctl(unsigned long request, void* arg) noexcept {

@@ -17,6 +17,10 @@ class local_device_handle final : public kbus::detail::kdbus_device {
   // `as` replaces the caller's credentials (see local_device::open).
   static result<std::unique_ptr<local_device_handle>> open(local_device& device, std::string_view node,
                                                            const std::optional<credentials>& as = std::nullopt);
+  // The same, keeping `device` alive as long as the handle: its owner may go first (the bus
+  // then goes away under the handle's connection, as a daemon's crash would end it).
+  static result<std::unique_ptr<local_device_handle>> open(std::shared_ptr<local_device> device, std::string_view node,
+                                                           const std::optional<credentials>& as = std::nullopt);
   ~local_device_handle() override;
   local_device_handle(const local_device_handle&) = delete;
   local_device_handle& operator=(const local_device_handle&) = delete;
@@ -31,6 +35,7 @@ class local_device_handle final : public kbus::detail::kdbus_device {
   local_device_handle(local_device& device, int fd) noexcept : device_(&device), fd_(fd) {}
 
   local_device* device_;
+  std::shared_ptr<local_device> owned_device_;  // when opened with shared ownership
   int fd_;
   void* pool_ = nullptr;
   std::size_t pool_size_ = 0;

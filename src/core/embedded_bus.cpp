@@ -19,7 +19,8 @@ namespace kbus {
 namespace kd = kbus::kdbus;
 
 struct embedded_bus::impl {
-  broker::local_device device;
+  // Shared with the connections' handles: the bus may end before they do.
+  std::shared_ptr<broker::local_device> device = std::make_shared<broker::local_device>();
   std::string node;  // "<uid>-<name>/bus"
   std::string path;  // the path in address(), known only to this process
   std::string address;
@@ -40,7 +41,7 @@ std::map<std::string, embedded_bus::impl*, std::less<>>& registry() {
 embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_unique<impl>()) {
   static std::atomic<unsigned> counter{0};
   const std::string bus = std::to_string(::geteuid()) + "-" + options.name;
-  impl_->control = impl_->device.open("control");
+  impl_->control = impl_->device->open("control");
   if (impl_->control < 0) throw std::system_error(errno, std::generic_category(), "kbusd's control node");
   // BUS_MAKE (kdbus ABI notes §2.2): bloom parameters, attach flags, name.
   std::vector<std::uint8_t> items;
@@ -51,7 +52,7 @@ embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_uniqu
   kd::cmd head{};
   head.flags = kd::make::access_world;
   auto buf = kd::command_words(head, items);
-  if (impl_->device.ioctl(impl_->control, kd::ioctl::bus_make, buf.data()) != 0)
+  if (impl_->device->ioctl(impl_->control, kd::ioctl::bus_make, buf.data()) != 0)
     throw std::system_error(errno, std::generic_category(), "making the embedded bus " + bus);
   impl_->node = bus + "/bus";
   impl_->path = "/kbus-embedded/" + std::to_string(::getpid()) + "." + std::to_string(counter++) + "/" + impl_->node;
@@ -65,7 +66,7 @@ embedded_bus::~embedded_bus() {
     std::lock_guard lock(registry_mutex);
     registry().erase(impl_->path);
   }
-  if (impl_->control >= 0) impl_->device.close(impl_->control);
+  if (impl_->control >= 0) impl_->device->close(impl_->control);
 }
 
 const std::string& embedded_bus::address() const noexcept { return impl_->address; }

@@ -178,6 +178,8 @@ private_bus::private_bus(private_bus&& o) noexcept
 }
 
 void private_bus::kill() {
+  // kbusd in this process: the bus ends with its object, and its connections see it go.
+  embedded_.reset();
   if (pid_ > 0) {
     // dbus-broker-launch runs the broker as its child, in its process group.
     ::kill(pid_, SIGKILL);

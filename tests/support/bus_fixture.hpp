@@ -26,7 +26,7 @@ class private_bus {
 
   const std::string& address() const noexcept { return address_; }
   bus_kind kind() const noexcept { return kind_; }
-  // Kills the bus at once (SIGKILL), as a crash would. Not for kbusd (in this process).
+  // Ends the bus at once, as a crash would: SIGKILL, or kbusd's bus object destroyed.
   void kill();
 
  private:
