@@ -196,6 +196,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       deadline_timer_{strand_};
   std::optional<std::chrono::steady_clock::time_point> timer_armed_for_;
   std::unordered_map<std::uint32_t, pending_call> pending_;     // by serial
+  std::uint32_t become_monitor_serial_ = 0;  // our BecomeMonitor call, if any
+  bool monitoring_ = false;                  // the bus made us a monitor
   std::unordered_map<std::uint64_t, std::uint32_t> serial_of_;  // id -> serial, cancellable calls only
 
   // Operations posted by the public API and not yet run: while there are any, a new one
@@ -742,6 +744,9 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (!open_) return deliver(std::move(done), to_boost(make_error_code(connection_errc::not_connected)), {});
     start_reading();
     const std::uint32_t serial = next_serial_;
+    if (m.member() == "BecomeMonitor" && m.interface() == "org.freedesktop.DBus.Monitoring" &&
+        m.destination() == bus::driver_name)
+      become_monitor_serial_ = serial;
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;
     pending_.emplace(serial, pending_call{id, std::move(done), deadline});
     if (!timer_armed_for_ || deadline < *timer_armed_for_) arm_deadline_timer(deadline);
@@ -893,11 +898,13 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if ((m.type() == message_type::method_return || m.type() == message_type::error) && m.reply_serial()) {
       auto it = pending_.find(*m.reply_serial());
       if (it != pending_.end()) {
+        if (*m.reply_serial() == become_monitor_serial_) monitoring_ = m.type() == message_type::method_return;
         const auto ec = m.type() == message_type::error ? to_boost(make_error_code(connection_errc::error_reply))
                                                         : boost::system::error_code{};
-        complete_call(*m.reply_serial(), ec, std::move(m));
+        return complete_call(*m.reply_serial(), ec, std::move(m));
       }
-      return;
+      // A monitor sees the replies to everyone's calls; any other connection drops a late one.
+      if (!monitoring_) return;
     }
     if (m.type() == message_type::signal && !names_.empty()) follow_owner_change(m);
     if (!index_.empty()) deliver_to_subscriptions(m);
@@ -905,7 +912,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       handler_(m);
       return;
     }
-    if (m.expects_reply()) {
+    // A monitor must not send (the bus would drop it): the calls it sees are others'.
+    if (m.expects_reply() && !monitoring_) {
       // Nobody serves objects here yet: say so, as the spec asks, instead of never answering.
       auto reply = message_builder::error(m, error_name::unchecked("org.freedesktop.DBus.Error.UnknownMethod"))
                        .build(std::string("no object is served at ") + std::string(m.path()) + " on this connection");
