@@ -239,6 +239,25 @@ TEST_P(Interop, KbusCallsAPythonService) {
 
 }
 
+// `kbus monitor` shows what busctl does on the bus, replies and errors included, as
+// dbus-monitor would.
+TEST_P(Interop, KbusMonitorSeesBusctlCallsRepliesAndErrors) {
+  if (!have("/usr/bin/busctl")) GTEST_SKIP() << "busctl is not installed";
+  const std::string address = bus_->address();
+  // The monitor runs for 4 s; busctl calls until then (the first ones may come before the
+  // monitor is one).
+  const auto out = run("timeout 4 " + std::string(KBUS_BINARY_DIR) + "/tools/kbus --address=" + address +
+                       " monitor & for i in 1 2 3 4 5 6 7 8 9 10 11 12; do busctl --address=" + address +
+                       " call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetNameOwner s org.kbus.Nobody"
+                       " >/dev/null 2>&1; sleep 0.25; done; wait")
+                       .out;
+  EXPECT_NE(out.find("type=method_call"), std::string::npos) << out;
+  EXPECT_NE(out.find("member=GetNameOwner"), std::string::npos) << out;
+  EXPECT_NE(out.find("type=method_return sender=org.freedesktop.DBus"), std::string::npos) << out;  // Hello's
+  EXPECT_NE(out.find("type=error sender=org.freedesktop.DBus"), std::string::npos) << out;
+  EXPECT_NE(out.find("error_name=org.freedesktop.DBus.Error.NameHasNoOwner"), std::string::npos) << out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Buses, Interop, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),
                          [](const auto& info) { return std::string(info.param == bus_kind::dbus_daemon ? "dbus_daemon" : "dbus_broker"); });
 
