@@ -2,6 +2,7 @@
 
 #include "kbus/address.hpp"
 #include "kbus/bus.hpp"
+#include "kbus/dbus_errors.hpp"
 #include "kbus/server.hpp"
 #include "core/kdbus_open.hpp"
 #include "match/match_index.hpp"
@@ -219,6 +220,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::unique_ptr<kdbus_transport> kdbus_;
   boost::asio::posix::basic_stream_descriptor<strand_type> kdbus_wait_{strand_};
   bool draining_kdbus_ = false;
+  unsigned kdbus_generation_ = 0;  // counts transports: a wait on a replaced one ends quietly
   // kdbus caps the replies one connection may await (KDBUS_CONN_MAX_REQUESTS_PENDING, notes
   // §1.8): calls beyond it wait here, in order, and go out as replies come in.
   std::deque<std::pair<message, std::chrono::milliseconds>> kdbus_backlog_;
@@ -445,6 +447,48 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     authenticated();
   }
 
+  // BecomeMonitor on kdbus: the kernel makes a monitor only at HELLO, so this connection opens
+  // a monitor connection on the same bus and goes on with it; the old one closes (its names go,
+  // as BecomeMonitor's do). The answer to the call is made here, on the new transport.
+  void become_kdbus_monitor(const message& call) {
+    auto answer = [&](kdbus_transport& t, message reply) {
+      reply.set_serial(kdbus_synthetic_serial);
+      t.queue_local(std::move(reply));
+      drain_kdbus();
+    };
+    auto refuse = [&](std::string_view name, std::string text) {
+      answer(*kdbus_, message_builder::error(call, error_name::unchecked(name)).sender(bus_name::unchecked(bus::driver_name))
+                          .build(std::move(text)));
+    };
+    auto args = call.read<std::vector<std::string>, std::uint32_t>();
+    if (!args) return refuse(dbus_errors::invalid_args, "BecomeMonitor takes (as, u): " + args.error().message);
+    kdbus_options options;
+    options.hello_flags = kdbus::hello::accept_fd | kdbus::hello::monitor;
+    for (const auto& text : std::get<0>(*args)) {
+      auto rule = match_rule::parse(text);
+      if (!rule) return refuse(dbus_errors::match_rule_invalid, rule.error().message);
+      options.monitor_rules.push_back(std::move(*rule));
+    }
+    auto device = open_kdbus_device(std::string(entries_[entry_].get("path").value_or("")));
+    if (!device) return refuse(dbus_errors::failed, "cannot open the kdbus bus again: " + device.error().what());
+    auto monitor = kdbus_transport::connect(std::move(*device), options);
+    if (!monitor) {
+      const bool denied = monitor.error().code == std::errc::operation_not_permitted;
+      return refuse(denied ? dbus_errors::access_denied : dbus_errors::failed,
+                    "cannot become a kdbus monitor: " + monitor.error().what());
+    }
+    const int fd = ::dup((*monitor)->fd());
+    if (fd < 0) return refuse(dbus_errors::failed, std::string("dup: ") + std::strerror(errno));
+    boost::system::error_code ignored;
+    kdbus_wait_.close(ignored);
+    ++kdbus_generation_;
+    kdbus_->close();
+    kdbus_ = std::move(*monitor);
+    kdbus_wait_.assign(fd);
+    read_kdbus();
+    answer(*kdbus_, message_builder::method_return(call).sender(bus_name::unchecked(bus::driver_name)).build());
+  }
+
   // Takes every message the transport has (its own driver answers first); a broken device
   // ends the connection.
   void drain_kdbus() {
@@ -464,7 +508,9 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   void read_kdbus() {
     auto self = shared_from_this();
-    kdbus_wait_.async_wait(boost::asio::posix::descriptor_base::wait_read, [self](boost::system::error_code ec) {
+    kdbus_wait_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                           [self, generation = kdbus_generation_](boost::system::error_code ec) {
+      if (generation != self->kdbus_generation_) return;  // became a monitor: another transport
       if (ec) return self->disconnect(ec.message());
       if (!self->open_ || !self->kdbus_) return;
       self->drain_kdbus();
@@ -644,6 +690,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     m.set_serial(next_serial_++);
     if (next_serial_ == 0) next_serial_ = 1;
     if (kdbus_) {
+      if (m.serial() == become_monitor_serial_ && m.type() == message_type::method_call)
+        return become_kdbus_monitor(m);
       if (m.expects_reply()) {
         if (kdbus_awaiting_ >= kdbus::conn_max_requests_pending) {
           kdbus_backlog_.emplace_back(std::move(m), reply_timeout);

@@ -261,6 +261,11 @@ int kdbus_driver::add_match(std::string_view text, std::string& error_text) {
   return 0;
 }
 
+void kdbus_driver::monitor_with(std::vector<match_rule> rules) {
+  monitoring_ = true;
+  for (auto& r : rules) index_.add(std::move(r));
+}
+
 bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::string>* sender_names) {
   // A rule's sender='well.known.Name' holds when the sender owned the name as it sent.
   auto owner_of = [&](std::string_view name) -> std::optional<std::string> {
@@ -273,6 +278,7 @@ bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::strin
     if (connection_info(name, 0, info) != 0) return std::nullopt;
     return kdbus_unique_name(info.id);
   };
+  if (monitoring_ && index_.empty()) return true;
   const name_owner_function names(owner_of);
   bool any = false;
   index_.for_each_match(broadcast, [&](match_index::id, const match_rule&) { any = true; }, &names);
@@ -323,8 +329,8 @@ void kdbus_driver::handle(const message& call) {
   if (iface == introspectable_interface && member == "Introspect") return reply(std::string(introspection_xml));
   if (iface == monitoring_interface && member == "BecomeMonitor")
     return fail(dbus_errors::not_supported,
-                "On kdbus a monitor is a connection made as one (HELLO with KDBUS_HELLO_MONITOR); "
-                "an existing connection cannot become one");
+                "On kdbus a monitor is a connection made as one (HELLO with KDBUS_HELLO_MONITOR): a kdbus "
+                "transport cannot become one (kbus::connection opens a monitor connection for BecomeMonitor)");
   if (!iface.empty() && iface != driver_interface)
     return fail(dbus_errors::unknown_interface, "Unknown interface '" + std::string(iface) + "'");
 

@@ -24,11 +24,16 @@ class kdbus_driver {
   void handle(const message& call);
 
   // Whether a broadcast that reached us (through the match entries) is one an AddMatch rule
-  // asks for. The kernel lets through what *may* match: a bloom filter has false positives
+  // asks for (for a monitor: whether a message copied to us is one its rules keep). The kernel lets through what *may* match: a bloom filter has false positives
   // and cannot say argNpath or destination at all; on a dbus1 bus the rules decide exactly.
   // `sender_names`: the well-known names the sender owned when it sent (its OWNED_NAME items);
   // nullptr when the message carries none of that metadata, and the bus is asked instead.
   bool wanted(const message& broadcast, const std::vector<std::string>* sender_names);
+
+  // A monitor (HELLO_MONITOR) gets a copy of every message on the bus; wanted() then keeps
+  // those one of `rules` matches, or all when there are none (BecomeMonitor's semantics).
+  void monitor_with(std::vector<match_rule> rules);
+  bool monitoring() const noexcept { return monitoring_; }
 
   // dbus1 RequestName flags and results (D-Bus specification), and ReleaseName results.
   static constexpr std::uint32_t name_flag_allow_replacement = 1;
@@ -72,7 +77,8 @@ class kdbus_driver {
     match_index::id in_index = 0;
   };
   std::multimap<std::string, added_rule> rules_;
-  match_index index_;
+  match_index index_;  // AddMatch's rules, or a monitor's
+  bool monitoring_ = false;
 };
 
 }  // namespace kbus::detail

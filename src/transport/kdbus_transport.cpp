@@ -112,6 +112,7 @@ result<std::unique_ptr<kdbus_transport>> kdbus_transport::connect(std::unique_pt
   t->device_ = std::move(device);
   if (auto r = t->hello(options); !r) return r.error();
   t->driver_ = std::make_unique<kdbus_driver>(*t);
+  if (options.hello_flags & kdbus::hello::monitor) t->driver_->monitor_with(options.monitor_rules);
   return t;
 }
 
@@ -191,6 +192,8 @@ result<void> kdbus_transport::hello(const kdbus_options& options) {
   if (!slice) return sys_error(EPROTO, "kdbus HELLO returned a slice outside the pool");
   if (!have_bloom) return sys_error(EPROTO, "kdbus HELLO returned no bloom parameters");
   if (auto ok = bloom_.check(); !ok) return ok.error();
+  // A monitor gets everything and may add no match entries (notes §3, test 8).
+  if (options.hello_flags & kdbus::hello::monitor) return {};
   if (const int r = add_internal_matches(); r != 0) return sys_error(r, "cannot add the kdbus match entries");
   return {};
 }
@@ -514,7 +517,8 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
     return;
   }
   parsed->set_sender(kdbus_unique_name(head.src_id));
-  if (head.dst_id == kdbus::dst_id_broadcast && !driver_->wanted(*parsed, names_attached_ ? &sender_names : nullptr))
+  if ((head.dst_id == kdbus::dst_id_broadcast || driver_->monitoring()) &&
+      !driver_->wanted(*parsed, names_attached_ ? &sender_names : nullptr))
     return;
   local_.push_back(std::move(*parsed));
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "kbus/error.hpp"
+#include "kbus/match.hpp"
 #include "kbus/message.hpp"
 #include "match/bloom.hpp"
 #include "transport/kdbus_abi.hpp"
@@ -62,6 +63,9 @@ struct kdbus_options {
   std::uint64_t attach_flags_send = kdbus::attach::any;
   std::uint64_t attach_flags_recv = kdbus::attach::names;
   std::string description;  // CONN_DESCRIPTION; empty: none
+  // With kdbus::hello::monitor in hello_flags: of what the bus copies to a monitor, what to
+  // keep (BecomeMonitor's rules; all when empty).
+  std::vector<match_rule> monitor_rules;
 };
 
 class kdbus_transport {

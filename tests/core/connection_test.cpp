@@ -99,40 +99,46 @@ TEST_P(Connection, ConnectsAndSaysHello) {
 // As dbus-monitor: a monitor sees others' calls, their replies and their errors, and answers
 // none of them (it has no handler of its own for calls; a monitor must not send).
 TEST_P(Connection, AMonitorSeesOthersCallsRepliesAndErrors) {
-  if (GetParam() == bus_kind::kbusd) GTEST_SKIP() << "kdbus has no BecomeMonitor (BusDriver.BecomeMonitorWorksOrSaysWhyNot)";
-  kbus::connection service(io_.get_executor()), client(io_.get_executor()), monitor(io_.get_executor());
+  kbus::connection service(io_.get_executor()), client(io_.get_executor()), monitor(io_.get_executor()),
+      errors_only(io_.get_executor());
   connect(service);
   connect(client);
   connect(monitor);
+  connect(errors_only);
   serve(service);
-  std::vector<std::string> seen;
-  monitor.set_message_handler([&](kbus::message& m) {
-    if (m.sender() != client.unique_name() && m.sender() != service.unique_name()) return;  // the bus's own traffic
-    static constexpr const char* types[] = {"invalid", "call", "return", "error", "signal"};
-    seen.push_back(std::string(types[static_cast<int>(m.type())]) + " " + std::string(m.member()) +
-                   std::string(m.error_name()));
-  });
-  bool done = false;
-  error_code result;
-  kbus::bus::async_become_monitor(monitor, {}, [&](error_code ec) {
-    result = ec;
-    done = true;
-  });
-  ASSERT_TRUE(run_until(done));
-  ASSERT_FALSE(result) << result.message();
+  auto watch = [&](kbus::connection& c, std::vector<std::string>& seen, std::vector<std::string> rules) {
+    c.set_message_handler([&](kbus::message& m) {
+      if (m.sender() != client.unique_name() && m.sender() != service.unique_name()) return;  // the bus's own traffic
+      static constexpr const char* types[] = {"invalid", "call", "return", "error", "signal"};
+      seen.push_back(std::string(types[static_cast<int>(m.type())]) + " " + std::string(m.member()) +
+                     std::string(m.error_name()));
+    });
+    bool done = false;
+    error_code result;
+    kbus::bus::async_become_monitor(c, rules, [&](error_code ec) {
+      result = ec;
+      done = true;
+    });
+    ASSERT_TRUE(run_until(done));
+    ASSERT_FALSE(result) << result.message();
+  };
+  std::vector<std::string> seen, errors;
+  watch(monitor, seen, {});
+  watch(errors_only, errors, {"type='error'"});
   for (const char* member : {"Echo", "Fail"}) {
-    done = false;
+    bool done = false;
     client.async_call(test_call(service, member), [&](error_code, kbus::message) { done = true; });
     ASSERT_TRUE(run_until(done));
   }
   // The monitor's copies travel apart from the replies the client waited for.
   const std::vector<std::string> expected{"call Echo", "return ", "call Fail", "error org.kbus.Test.Error.Failed"};
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (seen.size() < expected.size() && std::chrono::steady_clock::now() < end) {
+  while ((seen.size() < expected.size() || errors.empty()) && std::chrono::steady_clock::now() < end) {
     io_.run_for(std::chrono::milliseconds(10));
     io_.restart();
   }
   EXPECT_EQ(seen, expected);
+  EXPECT_EQ(errors, std::vector<std::string>{"error org.kbus.Test.Error.Failed"});
   EXPECT_TRUE(monitor.is_open()) << monitor.last_error();
 }
 
