@@ -199,31 +199,29 @@ TEST_P(BusDriver, ListsCredentialsAndErrors) {
 // BecomeMonitor on every bus: on kdbus the connection opens a monitor connection (the kernel
 // makes one only at HELLO) and goes on with it.
 TEST_P(BusDriver, BecomeMonitor) {
-  kbus::connection a(io_.get_executor());
-  connect(a);
-  wait([&](bool& done) {
-    auto call = kbus::message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
-                                                   "org.freedesktop.DBus.Monitoring"_iface, "BecomeMonitor"_member)
-                    .build(std::vector<std::string>{"type='signal'"}, std::uint32_t{0});
-    a.async_call(std::move(call), [&](error_code ec, kbus::message reply) {
-      EXPECT_FALSE(ec) << kbus::dbus_error_of(reply).name << ": " << kbus::dbus_error_of(reply).message;
-      done = true;
+  // A new connection asks to become a monitor of `rules`: the error code and the reply.
+  auto become_monitor = [&](std::vector<std::string> rules) {
+    auto c = std::make_unique<kbus::connection>(io_.get_executor());
+    connect(*c);
+    std::pair<error_code, kbus::message> result;
+    wait([&](bool& done) {
+      auto call = kbus::message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
+                                                     "org.freedesktop.DBus.Monitoring"_iface, "BecomeMonitor"_member)
+                      .build(rules, std::uint32_t{0});
+      c->async_call(std::move(call), [&](error_code ec, kbus::message reply) {
+        result = {ec, std::move(reply)};
+        done = true;
+      });
     });
-  });
-  EXPECT_TRUE(a.is_open()) << a.last_error();
+    EXPECT_TRUE(c->is_open()) << c->last_error();
+    return result;
+  };
+  auto [ec, reply] = become_monitor({"type='signal'"});
+  EXPECT_FALSE(ec) << kbus::dbus_error_of(reply).name << ": " << kbus::dbus_error_of(reply).message;
   // A rule that is no rule is refused, as the buses do.
-  kbus::connection b(io_.get_executor());
-  connect(b);
-  wait([&](bool& done) {
-    auto call = kbus::message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
-                                                   "org.freedesktop.DBus.Monitoring"_iface, "BecomeMonitor"_member)
-                    .build(std::vector<std::string>{"type='nonsense'"}, std::uint32_t{0});
-    b.async_call(std::move(call), [&](error_code ec, kbus::message reply) {
-      EXPECT_EQ(ec, kbus::make_error_code(kbus::connection_errc::error_reply));
-      EXPECT_EQ(kbus::dbus_error_of(reply).name, kbus::dbus_errors::match_rule_invalid);
-      done = true;
-    });
-  });
+  std::tie(ec, reply) = become_monitor({"type='nonsense'"});
+  EXPECT_EQ(ec, kbus::make_error_code(kbus::connection_errc::error_reply));
+  EXPECT_EQ(kbus::dbus_error_of(reply).name, kbus::dbus_errors::match_rule_invalid);
 }
 
 TEST_P(BusDriver, NameOwnerChangedIsDecoded) {
