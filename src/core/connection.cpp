@@ -18,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -31,6 +33,8 @@
 #include <filesystem>
 #include <future>
 #include <unordered_map>
+
+extern char** environ;  // POSIX declares it; not every system's headers do
 
 namespace kbus {
 
@@ -126,6 +130,51 @@ bool is_local_socket(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   return ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 && addr.ss_family == AF_UNIX;
+}
+
+// launchd keeps the bus socket's path in an environment variable of its own (D-Bus
+// specification, "launchd" addresses), which `launchctl getenv ENV` prints (macOS). The path,
+// or nullopt with the reason in `why`. launchctl answers at once: it is run and waited for.
+std::optional<std::string> launchd_socket_path(const std::string& env, std::string& why) {
+  int out[2];
+  if (::pipe(out) != 0) {
+    why = std::string("pipe: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  ::fcntl(out[0], F_SETFD, FD_CLOEXEC);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  ::posix_spawn_file_actions_addclose(&actions, out[1]);
+  std::string program = "launchctl", verb = "getenv", name = env;
+  char* argv[] = {program.data(), verb.data(), name.data(), nullptr};
+  pid_t pid = -1;
+  const int spawned = ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv, environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (spawned != 0) {
+    ::close(out[0]);
+    why = "cannot run launchctl: " + std::string(std::strerror(spawned));
+    return std::nullopt;
+  }
+  std::string path;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    path.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || path.empty()) {
+    why = "launchctl getenv " + env + " gave no socket path";
+    return std::nullopt;
+  }
+  return path;
 }
 
 // A call completion that runs on the connection's strand itself (internal calls).
@@ -300,17 +349,15 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (auto ok = e.check(); !ok) return skip(ok.error().what());
     auto self = shared_from_this();
     if (e.transport == "unix") {
-      std::string path;
-      if (auto p = e.get("path")) path = std::string(*p);
-      else if (auto a = e.get("abstract")) path = std::string(1, '\0') + std::string(*a);
-      else return skip("only path= and abstract= can be connected to");
-      auto sock = std::make_shared<boost::asio::local::stream_protocol::socket>(strand_);
-      sock->async_connect(boost::asio::local::stream_protocol::endpoint(path),
-                          [self, sock](boost::system::error_code ec) {
-                            if (ec) return self->skip(ec.message());
-                            self->connected(sock->release(), "unix");
-                          });
-      return;
+      if (auto p = e.get("path")) return connect_unix(std::string(*p));
+      if (auto a = e.get("abstract")) return connect_unix(std::string(1, '\0') + std::string(*a));
+      return skip("only path= and abstract= can be connected to");
+    }
+    if (e.transport == "launchd") {
+      std::string why;
+      auto path = launchd_socket_path(std::string(*e.get("env")), why);
+      if (!path) return skip(why);
+      return connect_unix(std::move(*path));
     }
     if (e.transport == "tcp") {
       auto host = e.get("host").value_or("localhost");
@@ -369,6 +416,15 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       return connected_kdbus(std::move(*t));
     }
     skip("the " + e.transport + " transport is not available in this build");
+  }
+
+  void connect_unix(std::string path) {
+    auto self = shared_from_this();
+    auto sock = std::make_shared<boost::asio::local::stream_protocol::socket>(strand_);
+    sock->async_connect(boost::asio::local::stream_protocol::endpoint(path), [self, sock](boost::system::error_code ec) {
+      if (ec) return self->skip(ec.message());
+      self->connected(sock->release(), "unix");
+    });
   }
 
   // Spec, "Executed Subprocesses on Unix": the program's stdin and stdout are our socket.

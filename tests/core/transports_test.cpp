@@ -1,5 +1,5 @@
 // The socket transport's other address kinds against real programs: unixexec through
-// systemd-stdio-bridge, nonce-tcp to a dbus-daemon listening on it.
+// systemd-stdio-bridge, nonce-tcp to a dbus-daemon listening on it, launchd through launchctl.
 #include "support/bus_fixture.hpp"
 
 #include "kbus/address.hpp"
@@ -65,6 +65,47 @@ TEST_F(Transports, UnixexecRunsAProgramWhoseStdioIsTheConnection) {
   ASSERT_EQ(c.info().skipped.size(), 1u);
   EXPECT_NE(c.info().skipped[0].find("unixexec:path=/nonexistent/kbus-no-such-program"), std::string::npos)
       << c.info().skipped[0];
+}
+
+// launchd: the socket's path comes from `launchctl getenv ENV` (macOS). A launchctl of our own,
+// first on PATH, stands in for launchd here.
+TEST_F(Transports, LaunchdTakesTheSocketPathFromLaunchctl) {
+  std::string why;
+  auto bus = kbus::test::private_bus::start(kbus::test::bus_kind::dbus_daemon, why);
+  if (!bus) GTEST_SKIP() << why;
+  const auto entries = kbus::parse_address_list(bus->address()).value();
+  const std::string socket_path(entries.at(0).get("path").value());
+  std::string dir_template = (std::filesystem::temp_directory_path() / "kbus-launchd-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir_template.data()), nullptr);
+  const std::filesystem::path dir(dir_template);
+  {
+    std::ofstream script(dir / "launchctl");
+    script << "#!/bin/sh\n[ \"$1\" = getenv ] && [ \"$2\" = KBUS_TEST_BUS_SOCKET ] && echo '" << socket_path
+           << "' && exit 0\nexit 1\n";
+  }
+  std::filesystem::permissions(dir / "launchctl", std::filesystem::perms::owner_all);
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (dir.string() + ":" + old_path).c_str(), 1);
+
+  std::string transport, direct_transport;
+  const std::string id = bus_id_over("launchd:env=KBUS_TEST_BUS_SOCKET", transport);
+  EXPECT_EQ(transport, "unix");
+  EXPECT_EQ(id, bus_id_over(bus->address(), direct_transport));
+  // A variable launchd does not have: the entry is skipped with launchctl's answer as reason.
+  kbus::connection c(io_.get_executor());
+  boost::system::error_code ec;
+  c.connect("launchd:env=KBUS_TEST_NO_SUCH_VARIABLE", ec);
+  EXPECT_TRUE(ec);
+  EXPECT_NE(c.last_error().find("launchctl getenv KBUS_TEST_NO_SUCH_VARIABLE gave no socket path"), std::string::npos)
+      << c.last_error();
+  // No launchctl at all (every system but macOS).
+  ::setenv("PATH", dir.string().c_str(), 1);
+  std::filesystem::remove(dir / "launchctl");
+  c.connect("launchd:env=KBUS_TEST_BUS_SOCKET", ec);
+  EXPECT_TRUE(ec);
+  EXPECT_NE(c.last_error().find("cannot run launchctl"), std::string::npos) << c.last_error();
+  ::setenv("PATH", old_path.c_str(), 1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(Transports, NonceTcpSendsTheNonceFirst) {
