@@ -71,6 +71,12 @@ inline constexpr std::uint8_t protocol_version = 1;
 // an error when they cannot start a valid message or it would exceed the spec's limit.
 result<std::size_t> message_size(std::span<const std::byte> first_16_bytes);
 
+// The UNIX_FDS header field of a whole framed message, read without parsing it (0 when there
+// is none): a stream transport gives each message the descriptors it declares, in order,
+// however its reads split the stream. nullopt when a field is not one this scan steps over;
+// parsing then judges the message.
+std::optional<std::uint32_t> declared_unix_fds(std::span<const std::byte> message_bytes);
+
 struct parse_options {
   // Lower this to protect a process from large messages; never above the spec's 128 MiB.
   std::size_t max_size = detail::max_message_length;

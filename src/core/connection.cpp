@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <bit>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -73,43 +72,6 @@ constexpr std::chrono::milliseconds kdbus_timeout_margin{1000};
 constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * detail::max_unix_fds);
 // The most queued messages one sendmsg() gathers (well below IOV_MAX).
 constexpr std::size_t max_gather = 64;
-
-// The UNIX_FDS header field of a framed message, found without parsing it: received
-// descriptors go to the messages that declare them, in order, however the reads split the
-// stream. nullopt when a field is not one this scan steps over (the message then gets
-// every descriptor waiting, and parsing judges).
-std::optional<std::uint32_t> declared_unix_fds(std::span<const std::byte> m) {
-  const bool swap = (static_cast<char>(m[0]) == 'B') != (std::endian::native == std::endian::big);
-  auto u32 = [&](std::size_t at) {
-    std::uint32_t v;
-    std::memcpy(&v, m.data() + at, 4);
-    return swap ? __builtin_bswap32(v) : v;
-  };
-  auto u8 = [&](std::size_t at) { return static_cast<std::uint8_t>(m[at]); };
-  const std::size_t end = 16 + std::size_t{u32(12)};
-  if (end > m.size()) return std::nullopt;
-  std::size_t pos = 16;
-  while (pos < end) {
-    pos = (pos + 7) & ~std::size_t{7};
-    // A field: code, a one-character signature (length, type, NUL), the value.
-    if (end - pos < 4 || u8(pos + 1) != 1) return std::nullopt;
-    const std::uint8_t code = u8(pos);
-    const char type = static_cast<char>(m[pos + 2]);
-    pos += 4;
-    if (type == 'u' || type == 's' || type == 'o') {
-      pos = (pos + 3) & ~std::size_t{3};
-      if (end < pos + 4) return std::nullopt;
-      if (type == 'u' && code == static_cast<std::uint8_t>(header_field::unix_fds)) return u32(pos);
-      pos += 4 + (type == 'u' ? 0 : std::size_t{u32(pos)} + 1);
-    } else if (type == 'g') {
-      if (end <= pos) return std::nullopt;
-      pos += std::size_t{u8(pos)} + 2;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return 0;
-}
 
 // The process at the other end of a local socket.
 std::optional<connection_info::credentials> peer_credentials_of(int fd) {

@@ -69,6 +69,34 @@ result<std::size_t> message_size(std::span<const std::byte> b) {
   return static_cast<std::size_t>(total);
 }
 
+std::optional<std::uint32_t> declared_unix_fds(std::span<const std::byte> m) {
+  if (m.size() < fixed_header_size) return std::nullopt;
+  const bool big = static_cast<char>(m[0]) == 'B';
+  const std::size_t end = fixed_header_size + std::size_t{load_u32(m.data() + 12, big)};
+  if (end > m.size()) return std::nullopt;
+  std::size_t pos = fixed_header_size;
+  while (pos < end) {
+    pos = align8(pos);
+    // A field: code, a one-character signature (length, type, NUL), the value.
+    if (end - pos < 4 || static_cast<std::uint8_t>(m[pos + 1]) != 1) return std::nullopt;
+    const auto code = static_cast<std::uint8_t>(m[pos]);
+    const char type = static_cast<char>(m[pos + 2]);
+    pos += 4;
+    if (type == 'u' || type == 's' || type == 'o') {
+      pos = (pos + 3) & ~std::size_t{3};
+      if (end < pos + 4) return std::nullopt;
+      if (type == 'u' && code == static_cast<std::uint8_t>(header_field::unix_fds)) return load_u32(m.data() + pos, big);
+      pos += 4 + (type == 'u' ? 0 : std::size_t{load_u32(m.data() + pos, big)} + 1);
+    } else if (type == 'g') {
+      if (end <= pos) return std::nullopt;
+      pos += std::size_t{static_cast<std::uint8_t>(m[pos])} + 2;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return 0;
+}
+
 result<message> message::parse(std::vector<std::byte> bytes, std::vector<unix_fd> fds, const parse_options& options) {
   auto size = message_size(bytes);
   if (!size) return size.error();
