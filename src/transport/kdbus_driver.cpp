@@ -266,8 +266,9 @@ void kdbus_driver::monitor_with(std::vector<match_rule> rules) {
   for (auto& r : rules) index_.add(std::move(r));
 }
 
-bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::string>* sender_names) {
+bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::string_view>* sender_names) {
   // A rule's sender='well.known.Name' holds when the sender owned the name as it sent.
+  if (monitoring_ && index_.empty()) return true;
   auto owner_of = [&](std::string_view name) -> std::optional<std::string> {
     if (sender_names) {
       if (std::find(sender_names->begin(), sender_names->end(), name) != sender_names->end())
@@ -278,7 +279,6 @@ bool kdbus_driver::wanted(const message& broadcast, const std::vector<std::strin
     if (connection_info(name, 0, info) != 0) return std::nullopt;
     return kdbus_unique_name(info.id);
   };
-  if (monitoring_ && index_.empty()) return true;
   const name_owner_function names(owner_of);
   bool any = false;
   index_.for_each_match(broadcast, [&](match_index::id, const match_rule&) { any = true; }, &names);

@@ -28,7 +28,7 @@ class kdbus_driver {
   // and cannot say argNpath or destination at all; on a dbus1 bus the rules decide exactly.
   // `sender_names`: the well-known names the sender owned when it sent (its OWNED_NAME items);
   // nullptr when the message carries none of that metadata, and the bus is asked instead.
-  bool wanted(const message& broadcast, const std::vector<std::string>* sender_names);
+  bool wanted(const message& broadcast, const std::vector<std::string_view>* sender_names);
 
   // A monitor (HELLO_MONITOR) gets a copy of every message on the bus; wanted() then keeps
   // those one of `rules` matches, or all when there are none (BecomeMonitor's semantics).

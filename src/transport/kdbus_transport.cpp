@@ -437,8 +437,9 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
   std::vector<unix_fd> memfds;
   bool ok = true;
   std::optional<kdbus::item_ref> notification;
-  // The sender's well-known names (NAMES metadata), for rules with sender='well.known.Name'.
-  std::vector<std::string> sender_names;
+  // The sender's well-known names (NAMES metadata), for rules with sender='well.known.Name':
+  // views into the slice, which lives until the message is made.
+  std::vector<std::string_view> sender_names;
   const int walk = kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
     switch (it.kind()) {
       case kdbus::item_type::owned_name: {
