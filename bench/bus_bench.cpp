@@ -3,12 +3,14 @@
 //
 //   call/sync_64B/<bus>/<impl>        one blocking Echo(s) with 64 bytes, the reply checked
 //   call/sync_64KiB/<bus>/<impl>      the same with 64 KiB
-//   call/pipelined_64B/<bus>/<impl>   10,000 Echo calls, at most 128 in flight (time per call)
+//   call/pipelined_64B/<bus>/<impl>   10,000 Echo calls, at most 128 in flight (time per call);
+//                                     also for impl "bare" (bare_client.hpp): the ceiling of any client
 //   signal/fanout_<N>/<bus>/<impl>    one signal, done when all N subscribers got it
 //   connect/<bus>/<impl>              connect, authenticate, Hello, close
 //
 // Times are wall-clock (UseRealTime): the work is spread over the client, the bus and the
 // server. A wrong reply ends the benchmark with an error and the program with exit code 1.
+#include "bare_client.hpp"
 #include "bus_env.hpp"
 #include "guarded.hpp"
 #include "peers.hpp"
@@ -63,6 +65,19 @@ void pipelined_call(benchmark::State& state, peer* p, std::string address) {
     auto c = p->make_caller(address);
     c->echo(s);
     for (auto _ : state) c->pipelined(s, pipelined_calls, pipelined_window);
+    state.SetItemsProcessed(state.iterations() * pipelined_calls);
+    state.counters["calls"] = pipelined_calls;
+  });
+}
+
+// The same workload for the bare client: what the bus and the Echo server allow any client.
+void bare_pipelined_call(benchmark::State& state, std::string address) {
+  drop_fanout();
+  guarded(state, [&] {
+    const std::string s = payload(64);
+    kbus_bench::bare_caller c(address);
+    c.pipelined(s, 1, 1);
+    for (auto _ : state) c.pipelined(s, pipelined_calls, pipelined_window);
     state.SetItemsProcessed(state.iterations() * pipelined_calls);
     state.counters["calls"] = pipelined_calls;
   });
@@ -127,6 +142,10 @@ int main(int argc, char** argv) {
   each("call/pipelined_64B", [](const std::string& n, peer* p, const std::string& a) {
     return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a);
   });
+  for (const auto& b : buses)
+    benchmark::RegisterBenchmark(("call/pipelined_64B/" + b.label + "/bare").c_str(), bare_pipelined_call, b.address())
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
   for (int subscribers : {1, 10, 100})
     each("signal/fanout_" + std::to_string(subscribers), [subscribers](const std::string& n, peer* p, const std::string& a) {
       return benchmark::RegisterBenchmark(n.c_str(), fanout, p, a, subscribers);

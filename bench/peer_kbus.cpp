@@ -1,5 +1,6 @@
 // kbus as a benchmark peer: one io_context per client, run on the calling thread until the
 // awaited completion arrives (what a blocking call does).
+#include "kbus_echo_call.hpp"
 #include "peers.hpp"
 
 #include "kbus/bus.hpp"
@@ -48,12 +49,6 @@ void add_match(boost::asio::io_context& io, kbus::connection& c, const std::stri
   });
   run_until(io, [&] { return done; }, "AddMatch");
   if (err) throw bench_error("kbus: AddMatch failed: " + err.message());
-}
-
-kbus::message echo_call(const std::string& s) {
-  return kbus::message_builder::method_call("org.kbus.Bench"_bus, "/org/kbus/Bench"_path, "org.kbus.Bench1"_iface,
-                                            "Echo"_member)
-      .build(s);
 }
 
 // Empty when `reply` is the echo of `s`, else what is wrong.

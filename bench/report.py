@@ -19,7 +19,9 @@ import statistics
 import subprocess
 import sys
 
-IMPLS = ["kbus", "sd-bus", "sdbus-c++", "libdbus", "gdbus"]
+IMPLS = ["kbus", "sd-bus", "sdbus-c++", "libdbus", "gdbus", "bare"]
+# "bare" (bench/bare_client.hpp) is no library: the least work a client can do, in
+# call/pipelined_64B only, to show how much of the throughput the bus and the server decide.
 BUSES = ["broker", "daemon"]
 
 # The workload ids, in report order. kdbus/* run the kdbus transport through kbusd's
@@ -236,6 +238,11 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
             r = k["ops_per_s"] / s["ops_per_s"]
             lines.append(f"- call/pipelined_64B/{b}: kbus throughput = {r:.2f}× sd-bus's "
                          f"(goal ≥ 1.5: {'met' if r >= 1.5 else 'NOT met'})")
+            bare = records.get((f"call/pipelined_64B/{b}", "bare"))
+            if bare:
+                lines.append(f"  - the bare client (no library, the least a client can do) = "
+                             f"{bare['ops_per_s'] / s['ops_per_s']:.2f}× sd-bus's; kbus = "
+                             f"{k['ops_per_s'] / bare['ops_per_s']:.2f}× the bare client's")
     lines.append("")
 
     lines.append("## The kdbus transport beside the socket")

@@ -1,0 +1,43 @@
+// The least work a client can do for call/pipelined_64B, reported as impl "bare": the ceiling
+// that the bus and the Echo server set on any client's throughput on this machine.
+//
+// It is not a D-Bus library: one blocking socket and no event loop; the call is marshalled
+// once (by kbus's wire layer) and written again and again with only its serial changed, in
+// batches of every call the window allows; replies are framed by their fixed header and their
+// body compared byte for byte with the call's (Echo returns its argument, so the bodies are the
+// same bytes); nothing else is parsed. A library that comes close to it has little left to gain
+// on this workload: the rest of the time is the bus's and the server's.
+#pragma once
+
+#include "kbus/unix_fd.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace kbus_bench {
+
+class bare_caller {
+ public:
+  // Connects to a unix:path= address, authenticates (EXTERNAL) and says Hello.
+  explicit bare_caller(const std::string& address);
+
+  // `total` Echo(s) calls with at most `window` in flight; throws bench_error when a reply is
+  // an error or its body differs from the call's.
+  void pipelined(const std::string& s, int total, int window);
+
+ private:
+  void write_all(const void* data, std::size_t size);
+  // Reads more bytes into in_; throws when the bus closed the connection.
+  void read_some();
+  // The next whole message in in_ (valid until the next read_some()), or nullopt.
+  std::optional<std::span<const std::byte>> next_message();
+
+  kbus::unix_fd fd_;
+  std::string in_;
+  std::size_t in_start_ = 0;
+  unsigned serial_ = 1;
+};
+
+}  // namespace kbus_bench

@@ -1,0 +1,21 @@
+// The Echo(s) call of the call benchmarks, built with kbus: sent by kbus's peer and, marshalled
+// once, by the bare client.
+#pragma once
+
+#include "peers.hpp"
+
+#include "kbus/message.hpp"
+#include "kbus/names.hpp"
+
+#include <string>
+
+namespace kbus_bench {
+
+inline kbus::message echo_call(const std::string& s) {
+  return kbus::message_builder::method_call(kbus::bus_name::unchecked(echo_name), kbus::object_path::unchecked(echo_path),
+                                            kbus::interface_name::unchecked(echo_interface),
+                                            kbus::member_name::unchecked("Echo"))
+      .build(s);
+}
+
+}  // namespace kbus_bench
