@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -20,7 +21,7 @@
 namespace kbus_bench {
 namespace {
 
-// Bytes asked of one read(): room for about 500 Echo replies of 64 bytes.
+// The receive buffer: room for about 500 Echo replies of 64 bytes in one read().
 constexpr std::size_t read_size = 64 * 1024;
 // Where the fixed header keeps the serial and the length of the header fields (spec, "Message
 // Format").
@@ -65,7 +66,10 @@ bare_caller::bare_caller(const std::string& address) {
   }
   if (status == kbus::sasl::status::failed) throw bench_error("bare: SASL failed: " + auth.failure().what());
   write_all(out.data(), out.size());
-  in_.assign(auth.leftover());
+  const auto leftover = std::as_bytes(std::span(auth.leftover()));
+  in_.assign(std::max(read_size, leftover.size()), std::byte{});
+  std::memcpy(in_.data(), leftover.data(), leftover.size());
+  in_end_ = leftover.size();
 
   kbus::message hello = kbus::bus::driver_call("Hello");
   hello.set_serial(serial_++);
@@ -95,18 +99,18 @@ void bare_caller::write_all(const void* data, std::size_t size) {
 }
 
 void bare_caller::read_some() {
-  if (in_start_ > 0) {
-    in_.erase(0, in_start_);
-    in_start_ = 0;
-  }
-  const std::size_t had = in_.size();
-  in_.resize(had + read_size);
+  // What is left of a message goes to the front; the buffer grows only for a message larger
+  // than it.
+  std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+  in_end_ -= in_start_;
+  in_start_ = 0;
+  if (in_end_ == in_.size()) in_.resize(2 * in_.size());
   ssize_t n;
-  do n = ::read(fd_.get(), in_.data() + had, read_size);
+  do n = ::read(fd_.get(), in_.data() + in_end_, in_.size() - in_end_);
   while (n < 0 && errno == EINTR);
-  in_.resize(had + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
   if (n == 0) throw bench_error("bare: the bus closed the connection");
   if (n < 0) throw bench_error(errno_text("read"));
+  in_end_ += static_cast<std::size_t>(n);
 }
 
 void bare_caller::pipelined(const std::string& s, int total, int window) {
@@ -158,12 +162,11 @@ void bare_caller::pipelined(const std::string& s, int total, int window) {
 }
 
 std::optional<std::span<const std::byte>> bare_caller::next_message() {
-  const std::size_t left = in_.size() - in_start_;
-  if (left < fixed_header_size) return std::nullopt;
-  const auto rest = std::as_bytes(std::span(in_).subspan(in_start_));
+  const std::span<const std::byte> rest(in_.data() + in_start_, in_end_ - in_start_);
+  if (rest.size() < fixed_header_size) return std::nullopt;
   const auto size = kbus::message_size(rest.first(fixed_header_size));
   if (!size) throw bench_error("bare: the bus sent an invalid message: " + size.error().what());
-  if (left < *size) return std::nullopt;
+  if (rest.size() < *size) return std::nullopt;
   in_start_ += *size;
   return rest.first(*size);
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kbus_bench {
 
@@ -38,8 +39,8 @@ class bare_caller final : public caller {
   std::optional<std::span<const std::byte>> next_message();
 
   kbus::unix_fd fd_;
-  std::string in_;
-  std::size_t in_start_ = 0;
+  std::vector<std::byte> in_;
+  std::size_t in_start_ = 0, in_end_ = 0;  // the bytes received and not yet taken
   unsigned serial_ = 1;
 };
 
