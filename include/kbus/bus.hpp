@@ -20,6 +20,8 @@ namespace kbus::bus {
 inline constexpr std::string_view driver_name = "org.freedesktop.DBus";
 inline constexpr std::string_view driver_path = "/org/freedesktop/DBus";
 inline constexpr std::string_view driver_interface = "org.freedesktop.DBus";
+// The driver's interface of BecomeMonitor (D-Bus specification, "Monitoring").
+inline constexpr std::string_view monitoring_interface = "org.freedesktop.DBus.Monitoring";
 
 enum class request_name_flags : std::uint32_t {
   none = 0,
@@ -166,7 +168,7 @@ auto async_remove_match(connection& c, std::string_view rule, Token&& token) {
 template <class Token>
 auto async_become_monitor(connection& c, const std::vector<std::string>& rules, Token&& token) {
   auto call = message_builder::method_call(bus_name::unchecked(driver_name), object_path::unchecked(driver_path),
-                                           interface_name::unchecked("org.freedesktop.DBus.Monitoring"),
+                                           interface_name::unchecked(monitoring_interface),
                                            member_name::unchecked("BecomeMonitor"))
                   .build(rules, std::uint32_t{0});
   return detail::async_typed_call<void>(c, std::move(call), std::forward<Token>(token));

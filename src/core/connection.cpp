@@ -810,7 +810,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (!open_) return deliver(std::move(done), to_boost(make_error_code(connection_errc::not_connected)), {});
     start_reading();
     const std::uint32_t serial = next_serial_;
-    if (m.member() == "BecomeMonitor" && m.interface() == "org.freedesktop.DBus.Monitoring" &&
+    if (m.member() == "BecomeMonitor" && m.interface() == bus::monitoring_interface &&
         m.destination() == bus::driver_name)
       become_monitor_serial_ = serial;
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;

@@ -24,8 +24,9 @@ class kdbus_driver {
   void handle(const message& call);
 
   // Whether a broadcast that reached us (through the match entries) is one an AddMatch rule
-  // asks for (for a monitor: whether a message copied to us is one its rules keep). The kernel lets through what *may* match: a bloom filter has false positives
-  // and cannot say argNpath or destination at all; on a dbus1 bus the rules decide exactly.
+  // asks for (for a monitor: whether a message copied to us is one its rules keep). The kernel
+  // lets through what *may* match: a bloom filter has false positives and cannot say argNpath
+  // or destination at all; on a dbus1 bus the rules decide exactly.
   // `sender_names`: the well-known names the sender owned when it sent (its OWNED_NAME items);
   // nullptr when the message carries none of that metadata, and the bus is asked instead.
   bool wanted(const message& broadcast, const std::vector<std::string_view>* sender_names);
