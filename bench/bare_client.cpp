@@ -23,15 +23,12 @@ namespace {
 
 // The receive buffer: room for about 500 Echo replies of 64 bytes in one read().
 constexpr std::size_t read_size = 64 * 1024;
-// Where the fixed header keeps the serial and the length of the header fields (spec, "Message
-// Format").
+// Where the fixed header keeps the body's length and the serial (spec, "Message Format").
+constexpr std::size_t body_length_offset = 4;
 constexpr std::size_t serial_offset = 8;
-constexpr std::size_t fields_length_offset = 12;
 using kbus::detail::fixed_header_size;
 
 std::string errno_text(const char* what) { return std::string("bare: ") + what + ": " + std::strerror(errno); }
-
-std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
 }  // namespace
 
@@ -143,11 +140,11 @@ void bare_caller::pipelined(const std::string& s, int total, int window) {
       // other byte order is parsed and read instead.
       bool same = false;
       if ((*m)[0] == call_bytes[0]) {
-        std::uint32_t fields_length;
-        std::memcpy(&fields_length, m->data() + fields_length_offset, sizeof fields_length);
-        const std::size_t body_at = align8(fixed_header_size + fields_length);
-        same = body_at + call_body.size() == m->size() &&
-               std::memcmp(m->data() + body_at, call_body.data(), call_body.size()) == 0;
+        // The body ends the message.
+        std::uint32_t body_length;
+        std::memcpy(&body_length, m->data() + body_length_offset, sizeof body_length);
+        same = body_length == call_body.size() &&
+               std::memcmp(m->data() + m->size() - call_body.size(), call_body.data(), call_body.size()) == 0;
       } else {
         const auto reply = kbus::message::parse(std::vector<std::byte>(m->begin(), m->end()));
         if (reply) {
