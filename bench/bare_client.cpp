@@ -111,7 +111,7 @@ void bare_caller::read_some() {
 }
 
 void bare_caller::pipelined(const std::string& s, int total, int window) {
-  const kbus::message call = echo_call(s);
+  const kbus::message call = echo_call(kbus::bus_name::unchecked(echo_name), s);
   const auto call_bytes = call.bytes();
   const auto call_body = call.body_bytes();
   std::vector<std::byte> batch;

@@ -1,15 +1,19 @@
 // Calls, signals and connections through a private dbus-broker and a private dbus-daemon,
-// kbus beside sd-bus, sdbus-c++, libdbus and GDBus, all talking to the same sd-bus Echo server:
+// kbus beside sd-bus, sdbus-c++, libdbus and GDBus:
 //
 //   call/sync_64B/<bus>/<impl>        one blocking Echo(s) with 64 bytes, the reply checked
 //   call/sync_64KiB/<bus>/<impl>      the same with 64 KiB
 //   call/pipelined_64B/<bus>/<impl>   10,000 Echo calls, at most 128 in flight (time per call);
 //                                     also impl "bare" (bare_client.hpp): the least a client can do
+//   call/pipelined_64B_own_server/<bus>/<impl>
+//                                     the same, each library calling an Echo server written
+//                                     with itself: both ends of the call
 //   signal/fanout_<N>/<bus>/<impl>    one signal, done when all N subscribers got it
 //   connect/<bus>/<impl>              connect, authenticate, Hello, close
 //
-// Times are wall-clock (UseRealTime): the work is spread over the client, the bus and the
-// server. A wrong reply ends the benchmark with an error and the program with exit code 1.
+// Every client but those of pipelined_64B_own_server calls the same Echo server, written with
+// sd-bus. Times are wall-clock (UseRealTime): the work is spread over the client, the bus and
+// the server. A wrong reply ends the benchmark with an error and the program with exit code 1.
 #include "bare_client.hpp"
 #include "bus_env.hpp"
 #include "guarded.hpp"
@@ -51,7 +55,7 @@ void sync_call(benchmark::State& state, peer* p, std::string address, std::size_
   drop_fanout();
   guarded(state, [&] {
     const std::string s = payload(size);
-    auto c = p->make_caller(address);
+    auto c = p->make_caller(address, kbus_bench::echo_name);
     c->echo(s);
     for (auto _ : state) c->echo(s);
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
@@ -67,9 +71,10 @@ void time_pipelined(benchmark::State& state, kbus_bench::caller& c) {
   state.counters["calls"] = pipelined_calls;
 }
 
-void pipelined_call(benchmark::State& state, peer* p, std::string address) {
+// `service`: the common Echo server, or the peer's own.
+void pipelined_call(benchmark::State& state, peer* p, std::string address, std::string service) {
   drop_fanout();
-  guarded(state, [&] { time_pipelined(state, *p->make_caller(address)); });
+  guarded(state, [&] { time_pipelined(state, *p->make_caller(address, service)); });
 }
 
 // The same workload for the bare client: how much of the throughput is left to any client.
@@ -115,14 +120,20 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
+  const auto peers = kbus_bench::all_peers();
+  // sd-bus's Echo server for every client, and each library's own.
+  std::vector<kbus_bench::echo_server> servers;
+  for (const auto& p : peers) {
+    if (std::string(p->name()) == "sd-bus") servers.push_back({p.get(), kbus_bench::echo_name});
+    servers.push_back({p.get(), kbus_bench::own_echo_service(*p)});
+  }
   std::vector<kbus_bench::bench_bus> buses;
   try {
-    buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::dbus_daemon}, true);
+    buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::dbus_daemon}, servers);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cannot start the buses: %s\n", e.what());
     return 1;
   }
-  const auto peers = kbus_bench::all_peers();
 
   auto each = [&](const std::string& workload, auto make) {
     for (const auto& b : buses)
@@ -138,12 +149,15 @@ int main(int argc, char** argv) {
     return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, a, 64 * 1024);
   });
   each("call/pipelined_64B", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a);
+    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a, std::string(kbus_bench::echo_name));
   });
   for (const auto& b : buses)
     benchmark::RegisterBenchmark(("call/pipelined_64B/" + b.label + "/bare").c_str(), bare_pipelined_call, b.address())
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
+  each("call/pipelined_64B_own_server", [](const std::string& n, peer* p, const std::string& a) {
+    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a, kbus_bench::own_echo_service(*p));
+  });
   for (int subscribers : {1, 10, 100})
     each("signal/fanout_" + std::to_string(subscribers), [subscribers](const std::string& n, peer* p, const std::string& a) {
       return benchmark::RegisterBenchmark(n.c_str(), fanout, p, a, subscribers);

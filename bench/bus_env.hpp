@@ -1,7 +1,8 @@
 // The buses of the bus benchmarks: a private dbus-broker and a private dbus-daemon (the tests'
-// fixture), each with the Echo server (kbus_bench_echo_server, beside the benchmark) on it.
+// fixture), each with the Echo servers the benchmarks call, one process each.
 #pragma once
 
+#include "peers.hpp"
 #include "support/bus_fixture.hpp"
 
 #include <optional>
@@ -11,16 +12,23 @@
 
 namespace kbus_bench {
 
+// An Echo server to start on every bus: `library`'s serve_echo, owning `service`.
+struct echo_server {
+  peer* library;
+  std::string service;
+};
+
 struct bench_bus {
   std::string label;  // "broker" or "daemon": the benchmark names use these
   std::optional<kbus::test::private_bus> bus;
-  pid_t server = -1;
+  std::vector<pid_t> servers;
   const std::string& address() const { return bus->address(); }
 };
 
-// Starts the buses of `kinds`, each with an Echo server when `with_server`. Call it before any
-// thread exists: it forks. Throws std::runtime_error when a bus or server does not start.
-std::vector<bench_bus> start_buses(const std::vector<kbus::test::bus_kind>& kinds, bool with_server);
+// Starts the buses of `kinds`, each with `servers` on it. Call it before any thread exists: it
+// forks, and each server runs in a child of this process. Throws std::runtime_error when a bus
+// or server does not start.
+std::vector<bench_bus> start_buses(const std::vector<kbus::test::bus_kind>& kinds, const std::vector<echo_server>& servers);
 // Stops the Echo servers (the buses stop with their objects).
 void stop_servers(std::vector<bench_bus>& buses);
 

@@ -11,8 +11,8 @@
 
 namespace kbus_bench {
 
-inline kbus::message echo_call(const std::string& s) {
-  return kbus::message_builder::method_call(kbus::bus_name::unchecked(echo_name), kbus::object_path::unchecked(echo_path),
+inline kbus::message echo_call(const kbus::bus_name& service, const std::string& s) {
+  return kbus::message_builder::method_call(service, kbus::object_path::unchecked(echo_path),
                                             kbus::interface_name::unchecked(echo_interface),
                                             kbus::member_name::unchecked("Echo"))
       .build(s);

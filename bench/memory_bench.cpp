@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   std::vector<kbus_bench::bench_bus> buses;
   try {
-    buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker}, false);
+    buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker}, {});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cannot start the bus: %s\n", e.what());
     return 1;

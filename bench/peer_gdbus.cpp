@@ -91,11 +91,11 @@ void iterate_until(Done done, const char* what) {
 
 class g_caller final : public caller {
  public:
-  explicit g_caller(const std::string& address) : conn_(connect(address)) {}
+  g_caller(const std::string& address, const std::string& service) : conn_(connect(address)), service_(service) {}
 
   void echo(const std::string& s) override {
     GError* err = nullptr;
-    GVariant* reply = g_dbus_connection_call_sync(conn_.c, echo_name, echo_path, echo_interface, "Echo",
+    GVariant* reply = g_dbus_connection_call_sync(conn_.c, service_.c_str(), echo_path, echo_interface, "Echo",
                                                   g_variant_new("(s)", s.c_str()), G_VARIANT_TYPE("(s)"),
                                                   G_DBUS_CALL_FLAGS_NONE, -1, nullptr, &err);
     if (auto w = check_echo(reply, err, s); !w.empty()) throw bench_error(w);
@@ -103,8 +103,9 @@ class g_caller final : public caller {
 
   struct run : pipeline<run> {
     GDBusConnection* c;
+    const char* service;
     void send() {
-      g_dbus_connection_call(c, echo_name, echo_path, echo_interface, "Echo", g_variant_new("(s)", s.c_str()),
+      g_dbus_connection_call(c, service, echo_path, echo_interface, "Echo", g_variant_new("(s)", s.c_str()),
                              G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, nullptr, on_reply, this);
     }
     static void on_reply(GObject* source, GAsyncResult* res, gpointer userdata) {
@@ -116,7 +117,7 @@ class g_caller final : public caller {
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{{s, total}, conn_.c};
+    run r{{s, total}, conn_.c, service_.c_str()};
     r.start(window);
     iterate_until([&] { return r.finished(); }, "pipelined Echo replies");
     r.check_replies();
@@ -124,6 +125,7 @@ class g_caller final : public caller {
 
  private:
   conn_ptr conn_;
+  std::string service_;
 };
 
 class g_fanout final : public fanout {
@@ -200,10 +202,48 @@ class g_connections final : public connection_set {
   std::vector<guint> ids_;
 };
 
+constexpr const char* echo_xml =
+    "<node><interface name='org.kbus.Bench1'><method name='Echo'>"
+    "<arg type='s' direction='in'/><arg type='s' direction='out'/></method></interface></node>";
+
+// GDBus checks the call against the interface's introspection data (only Echo(s) gets here).
+void on_echo(GDBusConnection*, const gchar*, const gchar*, const gchar*, const gchar*, GVariant* params,
+             GDBusMethodInvocation* invocation, gpointer) {
+  const gchar* s = nullptr;
+  g_variant_get(params, "(&s)", &s);
+  g_dbus_method_invocation_return_value(invocation, g_variant_new("(s)", s));
+}
+
+void on_closed(GDBusConnection*, gboolean, GError*, gpointer loop) { g_main_loop_quit(static_cast<GMainLoop*>(loop)); }
+
 class g_peer final : public peer_of<g_caller, g_fanout, g_connections> {
  public:
   const char* name() const override { return "gdbus"; }
   void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
+
+  void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) override {
+    conn_ptr c(connect(address));
+    GError* err = nullptr;
+    GDBusNodeInfo* node = g_dbus_node_info_new_for_xml(echo_xml, &err);
+    if (!node) raise("introspection data", err);
+    const GDBusInterfaceVTable vtable{on_echo, nullptr, nullptr, {}};
+    const guint id = g_dbus_connection_register_object(c.c, echo_path, node->interfaces[0], &vtable, nullptr, nullptr, &err);
+    g_dbus_node_info_unref(node);
+    if (!id) raise("register_object", err);
+    GVariant* r = g_dbus_connection_call_sync(c.c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                              "RequestName", g_variant_new("(su)", service.c_str(), 4u /* DO_NOT_QUEUE */),
+                                              G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, nullptr, &err);
+    if (!r) raise("RequestName", err);
+    guint32 result = 0;
+    g_variant_get(r, "(u)", &result);
+    g_variant_unref(r);
+    if (result != 1 /* PRIMARY_OWNER */) throw bench_error("gdbus: cannot own " + service);
+    ready();
+    GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
+    g_signal_connect(c.c, "closed", G_CALLBACK(on_closed), loop);
+    g_main_loop_run(loop);  // until the bus goes away
+    g_main_loop_unref(loop);
+  }
 };
 
 }  // namespace

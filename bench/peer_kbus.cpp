@@ -5,10 +5,12 @@
 
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
+#include "kbus/object_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <optional>
 
 namespace kbus_bench {
 namespace {
@@ -62,12 +64,14 @@ std::string check_echo(boost::system::error_code ec, const kbus::message& reply,
 
 class kbus_caller final : public caller {
  public:
-  explicit kbus_caller(const std::string& address) { connect(io_, conn_, address); }
+  kbus_caller(const std::string& address, const std::string& service) : service_(kbus::bus_name::unchecked(service)) {
+    connect(io_, conn_, address);
+  }
 
   void echo(const std::string& s) override {
     bool done = false;
     std::string wrong;
-    conn_.async_call(echo_call(s), [&](boost::system::error_code ec, kbus::message reply) {
+    conn_.async_call(echo_call(service_, s), [&](boost::system::error_code ec, kbus::message reply) {
       wrong = check_echo(ec, reply, s);
       done = true;
     });
@@ -79,7 +83,7 @@ class kbus_caller final : public caller {
     struct run : pipeline<run> {
       kbus_caller& self;
       void send() {
-        self.conn_.async_call(echo_call(s), [this](boost::system::error_code ec, kbus::message reply) {
+        self.conn_.async_call(echo_call(self.service_, s), [this](boost::system::error_code ec, kbus::message reply) {
           replied(check_echo(ec, reply, s));
         });
       }
@@ -90,6 +94,7 @@ class kbus_caller final : public caller {
   }
 
  private:
+  kbus::bus_name service_;
   boost::asio::io_context io_;
   kbus::connection conn_{io_.get_executor()};
 };
@@ -170,6 +175,30 @@ class kbus_peer final : public peer_of<kbus_caller, kbus_fanout, kbus_connection
     connect(io_, c, address);
     c.close();
     io_.poll();
+  }
+
+  void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) override {
+    boost::asio::io_context io;
+    kbus::connection c(io.get_executor());
+    kbus::object_server server(c);
+    // The argument is read in place and written straight into the reply.
+    server
+        .add(kbus::object_path::unchecked(echo_path),
+             kbus::interface_definition(kbus::interface_name::unchecked(echo_interface))
+                 .method("Echo"_member, [](std::string_view s) { return s; }))
+        .value();
+    connect(io, c, address);
+    std::optional<boost::system::result<kbus::bus::request_name_reply>> owned;
+    kbus::bus::async_request_name(c, kbus::bus_name::unchecked(service), kbus::bus::request_name_flags::do_not_queue,
+                                  [&](boost::system::error_code ec, kbus::bus::request_name_reply r) {
+                                    if (ec) owned = ec;
+                                    else owned = r;
+                                  });
+    run_until(io, [&] { return owned.has_value(); }, "RequestName");
+    if (!*owned || **owned != kbus::bus::request_name_reply::primary_owner)
+      throw bench_error("kbus: cannot own " + service);
+    ready();
+    io.run();  // until the bus goes away
   }
 
  private:

@@ -48,8 +48,8 @@ DBusConnection* connect(const std::string& address) {
   return c;
 }
 
-DBusMessage* echo_call(const std::string& s) {
-  DBusMessage* m = dbus_message_new_method_call(echo_name, echo_path, echo_interface, "Echo");
+DBusMessage* echo_call(const std::string& service, const std::string& s) {
+  DBusMessage* m = dbus_message_new_method_call(service.c_str(), echo_path, echo_interface, "Echo");
   const char* arg = s.c_str();
   if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID))
     throw bench_error("libdbus: out of memory");
@@ -100,10 +100,10 @@ void dispatch_until(const std::vector<DBusConnection*>& conns, Done done, const 
 
 class lib_caller final : public caller {
  public:
-  explicit lib_caller(const std::string& address) : conn_(connect(address)) {}
+  lib_caller(const std::string& address, const std::string& service) : conn_(connect(address)), service_(service) {}
 
   void echo(const std::string& s) override {
-    DBusMessage* call = echo_call(s);
+    DBusMessage* call = echo_call(service_, s);
     error_guard err;
     DBusMessage* reply = dbus_connection_send_with_reply_and_block(conn_.c, call, DBUS_TIMEOUT_USE_DEFAULT, &err.e);
     dbus_message_unref(call);
@@ -115,8 +115,9 @@ class lib_caller final : public caller {
 
   struct run : pipeline<run> {
     DBusConnection* c;
+    const std::string& service;
     void send() {
-      DBusMessage* call = echo_call(s);
+      DBusMessage* call = echo_call(service, s);
       DBusPendingCall* pending = nullptr;
       if (!dbus_connection_send_with_reply(c, call, &pending, DBUS_TIMEOUT_USE_DEFAULT) || !pending)
         throw bench_error("libdbus: send_with_reply failed");
@@ -134,7 +135,7 @@ class lib_caller final : public caller {
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{{s, total}, conn_.c};
+    run r{{s, total}, conn_.c, service_};
     r.start(window);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (!r.finished()) {
@@ -146,6 +147,7 @@ class lib_caller final : public caller {
 
  private:
   conn_ptr conn_;
+  std::string service_;
 };
 
 class lib_fanout final : public fanout {
@@ -210,10 +212,44 @@ class lib_connections final : public connection_set {
   std::vector<conn_ptr> conns_;
 };
 
+DBusHandlerResult on_echo(DBusConnection* c, DBusMessage* m, void*) {
+  if (!dbus_message_is_method_call(m, echo_interface, "Echo")) return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+  const char* s = nullptr;
+  DBusMessage* reply = nullptr;
+  if (dbus_message_get_args(m, nullptr, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID)) {
+    reply = dbus_message_new_method_return(m);
+    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID)) {
+      dbus_message_unref(reply);
+      reply = nullptr;
+    }
+  } else {
+    reply = dbus_message_new_error(m, DBUS_ERROR_INVALID_ARGS, "Echo takes one string");
+  }
+  if (!reply) return DBUS_HANDLER_RESULT_NEED_MEMORY;
+  dbus_connection_send(c, reply, nullptr);
+  dbus_message_unref(reply);
+  return DBUS_HANDLER_RESULT_HANDLED;
+}
+
 class lib_peer final : public peer_of<lib_caller, lib_fanout, lib_connections> {
  public:
   const char* name() const override { return "libdbus"; }
   void connect_once(const std::string& address) override { conn_ptr c(connect(address)); }
+
+  void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) override {
+    conn_ptr c(connect(address));
+    DBusObjectPathVTable vtable{};
+    vtable.message_function = on_echo;
+    if (!dbus_connection_register_object_path(c.c, echo_path, &vtable, nullptr))
+      throw bench_error("libdbus: register_object_path failed");
+    error_guard err;
+    if (dbus_bus_request_name(c.c, service.c_str(), DBUS_NAME_FLAG_DO_NOT_QUEUE, &err.e) !=
+        DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER)
+      err.raise("RequestName");
+    ready();
+    while (dbus_connection_read_write_dispatch(c.c, -1)) {
+    }
+  }
 };
 
 }  // namespace

@@ -83,12 +83,12 @@ std::string check_echo(sd_bus_message* reply, const std::string& s) {
 
 class sd_caller final : public caller {
  public:
-  explicit sd_caller(const std::string& address) : bus_(connect(address)) {}
+  sd_caller(const std::string& address, const std::string& service) : bus_(connect(address)), service_(service) {}
 
   void echo(const std::string& s) override {
     sd_bus_error err = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
-    const int r = sd_bus_call_method(bus_.b, echo_name, echo_path, echo_interface, "Echo", &err, &reply, "s", s.c_str());
+    const int r = sd_bus_call_method(bus_.b, service_.c_str(), echo_path, echo_interface, "Echo", &err, &reply, "s", s.c_str());
     if (r < 0) {
       std::string what = std::string("sd-bus: Echo failed: ") + (err.message ? err.message : std::strerror(-r));
       sd_bus_error_free(&err);
@@ -101,8 +101,9 @@ class sd_caller final : public caller {
 
   struct run : pipeline<run> {
     sd_bus* bus;
+    const char* service;
     void send() {
-      check(sd_bus_call_method_async(bus, nullptr, echo_name, echo_path, echo_interface, "Echo", on_reply, this, "s",
+      check(sd_bus_call_method_async(bus, nullptr, service, echo_path, echo_interface, "Echo", on_reply, this, "s",
                                      s.c_str()),
             "call_method_async");
     }
@@ -114,7 +115,7 @@ class sd_caller final : public caller {
   };
 
   void pipelined(const std::string& s, int total, int window) override {
-    run r{{s, total}, bus_.b};
+    run r{{s, total}, bus_.b, service_.c_str()};
     r.start(window);
     while (!r.finished()) {
       const int p = sd_bus_process(bus_.b, nullptr);
@@ -129,6 +130,7 @@ class sd_caller final : public caller {
 
  private:
   bus_ptr bus_;
+  std::string service_;
 };
 
 class sd_fanout final : public fanout {
@@ -191,10 +193,36 @@ class sd_connections final : public connection_set {
   std::vector<sd_bus_slot*> slots_;
 };
 
+int echo(sd_bus_message* call, void*, sd_bus_error*) {
+  const char* s = nullptr;
+  const int r = sd_bus_message_read(call, "s", &s);
+  if (r < 0) return r;
+  return sd_bus_reply_method_return(call, "s", s);
+}
+
+const sd_bus_vtable echo_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Echo", "s", "s", echo, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
+};
+
 class sd_peer final : public peer_of<sd_caller, sd_fanout, sd_connections> {
  public:
   const char* name() const override { return "sd-bus"; }
   void connect_once(const std::string& address) override { bus_ptr b(connect(address)); }
+
+  void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) override {
+    bus_ptr bus(connect(address));
+    check(sd_bus_add_object_vtable(bus.b, nullptr, echo_path, echo_interface, echo_vtable, nullptr), "add_object_vtable");
+    check(sd_bus_request_name(bus.b, service.c_str(), 0), "request_name");
+    ready();
+    for (;;) {
+      int r = sd_bus_process(bus.b, nullptr);
+      if (r < 0) return;  // the bus went away
+      if (r > 0) continue;
+      if ((r = sd_bus_wait(bus.b, UINT64_MAX)) < 0 && r != -EINTR) return;
+    }
+  }
 };
 
 }  // namespace

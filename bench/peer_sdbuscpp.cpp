@@ -66,10 +66,10 @@ std::string check_echo(const sdbus::Error* e, const std::string& out, const std:
 
 class cpp_caller final : public caller {
  public:
-  explicit cpp_caller(const std::string& address) {
+  cpp_caller(const std::string& address, const std::string& service) {
     translate([&] {
       conn_ = connect(address);
-      proxy_ = sdbus::createProxy(*conn_, echo_name, echo_path);
+      proxy_ = sdbus::createProxy(*conn_, service, echo_path);
     });
   }
 
@@ -164,6 +164,22 @@ class cpp_peer final : public peer_of<cpp_caller, cpp_fanout, cpp_connections> {
   const char* name() const override { return "sdbus-c++"; }
   void connect_once(const std::string& address) override {
     translate([&] { connect(address); });
+  }
+
+  void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) override {
+    translate([&] {
+      auto conn = connect(address);
+      auto object = sdbus::createObject(*conn, echo_path);
+      object->registerMethod("Echo").onInterface(echo_interface).implementedAs([](const std::string& s) { return s; });
+      object->finishRegistration();
+      conn->requestName(service);
+      ready();
+      // sdbus-c++'s own loop on this thread; it throws when the bus goes away.
+      try {
+        conn->enterEventLoop();
+      } catch (const sdbus::Error&) {
+      }
+    });
   }
 };
 

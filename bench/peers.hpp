@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -13,7 +14,10 @@
 
 namespace kbus_bench {
 
-// The Echo service (bench/echo_server.cpp) and the signal of the fan-out benchmarks.
+// The Echo service and the signal of the fan-out benchmarks. echo_name is the service every
+// client calls in call/sync_* and call/pipelined_64B: sd-bus's Echo server, the same for all,
+// so that no client measures against a server of its own making. In
+// call/pipelined_64B_own_server each library calls its own Echo server (own_echo_service).
 inline constexpr const char* echo_name = "org.kbus.Bench";
 inline constexpr const char* echo_path = "/org/kbus/Bench";
 inline constexpr const char* echo_interface = "org.kbus.Bench1";
@@ -52,22 +56,30 @@ struct connection_set {
 struct peer {
   virtual ~peer() = default;
   virtual const char* name() const = 0;
-  virtual std::unique_ptr<caller> make_caller(const std::string& address) = 0;
+  // A caller of the Echo service `service` (echo_name or a peer's own_echo_service).
+  virtual std::unique_ptr<caller> make_caller(const std::string& address, const std::string& service) = 0;
   virtual std::unique_ptr<fanout> make_fanout(const std::string& address, int subscribers) = 0;
   // Connects, authenticates, says Hello (unique name received), closes.
   virtual void connect_once(const std::string& address) = 0;
   virtual std::unique_ptr<connection_set> open_connections(const std::string& address, int n) = 0;
+  // Serves Echo(s) -> s at echo_path, echo_interface as `service`, the way the library's
+  // documentation shows: calls `ready` once the name is owned, returns when the bus goes away,
+  // throws bench_error when it cannot start. Runs in a process of its own (bus_env.hpp).
+  virtual void serve_echo(const std::string& address, const std::string& service, const std::function<void()>& ready) = 0;
 };
+
+// The well-known name of `p`'s own Echo server: org.kbus.Bench.<its name, as a bus name allows>.
+std::string own_echo_service(const peer& p);
 
 // ---- shared by the peers' implementations (header-only: nothing added to the timed paths) ----
 
 // A peer is its caller, fan-out and connection-set classes, each built from the bus address
-// (and a count); what is left to each is its name and connect_once.
+// (and the service or a count); what is left to each is its name, connect_once and serve_echo.
 template <class Caller, class Fanout, class Connections>
 class peer_of : public peer {
  public:
-  std::unique_ptr<caller> make_caller(const std::string& address) override {
-    return std::make_unique<Caller>(address);
+  std::unique_ptr<caller> make_caller(const std::string& address, const std::string& service) override {
+    return std::make_unique<Caller>(address, service);
   }
   std::unique_ptr<fanout> make_fanout(const std::string& address, int n) override {
     return std::make_unique<Fanout>(address, n);

@@ -30,7 +30,7 @@ BUSES = ["broker", "daemon"]
 WORKLOADS = (
     ["codec/call_s64", "codec/signal_asv10", "codec/structs_isd_10k", "codec/bytes_1m"]
     + ["dispatch/rules_10", "dispatch/rules_1k", "dispatch/rules_100k"]
-    + [f"call/{w}/{b}" for w in ["sync_64B", "sync_64KiB", "pipelined_64B"] for b in BUSES]
+    + [f"call/{w}/{b}" for w in ["sync_64B", "sync_64KiB", "pipelined_64B", "pipelined_64B_own_server"] for b in BUSES]
     + ["marshal/mixed", "marshal/str_array", "marshal/big_array"]
     + [f"signal/fanout_{n}/{b}" for n in [1, 10, 100] for b in BUSES]
     + [f"connect/{b}" for b in BUSES]
@@ -243,6 +243,11 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
                 lines.append(f"  - the bare client (no library, the least a client can do) = "
                              f"{bare['ops_per_s'] / s['ops_per_s']:.2f}× sd-bus's; kbus = "
                              f"{k['ops_per_s'] / bare['ops_per_s']:.2f}× the bare client's")
+        k, s = (records.get((f"call/pipelined_64B_own_server/{b}", i)) for i in ("kbus", "sd-bus"))
+        if k and s:
+            lines.append(f"  - each library calling an Echo server written with itself "
+                         f"(call/pipelined_64B_own_server/{b}): kbus throughput = "
+                         f"{k['ops_per_s'] / s['ops_per_s']:.2f}× sd-bus's")
     lines.append("")
 
     lines.append("## The kdbus transport beside the socket")
