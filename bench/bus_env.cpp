@@ -24,6 +24,9 @@ pid_t start_server(const echo_server& s, const std::string& address) {
     // The benchmark may die without stopping us.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(1);
+    // Named for ps and perf: "echo:Bench" (the common server), "echo:kbus", "echo:sdbus-cpp", ...
+    const std::string comm = "echo:" + s.service.substr(s.service.rfind('.') + 1);
+    ::prctl(PR_SET_NAME, comm.c_str());
     int status = 0;
     try {
       s.library->serve_echo(address, s.service, [&] {
