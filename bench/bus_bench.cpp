@@ -122,11 +122,9 @@ int main(int argc, char** argv) {
 
   const auto peers = kbus_bench::all_peers();
   // sd-bus's Echo server for every client, and each library's own.
-  std::vector<kbus_bench::echo_server> servers;
-  for (const auto& p : peers) {
-    if (std::string(p->name()) == "sd-bus") servers.push_back({p.get(), kbus_bench::echo_name});
-    servers.push_back({p.get(), kbus_bench::own_echo_service(*p)});
-  }
+  const auto common_server = kbus_bench::make_sdbus_peer();
+  std::vector<kbus_bench::echo_server> servers{{common_server.get(), kbus_bench::echo_name}};
+  for (const auto& p : peers) servers.push_back({p.get(), kbus_bench::own_echo_service(*p)});
   std::vector<kbus_bench::bench_bus> buses;
   try {
     buses = kbus_bench::start_buses({kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::dbus_daemon}, servers);
