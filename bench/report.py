@@ -233,21 +233,17 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
             if k and s:
                 r = k["ns_per_op"] / s["ns_per_op"]
                 lines.append(f"- call/{w}/{b}: kbus time = {r:.2f}× sd-bus's (goal ≤ 1.0: {'met' if r <= 1.0 else 'NOT met'})")
-        k, s = records.get((f"call/pipelined_64B/{b}", "kbus")), records.get((f"call/pipelined_64B/{b}", "sd-bus"))
-        if k and s:
+        for w, what in [("pipelined_64B", ""), ("pipelined_64B_own_server", " (each library on both ends)")]:
+            k, s, bare = (records.get((f"call/{w}/{b}", i)) for i in ("kbus", "sd-bus", "bare"))
+            if not (k and s):
+                continue
             r = k["ops_per_s"] / s["ops_per_s"]
-            lines.append(f"- call/pipelined_64B/{b}: kbus throughput = {r:.2f}× sd-bus's "
+            lines.append(f"- call/{w}/{b}{what}: kbus throughput = {r:.2f}× sd-bus's "
                          f"(goal ≥ 1.5: {'met' if r >= 1.5 else 'NOT met'})")
-            bare = records.get((f"call/pipelined_64B/{b}", "bare"))
-            if bare:
+            if bare:  # call/pipelined_64B only
                 lines.append(f"  - the bare client (no library, the least a client can do) = "
                              f"{bare['ops_per_s'] / s['ops_per_s']:.2f}× sd-bus's; kbus = "
                              f"{k['ops_per_s'] / bare['ops_per_s']:.2f}× the bare client's")
-        k, s = (records.get((f"call/pipelined_64B_own_server/{b}", i)) for i in ("kbus", "sd-bus"))
-        if k and s:
-            r = k["ops_per_s"] / s["ops_per_s"]
-            lines.append(f"- call/pipelined_64B_own_server/{b} (each library on both ends): kbus throughput = "
-                         f"{r:.2f}× sd-bus's (goal ≥ 1.5: {'met' if r >= 1.5 else 'NOT met'})")
     lines.append("")
 
     lines.append("## The kdbus transport beside the socket")
