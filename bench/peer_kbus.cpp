@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <optional>
 
 namespace kbus_bench {
 namespace {
@@ -51,6 +50,20 @@ void add_match(boost::asio::io_context& io, kbus::connection& c, const std::stri
   });
   run_until(io, [&] { return done; }, "AddMatch");
   if (err) throw bench_error("kbus: AddMatch failed: " + err.message());
+}
+
+void request_name(boost::asio::io_context& io, kbus::connection& c, const std::string& service) {
+  bool done = false;
+  boost::system::error_code err;
+  kbus::bus::request_name_reply reply{};
+  kbus::bus::async_request_name(c, kbus::bus_name::unchecked(service), kbus::bus::request_name_flags::do_not_queue,
+                                [&](boost::system::error_code ec, kbus::bus::request_name_reply r) {
+                                  err = ec;
+                                  reply = r;
+                                  done = true;
+                                });
+  run_until(io, [&] { return done; }, "RequestName");
+  if (err || reply != kbus::bus::request_name_reply::primary_owner) throw bench_error("kbus: cannot own " + service);
 }
 
 // Empty when `reply` is the echo of `s`, else what is wrong.
@@ -188,15 +201,7 @@ class kbus_peer final : public peer_of<kbus_caller, kbus_fanout, kbus_connection
                  .method("Echo"_member, [](std::string_view s) { return s; }))
         .value();
     connect(io, c, address);
-    std::optional<boost::system::result<kbus::bus::request_name_reply>> owned;
-    kbus::bus::async_request_name(c, kbus::bus_name::unchecked(service), kbus::bus::request_name_flags::do_not_queue,
-                                  [&](boost::system::error_code ec, kbus::bus::request_name_reply r) {
-                                    if (ec) owned = ec;
-                                    else owned = r;
-                                  });
-    run_until(io, [&] { return owned.has_value(); }, "RequestName");
-    if (!*owned || **owned != kbus::bus::request_name_reply::primary_owner)
-      throw bench_error("kbus: cannot own " + service);
+    request_name(io, c, service);
     ready();
     io.run();  // until the bus goes away
   }
