@@ -1,23 +1,16 @@
-# kbus_layer(name DEPENDS ... PRIVATE_DEPENDS ...): an object library of the *.cpp files in
-# the current folder, seeing only the public headers, src/, and the layers it depends on.
-set(KBUS_LAYERS "" CACHE INTERNAL "")
+# kbus_layer(name DEPENDS ... PRIVATE_DEPENDS ...): an object library of the *.cpp files under
+# the current folder (subfolders included). It sees the public headers, its own headers as
+# "<folder>/x.hpp", and the headers of the layers it DEPENDS on, nothing else of src/: each
+# layer's headers are reached through a folder of its own in the build tree that holds only a
+# link to it, so an include of a layer above fails to build.
 function(kbus_layer name)
   cmake_parse_arguments(arg "" "" "DEPENDS;PRIVATE_DEPENDS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
-  if(sources)
-    add_library(${name} OBJECT ${sources})
-  else()
-    # A layer with no code yet still carries its dependencies.
-    add_library(${name} INTERFACE)
-  endif()
-  if(sources)
-    target_include_directories(${name}
-      PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
-      PRIVATE ${PROJECT_SOURCE_DIR}/src)
-    target_link_libraries(${name} PUBLIC ${arg_DEPENDS} PRIVATE ${arg_PRIVATE_DEPENDS})
-    set(KBUS_LAYERS ${KBUS_LAYERS} ${name} CACHE INTERNAL "")
-  else()
-    target_include_directories(${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
-    target_link_libraries(${name} INTERFACE ${arg_DEPENDS})
-  endif()
+  get_filename_component(folder ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+  set(view ${PROJECT_BINARY_DIR}/layers/${folder})
+  file(MAKE_DIRECTORY ${view})
+  file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${view}/${folder} SYMBOLIC)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(${name} OBJECT ${sources})
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<BUILD_INTERFACE:${view}>)
+  target_link_libraries(${name} PUBLIC ${arg_DEPENDS} PRIVATE ${arg_PRIVATE_DEPENDS})
 endfunction()

@@ -16,6 +16,20 @@
 
 namespace kbus {
 
+// The transports of D-Bus addresses by their scheme, named once: address_entry::transport and
+// connection_info::transport hold one of these.
+namespace transport_names {
+inline constexpr std::string_view unix_socket = "unix";
+inline constexpr std::string_view launchd = "launchd";
+inline constexpr std::string_view tcp = "tcp";
+inline constexpr std::string_view nonce_tcp = "nonce-tcp";
+inline constexpr std::string_view unixexec = "unixexec";
+inline constexpr std::string_view autolaunch = "autolaunch";
+inline constexpr std::string_view systemd = "systemd";
+inline constexpr std::string_view kernel = "kernel";  // the kdbus device
+inline constexpr std::string_view cuse = "cuse";      // kbusd's CUSE device
+}  // namespace transport_names
+
 struct address_entry {
   std::string transport;
   // In the order given, unescaped. A repeated key keeps every occurrence; get() sees the first.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kbus/connection.hpp"
+#include "kbus/dbus_names.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -17,11 +18,10 @@
 
 namespace kbus::bus {
 
-inline constexpr std::string_view driver_name = "org.freedesktop.DBus";
-inline constexpr std::string_view driver_path = "/org/freedesktop/DBus";
-inline constexpr std::string_view driver_interface = "org.freedesktop.DBus";
-// The driver's interface of BecomeMonitor (D-Bus specification, "Monitoring").
-inline constexpr std::string_view monitoring_interface = "org.freedesktop.DBus.Monitoring";
+using dbus_names::driver_interface;
+using dbus_names::driver_name;
+using dbus_names::driver_path;
+using dbus_names::monitoring_interface;
 
 enum class request_name_flags : std::uint32_t {
   none = 0,

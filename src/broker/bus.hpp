@@ -8,7 +8,7 @@
 // memory comes from the domain_options. The core is not thread-safe: a front serialises calls.
 #pragma once
 
-#include "transport/kdbus_abi.hpp"
+#include "transport/kdbus/abi.hpp"
 
 #include <cstdint>
 #include <functional>

@@ -1,9 +1,9 @@
-// A kdbus_device (transport/kdbus_device.hpp) over kbusd's in-process device: the kdbus
+// A kdbus_device (transport/kdbus/device.hpp) over kbusd's in-process device: the kdbus
 // transport then runs against broker::local_device exactly as against the kernel module.
 #pragma once
 
 #include "broker/device.hpp"
-#include "transport/kdbus_device.hpp"
+#include "transport/kdbus/device.hpp"
 
 #include <memory>
 #include <optional>

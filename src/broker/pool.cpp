@@ -1,6 +1,6 @@
 #include "broker/pool.hpp"
 
-#include "transport/kdbus_abi.hpp"
+#include "transport/kdbus/abi.hpp"
 
 #include <cerrno>
 

@@ -4,10 +4,9 @@
 #include "kbus/bus.hpp"
 #include "kbus/dbus_errors.hpp"
 #include "kbus/server.hpp"
-#include "core/kdbus_open.hpp"
 #include "match/match_index.hpp"
-#include "transport/kdbus_transport.hpp"
-#include "transport/keyring.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
+#include "transport/socket/keyring.hpp"
 #include "wire/sasl.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -371,7 +370,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (e.transport == "kernel") {
       auto path = e.get("path");
       if (!path) return skip("a kernel address needs path");
-      auto device = open_kdbus_device(std::string(*path));
+      auto device = open_device(std::string(*path));
       if (!device) return skip(device.error().what());
       auto t = kdbus_transport::connect(std::move(*device));
       if (!t) return skip(t.error().what());
@@ -487,7 +486,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       if (!rule) return refuse(dbus_errors::match_rule_invalid, rule.error().message);
       options.monitor_rules.push_back(std::move(*rule));
     }
-    auto device = open_kdbus_device(std::string(entries_[entry_].get("path").value_or("")));
+    auto device = open_device(std::string(entries_[entry_].get("path").value_or("")));
     if (!device) return refuse(dbus_errors::failed, "cannot open the kdbus bus again: " + device.error().what());
     auto monitor = kdbus_transport::connect(std::move(*device), options);
     if (!monitor) {

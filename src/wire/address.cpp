@@ -179,20 +179,20 @@ result<void> address_entry::check() const {
 
   // Per transport, the keys of the spec's "Transports" section, in order of the checks.
   result<void> r;
-  if (transport == "unix") {
+  if (transport == transport_names::unix_socket) {
     r = allowed({"path", "abstract", "dir", "tmpdir", "runtime", "guid"});
     if (!r) return r;
     const std::size_t kinds = count("path") + count("abstract") + count("dir") + count("tmpdir") + count("runtime");
     if (kinds != 1) return fail("needs exactly one of path, abstract, dir, tmpdir and runtime");
     if (auto rt = get("runtime"); rt && *rt != "yes") return key_fail("runtime", "must be \"yes\"");
-  } else if (transport == "tcp") {
+  } else if (transport == transport_names::tcp) {
     r = allowed({"host", "bind", "port", "family", "guid"});
     if (r) r = port_ok();
-  } else if (transport == "nonce-tcp") {
+  } else if (transport == transport_names::nonce_tcp) {
     // noncefile is optional: a listening server writes a new one (spec, "Nonce-authenticated TCP").
     r = allowed({"host", "bind", "port", "family", "noncefile", "guid"});
     if (r) r = port_ok();
-  } else if (transport == "unixexec") {
+  } else if (transport == transport_names::unixexec) {
     for (const auto& [k, v] : options) {
       if (one_of(k, {"path", "guid"})) continue;
       unsigned n = 0;
@@ -202,15 +202,15 @@ result<void> address_entry::check() const {
       return key_fail(k, "unknown to this transport (path, argv0, argv1, ... and guid are)");
     }
     r = required("path");
-  } else if (transport == "launchd") {
+  } else if (transport == transport_names::launchd) {
     r = allowed({"env", "guid"});
     if (r) r = required("env");
-  } else if (transport == "kernel" || transport == "cuse") {
+  } else if (transport == transport_names::kernel || transport == transport_names::cuse) {
     r = allowed({"path", "guid"});
     if (r) r = required("path");
-  } else if (transport == "autolaunch") {
+  } else if (transport == transport_names::autolaunch) {
     r = allowed({"scope", "guid"});
-  } else if (transport == "systemd") {
+  } else if (transport == transport_names::systemd) {
     // Listening sockets passed by systemd (the spec's "systemd:" transport, no keys).
     r = allowed({"guid"});
   } else {

@@ -2,7 +2,6 @@
 
 #include "broker/device.hpp"
 #include "broker/local_device_handle.hpp"
-#include "core/kdbus_open.hpp"
 
 #include <unistd.h>
 
@@ -25,18 +24,8 @@ struct embedded_bus::impl {
   std::string path;  // the path in address(), known only to this process
   std::string address;
   int control = -1;
+  std::uint64_t source_token = 0;  // in the transport's device sources
 };
-
-namespace {
-
-// The embedded buses of this process, by the path their address names.
-std::mutex registry_mutex;
-std::map<std::string, embedded_bus::impl*, std::less<>>& registry() {
-  static std::map<std::string, embedded_bus::impl*, std::less<>> buses;
-  return buses;
-}
-
-}  // namespace
 
 embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_unique<impl>()) {
   static std::atomic<unsigned> counter{0};
@@ -57,34 +46,24 @@ embedded_bus::embedded_bus(embedded_bus_options options) : impl_(std::make_uniqu
   impl_->node = bus + "/bus";
   impl_->path = "/kbus-embedded/" + std::to_string(::getpid()) + "." + std::to_string(counter++) + "/" + impl_->node;
   impl_->address = "kernel:path=" + impl_->path;
-  std::lock_guard lock(registry_mutex);
-  registry()[impl_->path] = impl_.get();
+  // The kdbus transport opens this bus's path through us: a handle that shares the device.
+  impl_->source_token = detail::add_device_source(
+      [path = impl_->path, node = impl_->node, device = std::weak_ptr<broker::local_device>(impl_->device)](
+          const std::string& wanted) -> std::optional<result<std::unique_ptr<detail::kdbus_device>>> {
+        if (wanted != path) return std::nullopt;
+        auto alive = device.lock();
+        if (!alive) return std::nullopt;
+        auto handle = broker::local_device_handle::open(std::move(alive), node);
+        if (!handle) return result<std::unique_ptr<detail::kdbus_device>>(handle.error());
+        return result<std::unique_ptr<detail::kdbus_device>>(std::unique_ptr<detail::kdbus_device>(std::move(*handle)));
+      });
 }
 
 embedded_bus::~embedded_bus() {
-  {
-    std::lock_guard lock(registry_mutex);
-    registry().erase(impl_->path);
-  }
+  detail::remove_device_source(impl_->source_token);
   if (impl_->control >= 0) impl_->device->close(impl_->control);
 }
 
 const std::string& embedded_bus::address() const noexcept { return impl_->address; }
-
-namespace detail {
-
-result<std::unique_ptr<kdbus_device>> open_kdbus_device(const std::string& path) {
-  {
-    std::lock_guard lock(registry_mutex);
-    if (auto it = registry().find(path); it != registry().end()) {
-      auto handle = broker::local_device_handle::open(it->second->device, it->second->node);
-      if (!handle) return handle.error();
-      return std::unique_ptr<kdbus_device>(std::move(*handle));
-    }
-  }
-  return open_kernel_device(path);
-}
-
-}  // namespace detail
 
 }  // namespace kbus

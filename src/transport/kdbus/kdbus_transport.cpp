@@ -1,8 +1,8 @@
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 
 #include "kbus/dbus_errors.hpp"
 #include "kbus/names.hpp"
-#include "transport/kdbus_driver.hpp"
+#include "transport/kdbus/driver.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -24,8 +24,8 @@
 #include "kbus/match.hpp"
 #include "kbus/message.hpp"
 #include "match/bloom.hpp"
-#include "transport/kdbus_abi.hpp"
-#include "transport/kdbus_device.hpp"
+#include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/device.hpp"
 
 #include <array>
 #include <chrono>

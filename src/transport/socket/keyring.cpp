@@ -1,4 +1,4 @@
-#include "transport/keyring.hpp"
+#include "transport/socket/keyring.hpp"
 
 #include <fcntl.h>
 #include <sys/random.h>

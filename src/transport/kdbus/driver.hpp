@@ -6,7 +6,7 @@
 
 #include "kbus/message.hpp"
 #include "match/match_index.hpp"
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 
 #include <cstdint>
 #include <map>

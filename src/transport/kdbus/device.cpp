@@ -1,4 +1,4 @@
-#include "transport/kdbus_device.hpp"
+#include "transport/kdbus/device.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 namespace kbus::detail {
@@ -68,6 +70,45 @@ result<std::unique_ptr<kdbus_device>> open_kernel_device(const std::string& path
     return kbus::error(std::error_code(e, std::system_category()), "cannot open kdbus bus '" + path + "'");
   }
   return std::unique_ptr<kdbus_device>(new kernel_device(fd));
+}
+
+namespace {
+
+struct device_sources {
+  std::mutex mutex;
+  std::uint64_t next_token = 1;
+  std::map<std::uint64_t, device_source> by_token;
+};
+
+device_sources& sources() {
+  static device_sources s;
+  return s;
+}
+
+}  // namespace
+
+std::uint64_t add_device_source(device_source source) {
+  auto& s = sources();
+  std::lock_guard lock(s.mutex);
+  const std::uint64_t token = s.next_token++;
+  s.by_token.emplace(token, std::move(source));
+  return token;
+}
+
+void remove_device_source(std::uint64_t token) noexcept {
+  auto& s = sources();
+  std::lock_guard lock(s.mutex);
+  s.by_token.erase(token);
+}
+
+result<std::unique_ptr<kdbus_device>> open_device(const std::string& path) {
+  {
+    auto& s = sources();
+    std::lock_guard lock(s.mutex);
+    for (auto& [token, source] : s.by_token)
+      if (auto device = source(path)) return std::move(*device);
+  }
+  return open_kernel_device(path);
 }
 
 std::string kernel_bus_path(unsigned uid, std::string_view name) {

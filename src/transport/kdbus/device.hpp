@@ -9,7 +9,9 @@
 #include "kbus/error.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,17 @@ class kdbus_device {
 // The kdbus kernel module: open(2) of a bus file such as /sys/fs/kdbus/<uid>-<name>/bus
 // (O_RDWR|O_CLOEXEC|O_NONBLOCK), ioctl(2), mmap(2).
 result<std::unique_ptr<kdbus_device>> open_kernel_device(const std::string& path);
+
+// Devices other than the kernel's, reached by path: kbusd's in-process device
+// (kbus::embedded_bus, in the broker layer above this one) registers itself here. A source
+// answers std::nullopt for a path that is not its own.
+using device_source = std::function<std::optional<result<std::unique_ptr<kdbus_device>>>(const std::string& path)>;
+// Registers a source (thread-safe); the token removes it again.
+std::uint64_t add_device_source(device_source source);
+void remove_device_source(std::uint64_t token) noexcept;
+// The device at `path`: a registered source's when one knows the path, else the kernel's bus
+// file (open_kernel_device).
+result<std::unique_ptr<kdbus_device>> open_device(const std::string& path);
 
 // The default bus file of a kdbus bus: "/sys/fs/kdbus/<uid>-<name>/bus" (kdbus ABI notes
 // §2.15, the defaults sd-bus used).

@@ -1,12 +1,12 @@
-#include "transport/kdbus_driver.hpp"
+#include "transport/kdbus/driver.hpp"
 
 #include "kbus/dbus_errors.hpp"
 #include "kbus/match.hpp"
 #include "kbus/names.hpp"
 #include "kbus/types.hpp"
 #include "match/bloom.hpp"
-#include "transport/kdbus_abi.hpp"
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 #include "transport/machine_id.hpp"
 
 #include <algorithm>
