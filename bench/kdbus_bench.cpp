@@ -8,8 +8,8 @@
 // Times are wall-clock (UseRealTime). A wrong reply ends the benchmark with an error.
 #include "broker/device.hpp"
 #include "broker/local_device_handle.hpp"
-#include "transport/kdbus_abi.hpp"
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 
 #include <benchmark/benchmark.h>
 #include <poll.h>

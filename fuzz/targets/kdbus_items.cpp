@@ -2,7 +2,7 @@
 // kernel accepts (size >= 16, inside the span, next item at ALIGN8(size), the walk ending at
 // the span's end). What it accepts, written again item by item, walks to the same items; the
 // typed accessors never read past a payload.
-#include "transport/kdbus_abi.hpp"
+#include "transport/kdbus/abi.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "broker/device.hpp"
-#include "transport/kdbus_abi.hpp"
+#include "transport/kdbus/abi.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

@@ -1,9 +1,9 @@
 // The kdbus transport against a device that lies: every offset and size it reports (HELLO's
 // slice, RECV's slice, the kdbus_msg size, items, PAYLOAD_OFF vectors, notification payloads)
 // is checked before use. Bad messages are dropped and counted, never a crash.
-#include "transport/kdbus_abi.hpp"
-#include "transport/kdbus_device.hpp"
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/device.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 
 #include <gtest/gtest.h>
 

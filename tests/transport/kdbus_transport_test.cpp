@@ -5,9 +5,9 @@
 #include "broker/local_device_handle.hpp"
 #include "kbus/dbus_errors.hpp"
 #include "kbus/message.hpp"
-#include "transport/kdbus_abi.hpp"
-#include "transport/kdbus_driver.hpp"
-#include "transport/kdbus_transport.hpp"
+#include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/driver.hpp"
+#include "transport/kdbus/kdbus_transport.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>

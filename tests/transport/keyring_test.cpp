@@ -1,5 +1,5 @@
 // The DBUS_COOKIE_SHA1 keyring on a real file system, and a whole cookie exchange through it.
-#include "transport/keyring.hpp"
+#include "transport/socket/keyring.hpp"
 
 #include <gtest/gtest.h>
 
