@@ -1,0 +1,84 @@
+// The D-Bus socket transport after authentication: messages framed on a byte stream (unix,
+// tcp, nonce-tcp, unixexec, launchd), unix fds passed with SCM_RIGHTS on a message's first
+// byte. send() only queues; flush() writes the queue with gathered sendmsg() calls until it is
+// empty or the socket is full. receive(read_once) does at most one recvmsg() and then hands
+// out the complete messages one by one; receive(buffered) never reads.
+#pragma once
+
+#include "kbus/connection.hpp"
+#include "kbus/message.hpp"
+#include "kbus/unix_fd.hpp"
+#include "transport/transport.hpp"
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace kbus::detail {
+
+// The receive buffer starts this small (an idle connection holds little) and doubles when a
+// read would have less than a quarter of it free, by at most this chunk at a time.
+inline constexpr std::size_t initial_read_buffer = 4 * 1024;
+inline constexpr std::size_t read_chunk = 64 * 1024;
+// The most queued messages one sendmsg() gathers: well below IOV_MAX (1024 on Linux, the BSDs
+// and macOS).
+inline constexpr std::size_t max_gathered_messages = 64;
+
+class stream_transport final : public transport {
+ public:
+  // `socket`: connected, authenticated and non-blocking. `info`: what the handshake learnt
+  // (its unix_fd_passing is the capability too). `leftover`: bytes the peer sent after the
+  // authentication, the start of the message stream.
+  stream_transport(unix_fd socket, connection_info info, std::span<const std::byte> leftover = {});
+  ~stream_transport() override;
+  stream_transport(const stream_transport&) = delete;
+  stream_transport& operator=(const stream_transport&) = delete;
+
+  int wait_fd() const noexcept override { return socket_.get(); }
+
+  send_status send(message m, const transport_send_options& options) override;
+  result<void> flush() override;
+  bool wants_write() const noexcept override { return !output_.empty(); }
+  std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
+
+  result<std::optional<message>> receive(receive_mode mode) override;
+  bool has_pending_input() const noexcept override;
+
+  const transport_capabilities& capabilities() const noexcept override { return capabilities_; }
+  connection_info info() const override { return info_; }
+  void close() noexcept override;
+
+ private:
+  // One recvmsg() into the buffer; the end of the stream (or a receive error) is kept in
+  // end_of_input_ and reported once the complete messages before it are handed out.
+  void read_once();
+  void make_room_for_reading();
+  result<std::optional<message>> next_buffered();
+  // Gives the buffer room for a message of `size` bytes that has only partly arrived.
+  void make_room_for(std::size_t size);
+  std::vector<unix_fd> take_declared_fds(std::span<const std::byte> message_bytes);
+  // Drops what one sendmsg() wrote; a message cut short continues at written_.
+  void consume_sent(std::size_t sent);
+  result<std::optional<message>> fail(kbus::error e);
+
+  unix_fd socket_;
+  connection_info info_;
+  transport_capabilities capabilities_;
+
+  // Receiving: bytes [begin_, end_) of input_ are read and not yet framed; received_fds_ came
+  // with them, in order.
+  std::vector<std::byte> input_;
+  std::size_t begin_ = 0, end_ = 0;
+  std::deque<unix_fd> received_fds_;
+  std::optional<kbus::error> end_of_input_;
+  std::optional<kbus::error> failure_;  // the connection is over: every receive() says why
+
+  // Sending.
+  std::deque<message> output_;
+  std::size_t written_ = 0;  // bytes of output_.front() already sent
+  std::size_t queued_bytes_ = 0;
+};
+
+}  // namespace kbus::detail
