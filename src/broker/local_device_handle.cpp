@@ -13,9 +13,8 @@ result<std::unique_ptr<local_device_handle>> local_device_handle::open(local_dev
                                                                        const std::optional<credentials>& as) {
   const int fd = as ? device.open(node, *as) : device.open(node);
   if (fd < 0) {
-    const int e = errno;
-    return kbus::error(std::error_code(e, std::system_category()),
-                       "cannot open '" + std::string(node) + "' on the in-process kdbus device");
+    const std::error_code code(errno, std::system_category());
+    return kbus::error(code, "cannot open '" + std::string(node) + "' on the in-process kdbus device: " + code.message());
   }
   return std::unique_ptr<local_device_handle>(new local_device_handle(device, fd));
 }
@@ -39,26 +38,21 @@ int local_device_handle::ioctl(unsigned long request, void* arg) noexcept {
   }
 }
 
-int local_device_handle::map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept {
+int local_device_handle::open_pool(std::uint64_t size) noexcept {
   if (fd_ < 0) return EBADF;
-  if (pool_) return EBUSY;
-  if (size == 0 || size > SIZE_MAX) return EINVAL;
+  if (const int r = pool_.check_size(size); r != 0) return r;
   void* p = device_->mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) return errno;
-  pool_ = p;
-  pool_size_ = static_cast<std::size_t>(size);
-  out = static_cast<const std::uint8_t*>(p);
+  pool_.adopt(p, static_cast<std::size_t>(size));
   return 0;
 }
 
-void local_device_handle::unmap_pool() noexcept {
-  if (pool_) ::munmap(pool_, pool_size_);
-  pool_ = nullptr;
-  pool_size_ = 0;
+result<kbus::detail::received_slice> local_device_handle::slice(std::uint64_t offset, std::uint64_t size) {
+  return pool_.slice(offset, size);
 }
 
 void local_device_handle::close() noexcept {
-  unmap_pool();
+  pool_.unmap();
   if (fd_ >= 0) device_->close(fd_);
   fd_ = -1;
 }

@@ -4,6 +4,7 @@
 
 #include "broker/device.hpp"
 #include "transport/kdbus/device.hpp"
+#include "transport/kdbus/mapped_pool.hpp"
 
 #include <memory>
 #include <optional>
@@ -26,8 +27,8 @@ class local_device_handle final : public kbus::detail::kdbus_device {
   local_device_handle& operator=(const local_device_handle&) = delete;
 
   int ioctl(unsigned long request, void* arg) noexcept override;
-  int map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept override;
-  void unmap_pool() noexcept override;
+  int open_pool(std::uint64_t size) noexcept override;
+  result<kbus::detail::received_slice> slice(std::uint64_t offset, std::uint64_t size) override;
   int fd() const noexcept override { return fd_; }
   void close() noexcept override;
 
@@ -37,8 +38,7 @@ class local_device_handle final : public kbus::detail::kdbus_device {
   local_device* device_;
   std::shared_ptr<local_device> owned_device_;  // when opened with shared ownership
   int fd_;
-  void* pool_ = nullptr;
-  std::size_t pool_size_ = 0;
+  kbus::detail::mapped_pool pool_;  // the pool mapping comes from local_device::mmap
 };
 
 }  // namespace kbus::broker

@@ -1,5 +1,7 @@
 #include "transport/kdbus/device.hpp"
 
+#include "transport/kdbus/mapped_pool.hpp"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,33 +34,25 @@ class kernel_device final : public kdbus_device {
     } while (r < 0 && errno == EINTR);
     return r < 0 ? errno : 0;
   }
-  int map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept override {
+  int open_pool(std::uint64_t size) noexcept override {
     if (fd_ < 0) return EBADF;
-    if (pool_) return EBUSY;
-    if (size == 0 || size > SIZE_MAX) return EINVAL;
+    if (const int r = pool_.check_size(size); r != 0) return r;
     void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd_, 0);
     if (p == MAP_FAILED) return errno;
-    pool_ = p;
-    pool_size_ = static_cast<std::size_t>(size);
-    out = static_cast<const std::uint8_t*>(p);
+    pool_.adopt(p, static_cast<std::size_t>(size));
     return 0;
   }
-  void unmap_pool() noexcept override {
-    if (pool_) ::munmap(pool_, pool_size_);
-    pool_ = nullptr;
-    pool_size_ = 0;
-  }
+  result<received_slice> slice(std::uint64_t offset, std::uint64_t size) override { return pool_.slice(offset, size); }
   int fd() const noexcept override { return fd_; }
   void close() noexcept override {
-    unmap_pool();
+    pool_.unmap();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
  private:
   int fd_;
-  void* pool_ = nullptr;
-  std::size_t pool_size_ = 0;
+  mapped_pool pool_;
 };
 
 }  // namespace
@@ -67,7 +61,8 @@ result<std::unique_ptr<kdbus_device>> open_kernel_device(const std::string& path
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int e = errno;
-    return kbus::error(std::error_code(e, std::system_category()), "cannot open kdbus bus '" + path + "'");
+    const std::error_code code(e, std::system_category());
+    return kbus::error(code, "cannot open kdbus bus '" + path + "': " + code.message());
   }
   return std::unique_ptr<kdbus_device>(new kernel_device(fd));
 }

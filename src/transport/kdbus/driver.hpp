@@ -1,17 +1,27 @@
 // The bus driver (org.freedesktop.DBus) emulated over kdbus with ioctls, as sd-bus did (kdbus
 // ABI notes §2.15): there is no driver peer on a kdbus bus. Given a method call addressed to
-// org.freedesktop.DBus, the driver performs the ioctls and queues the reply (and any signals,
-// e.g. NameAcquired after Hello) on its transport; a call flagged NO_REPLY_EXPECTED gets none.
+// org.freedesktop.DBus, the driver finds its method in a table by interface and member,
+// performs the ioctls and queues the reply (and any signals, e.g. NameAcquired after Hello) on
+// its transport; a call flagged NO_REPLY_EXPECTED gets none.
+//
+//   driver.cpp           the table, Peer, Introspectable, Hello, GetId and the other small ones
+//   driver_names.cpp     RequestName, ReleaseName, the owner and list queries, credentials
+//   driver_matches.cpp   AddMatch, RemoveMatch, and wanted(): what the rules keep
+//   monitor.cpp          BecomeMonitor
 #pragma once
 
+#include "kbus/match.hpp"
 #include "kbus/message.hpp"
 #include "match/match_index.hpp"
+#include "transport/kdbus/driver_messages.hpp"
 #include "transport/kdbus/kdbus_transport.hpp"
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kbus::detail {
@@ -32,7 +42,8 @@ class kdbus_driver {
   bool wanted(const message& broadcast, const std::vector<std::string_view>* sender_names);
 
   // A monitor (HELLO_MONITOR) gets a copy of every message on the bus; wanted() then keeps
-  // those one of `rules` matches, or all when there are none (BecomeMonitor's semantics).
+  // those one of `rules` matches, or all when there are none (BecomeMonitor's semantics). What
+  // AddMatch added before is forgotten: it belonged to the connection the monitor replaced.
   void monitor_with(std::vector<match_rule> rules);
   bool monitoring() const noexcept { return monitoring_; }
 
@@ -49,6 +60,45 @@ class kdbus_driver {
   static constexpr std::uint32_t release_not_owner = 3;
 
  private:
+  // One method of the table: its interface, its member, and the function that answers it.
+  struct method {
+    std::string_view interface;
+    std::string_view member;
+    void (kdbus_driver::*answer)(driver_answer& a);
+  };
+  static std::span<const method> methods() noexcept;
+  // The method for (interface, member); a call without interface may name a member of the
+  // driver's own interface or of Peer (dbus-daemon answers those too).
+  static const method* find_method(std::string_view interface, std::string_view member) noexcept;
+
+  // driver.cpp
+  void hello(driver_answer& a);
+  void get_id(driver_answer& a);
+  void ping(driver_answer& a);
+  void get_machine_id(driver_answer& a);
+  void introspect(driver_answer& a);
+  void start_service_by_name(driver_answer& a);
+  void reload_config(driver_answer& a);
+  void update_activation_environment(driver_answer& a);
+  void get_connection_selinux_security_context(driver_answer& a);
+  void get_connection_adt_audit_session_data(driver_answer& a);
+  // driver_names.cpp
+  void request_name(driver_answer& a);
+  void release_name(driver_answer& a);
+  void get_name_owner(driver_answer& a);
+  void name_has_owner(driver_answer& a);
+  void list_names(driver_answer& a);
+  void list_activatable_names(driver_answer& a);
+  void list_queued_owners(driver_answer& a);
+  void get_connection_unix_user(driver_answer& a);
+  void get_connection_unix_process_id(driver_answer& a);
+  void get_connection_credentials(driver_answer& a);
+  // driver_matches.cpp
+  void add_match(driver_answer& a);
+  void remove_match(driver_answer& a);
+  // monitor.cpp
+  void become_monitor(driver_answer& a);
+
   struct conn_info {
     std::uint64_t id = 0;
     std::uint64_t flags = 0;
@@ -58,6 +108,12 @@ class kdbus_driver {
   };
   // CONN_INFO on a unique or well-known name: 0 or the errno (ENXIO / ESRCH: no owner).
   int connection_info(std::string_view name, std::uint64_t attach, conn_info& out);
+  // The owner of `name` (the driver owns its own name): 0 with `owner` empty when there is
+  // none, or the errno of a failed look-up.
+  int owner_of(const std::string& name, std::optional<std::string>& owner);
+  // The credentials of `name`'s owner for the GetConnection* methods; false when the answer
+  // (an error) was given already.
+  bool credentials_of(driver_answer& a, const std::string& name, conn_info& out);
   // LIST: (id, HELLO flags, name or "", name flags) records.
   struct list_entry {
     std::uint64_t id = 0;
@@ -66,7 +122,8 @@ class kdbus_driver {
     std::uint64_t name_flags = 0;
   };
   int list(std::uint64_t flags, std::vector<list_entry>& out);
-  int add_match(std::string_view text, std::string& error_text);
+  // MATCH_ADD for one rule: 0, or the errno (EINVAL with `error_text` when the rule is bad).
+  int add_rule(std::string_view text, std::string& error_text);
 
   kdbus_transport& t_;
   bool hello_done_ = false;
