@@ -1,4 +1,4 @@
-// A connection to a D-Bus bus (or peer) over the socket transport, on the executor the
+// A connection to a D-Bus bus (or peer) over whichever transport its address offers, on the executor the
 // application gives: no hidden threads. Every asynchronous operation takes a completion token
 // (a callback, boost::asio::use_future, use_awaitable, deferred ...).
 //
@@ -79,7 +79,7 @@ struct call_options {
 // What the connection used, and what it skipped on the way.
 struct connection_info {
   std::string address;                // the entry that was used
-  std::string transport;              // "unix", "tcp", ...
+  std::string transport;              // one of kbus::transport_names (address.hpp)
   std::vector<std::string> skipped;   // "entry: reason" for each entry tried before it
   std::string unique_name;
   std::string server_guid;
@@ -131,7 +131,36 @@ class subscription {
   std::uint64_t id_ = 0;
 };
 
+// Takes incoming method calls and signals before the application's message handler; returns
+// true when it took the message (an object_server takes the calls to the objects it serves).
+using incoming_handler = std::function<bool(message&)>;
+
+// An owning handle for an incoming handler: it is asked until the handle is reset or destroyed.
+class incoming_registration {
+ public:
+  incoming_registration() noexcept = default;
+  incoming_registration(incoming_registration&& o) noexcept;
+  incoming_registration& operator=(incoming_registration&& o) noexcept;
+  incoming_registration(const incoming_registration&) = delete;
+  incoming_registration& operator=(const incoming_registration&) = delete;
+  ~incoming_registration();
+
+  void reset() noexcept;
+  bool active() const noexcept { return id_ != 0; }
+
+ private:
+  friend class connection;
+  incoming_registration(std::weak_ptr<detail::connection_impl> impl, std::uint64_t id) noexcept
+      : impl_(std::move(impl)), id_(id) {}
+  std::weak_ptr<detail::connection_impl> impl_;
+  std::uint64_t id_ = 0;
+};
+
+class connection;
 namespace detail {
+// Whether a blocking wait for `c` here would wait forever: the caller runs on the executor that
+// would have to complete it. Blocking forms fail with connection_errc::would_deadlock then.
+bool blocking_would_deadlock(const connection& c);
 
 // How a completion reaches its handler's executor: posted, or run inline when the completing
 // code already runs there (only where completion never happens inside the initiating function).
@@ -244,9 +273,14 @@ class connection {
 
   // Queues a message that expects no reply (a signal, a reply, a call with no_reply_expected).
   void send(message m);
-  // Every incoming method call and signal that is not a reply (after the subscriptions saw
-  // it). With no handler, calls that expect a reply are answered UnknownMethod.
+  // Every incoming method call and signal that is not a reply, after the subscriptions saw it
+  // and no incoming handler took it. With no handler, calls that expect a reply are answered
+  // UnknownMethod.
   void set_message_handler(message_handler h);
+  // Adds a consumer of incoming calls and signals, asked before the message handler, in the
+  // order they were added (object_server uses it: several servers and the application's own
+  // handler coexist, each taking what it serves).
+  incoming_registration add_incoming_handler(incoming_handler h);
 
   // Calls `handler` for every incoming message (not replies to this connection's calls) that
   // `rule` matches, evaluated here as the specification says; also asks the bus for them
@@ -269,14 +303,16 @@ class connection {
   // Ends the connection: pending calls complete with connection_errc::disconnected.
   void close();
 
+  // These four are safe from any thread; they give a copy of the moment.
   bool is_open() const noexcept;
-  const connection_info& info() const noexcept;
-  const std::string& unique_name() const noexcept;
+  connection_info info() const;
+  std::string unique_name() const;
   // The reason the connection ended or failed to connect, in words.
   std::string last_error() const;
 
  private:
   friend class detail::server_impl;
+  friend bool detail::blocking_would_deadlock(const connection& c);
   explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
   void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,

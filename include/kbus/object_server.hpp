@@ -28,7 +28,7 @@
 #pragma once
 
 #include "kbus/connection.hpp"
-#include "kbus/dbus_errors.hpp"
+#include "kbus/dbus_names.hpp"
 #include "kbus/introspection.hpp"
 #include "kbus/message.hpp"
 
@@ -419,13 +419,13 @@ class interface_definition {
     switch (options.emits_changed) {
       case emits_changed::yes: break;
       case emits_changed::invalidates:
-        e.info.annotations.push_back({"org.freedesktop.DBus.Property.EmitsChangedSignal", "invalidates"});
+        e.info.annotations.push_back({std::string(dbus_names::emits_changed_signal_annotation), "invalidates"});
         break;
       case emits_changed::constant:
-        e.info.annotations.push_back({"org.freedesktop.DBus.Property.EmitsChangedSignal", "const"});
+        e.info.annotations.push_back({std::string(dbus_names::emits_changed_signal_annotation), "const"});
         break;
       case emits_changed::no:
-        e.info.annotations.push_back({"org.freedesktop.DBus.Property.EmitsChangedSignal", "false"});
+        e.info.annotations.push_back({std::string(dbus_names::emits_changed_signal_annotation), "false"});
         break;
     }
     detail::add_deprecated(e.info.annotations, options.deprecated);

@@ -1,6 +1,7 @@
 // Introspection XML: parsed with Boost.PropertyTree's XML reader (header-only, already a
 // dependency through Boost), written by hand.
 #include "kbus/introspection.hpp"
+#include "kbus/dbus_names.hpp"
 
 #include "kbus/detail/validate.hpp"
 
@@ -313,7 +314,7 @@ arg out(std::string name, std::string type) { return {std::move(name), std::move
 }  // namespace
 
 const interface& peer_interface() {
-  static const interface i{"org.freedesktop.DBus.Peer",
+  static const interface i{std::string(dbus_names::peer_interface),
                            {{"Ping", {}, {}}, {"GetMachineId", {out("machine_uuid", "s")}, {}}},
                            {},
                            {},
@@ -322,13 +323,13 @@ const interface& peer_interface() {
 }
 
 const interface& introspectable_interface() {
-  static const interface i{"org.freedesktop.DBus.Introspectable", {{"Introspect", {out("xml_data", "s")}, {}}}, {}, {}, {}};
+  static const interface i{std::string(dbus_names::introspectable_interface), {{"Introspect", {out("xml_data", "s")}, {}}}, {}, {}, {}};
   return i;
 }
 
 const interface& properties_interface() {
   static const interface i{
-      "org.freedesktop.DBus.Properties",
+      std::string(dbus_names::properties_interface),
       {{"Get", {in("interface_name", "s"), in("property_name", "s"), out("value", "v")}, {}},
        {"GetAll", {in("interface_name", "s"), out("props", "a{sv}")}, {}},
        {"Set", {in("interface_name", "s"), in("property_name", "s"), in("value", "v")}, {}}},
@@ -342,7 +343,7 @@ const interface& properties_interface() {
 
 const interface& object_manager_interface() {
   static const interface i{
-      "org.freedesktop.DBus.ObjectManager",
+      std::string(dbus_names::object_manager_interface),
       {{"GetManagedObjects", {out("object_paths_interfaces_and_properties", "a{oa{sa{sv}}}")}, {}}},
       {{"InterfacesAdded", {out("object_path", "o"), out("interfaces_and_properties", "a{sa{sv}}")}, {}},
        {"InterfacesRemoved", {out("object_path", "o"), out("interfaces", "as")}, {}}},

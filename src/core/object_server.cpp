@@ -1,5 +1,7 @@
 #include "kbus/object_server.hpp"
 
+#include "kbus/dbus_names.hpp"
+
 #include "transport/machine_id.hpp"
 
 #include <boost/asio/post.hpp>
@@ -12,14 +14,9 @@ namespace kbus {
 
 namespace {
 
-constexpr std::string_view peer_iface = "org.freedesktop.DBus.Peer";
-constexpr std::string_view introspectable_iface = "org.freedesktop.DBus.Introspectable";
-constexpr std::string_view properties_iface = "org.freedesktop.DBus.Properties";
-constexpr std::string_view object_manager_iface = "org.freedesktop.DBus.ObjectManager";
-
 bool is_standard(std::string_view iface) {
-  return iface == peer_iface || iface == introspectable_iface || iface == properties_iface ||
-         iface == object_manager_iface;
+  return iface == dbus_names::peer_interface || iface == dbus_names::introspectable_interface || iface == dbus_names::properties_interface ||
+         iface == dbus_names::object_manager_interface;
 }
 
 dbus_error make_error(std::string_view name, std::string message) { return {std::string(name), std::move(message)}; }
@@ -112,7 +109,7 @@ introspection::interface interface_data::describe() const {
 }
 
 void add_deprecated(std::vector<introspection::annotation>& list, bool deprecated) {
-  if (deprecated) list.push_back({"org.freedesktop.DBus.Deprecated", "true"});
+  if (deprecated) list.push_back({std::string(dbus_names::deprecated_annotation), "true"});
 }
 
 std::vector<introspection::arg> describe_args(const std::vector<std::string>& types, const std::vector<std::string>& names,
@@ -128,6 +125,7 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
   explicit object_server_impl(connection& c) : conn_(&c) {}
 
   connection* conn_;
+  incoming_registration incoming_;  // where the connection hands us calls
   mutable std::mutex mu_;
   bool alive_ = true;
   std::map<std::string, interface_list, std::less<>> objects_;
@@ -172,6 +170,20 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
 
   // ---- dispatch ----
 
+  // Whether this server answers `m`: a method call to a path where it has an object, a subtree,
+  // an object manager or children to introspect (the root always); the Peer interface anywhere.
+  bool serves(const message& m) const {
+    if (m.type() != message_type::method_call) return false;
+    if (m.interface() == dbus_names::peer_interface) return true;
+    const std::string_view path = m.path();
+    std::lock_guard lock(mu_);
+    if (!alive_) return false;
+    if (path == "/" || objects_.contains(path) || managers_.contains(path) || subtree_for(path)) return true;
+    std::set<std::string> children;
+    add_children(path, children);
+    return !children.empty();
+  }
+
   void handle(message& msg) {
     if (msg.type() != message_type::method_call) return;
     auto st = std::make_shared<call_state>(conn_, std::move(msg));
@@ -203,21 +215,21 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
     if (iface.empty()) {
       for (const auto& i : ifaces)
         if (const auto* me = i->find_method(member)) return invoke(st, *me);
-      if (member == "Ping" || member == "GetMachineId") iface = peer_iface;
-      else if (member == "Introspect") iface = introspectable_iface;
-      else if (member == "Get" || member == "Set" || member == "GetAll") iface = properties_iface;
-      else if (member == "GetManagedObjects") iface = object_manager_iface;
+      if (member == "Ping" || member == "GetMachineId") iface = dbus_names::peer_interface;
+      else if (member == "Introspect") iface = dbus_names::introspectable_interface;
+      else if (member == "Get" || member == "Set" || member == "GetAll") iface = dbus_names::properties_interface;
+      else if (member == "GetManagedObjects") iface = dbus_names::object_manager_interface;
     }
 
-    if (iface == peer_iface) return peer(st, member);  // on any path, as the spec says
-    if (iface == introspectable_iface) {
+    if (iface == dbus_names::peer_interface) return peer(st, member);  // on any path, as the spec says
+    if (iface == dbus_names::introspectable_interface) {
       if (member != "Introspect") return unknown_method(st);
       if (!check_signature(st, "")) return;
       return introspect(st, path, ifaces, manager, subtree);
     }
     if (!exists) return st->fail(make_error(dbus_errors::unknown_object, "no object at " + std::string(path)));
-    if (iface == properties_iface) return properties(st, member, ifaces);
-    if (iface == object_manager_iface) {
+    if (iface == dbus_names::properties_interface) return properties(st, member, ifaces);
+    if (iface == dbus_names::object_manager_interface) {
       if (!manager)
         return st->fail(make_error(dbus_errors::unknown_interface,
                                    "no object manager at " + std::string(path)));
@@ -459,7 +471,7 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
           if (pe.get)
             if (auto v = read_property(pe, none)) props.emplace(pe.info.name, variant(std::move(*v)));
       }
-      self.conn_->send(message_builder::signal(object_path::unchecked(manager), interface_name::unchecked(object_manager_iface),
+      self.conn_->send(message_builder::signal(object_path::unchecked(manager), interface_name::unchecked(dbus_names::object_manager_interface),
                                                member_name::unchecked("InterfacesAdded"))
                            .build(object_path::unchecked(path), added));
     });
@@ -467,7 +479,7 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
 
   void interfaces_removed(const std::string& manager, const std::string& path, std::vector<std::string> names) {
     post([manager, path, names = std::move(names)](object_server_impl& self) {
-      self.conn_->send(message_builder::signal(object_path::unchecked(manager), interface_name::unchecked(object_manager_iface),
+      self.conn_->send(message_builder::signal(object_path::unchecked(manager), interface_name::unchecked(dbus_names::object_manager_interface),
                                                member_name::unchecked("InterfacesRemoved"))
                            .build(object_path::unchecked(path), names));
     });
@@ -519,7 +531,7 @@ class object_server_impl : public std::enable_shared_from_this<object_server_imp
         }
       }
       if (changed.empty() && invalidated.empty()) continue;
-      conn_->send(message_builder::signal(object_path::unchecked(paths[k]), interface_name::unchecked(properties_iface),
+      conn_->send(message_builder::signal(object_path::unchecked(paths[k]), interface_name::unchecked(dbus_names::properties_interface),
                                           member_name::unchecked("PropertiesChanged"))
                       .build(iface->name.str(), changed, invalidated));
     }
@@ -533,7 +545,12 @@ interface_definition::interface_definition(interface_name name) : data_(std::mak
 }
 
 object_server::object_server(connection& c) : impl_(std::make_shared<detail::object_server_impl>(c)) {
-  c.set_message_handler([impl = impl_](message& m) { impl->handle(m); });
+  impl_->incoming_ = c.add_incoming_handler([weak = std::weak_ptr<detail::object_server_impl>(impl_)](message& m) {
+    auto impl = weak.lock();
+    if (!impl || !impl->serves(m)) return false;
+    impl->handle(m);
+    return true;
+  });
 }
 
 object_server::~object_server() {
@@ -541,7 +558,7 @@ object_server::~object_server() {
     std::lock_guard lock(impl_->mu_);
     impl_->alive_ = false;
   }
-  impl_->conn_->set_message_handler({});
+  impl_->incoming_.reset();
 }
 
 connection& object_server::get_connection() const noexcept { return *impl_->conn_; }

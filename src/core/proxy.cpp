@@ -1,12 +1,13 @@
 #include "kbus/proxy.hpp"
 
+#include "kbus/dbus_names.hpp"
+
 #include <boost/system/system_error.hpp>
 
 namespace kbus {
 
 namespace {
 
-constexpr std::string_view properties_iface = "org.freedesktop.DBus.Properties";
 
 // Keeps a cache current: PropertiesChanged of one interface, and Get for what it invalidates.
 void apply_change(const std::weak_ptr<detail::property_cache>& weak, connection* conn, const bus_name& destination,
@@ -30,7 +31,7 @@ void apply_change(const std::weak_ptr<detail::property_cache>& weak, connection*
   }
   if (listener && !names.empty()) listener(names);
   for (const auto& k : invalidated) {
-    auto get = message_builder::method_call(destination, path, interface_name::unchecked(properties_iface),
+    auto get = message_builder::method_call(destination, path, interface_name::unchecked(dbus_names::properties_interface),
                                             member_name::unchecked("Get"))
                    .build(iface.str(), k);
     conn->async_call(std::move(get), [weak, k](boost::system::error_code ec, message reply) {
@@ -62,7 +63,7 @@ proxy::proxy(connection& c, bus_name destination, object_path path, introspectio
       description_(std::move(description)) {}
 
 message proxy::introspect_call(const bus_name& d, const object_path& p) {
-  return message_builder::method_call(d, p, interface_name::unchecked("org.freedesktop.DBus.Introspectable"),
+  return message_builder::method_call(d, p, interface_name::unchecked(dbus_names::introspectable_interface),
                                       member_name::unchecked("Introspect"))
       .build();
 }
@@ -89,7 +90,7 @@ message_builder proxy::method_call(const member_name& member) const {
 }
 
 message_builder proxy::properties_call(const char* member) const {
-  return message_builder::method_call(destination_, path_, interface_name::unchecked("org.freedesktop.DBus.Properties"),
+  return message_builder::method_call(destination_, path_, interface_name::unchecked(dbus_names::properties_interface),
                                       member_name::unchecked(member));
 }
 
@@ -184,7 +185,7 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
   rule.type = message_type::signal;
   rule.sender = destination_.str();
   rule.path = path_.str();
-  rule.interface = std::string(properties_iface);
+  rule.interface = std::string(dbus_names::properties_interface);
   rule.member = "PropertiesChanged";
   rule.args.push_back({0, false, interface_.str()});
   std::weak_ptr<detail::property_cache> weak = c;
@@ -223,6 +224,8 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
 
 void proxy::load_properties() {
   if (!conn_) throw boost::system::system_error(make_error_code(connection_errc::not_connected));
+  if (detail::blocking_would_deadlock(*conn_))
+    throw boost::system::system_error(make_error_code(connection_errc::would_deadlock));
   std::promise<boost::system::error_code> done;
   auto f = done.get_future();
   start_load_properties([&done](boost::system::error_code ec) { done.set_value(ec); });
