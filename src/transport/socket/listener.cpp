@@ -134,6 +134,7 @@ listener::listener(boost::asio::any_io_executor executor, server_options options
 listener::~listener() { close(); }
 
 void listener::listen(const std::string& address, boost::system::error_code& ec) {
+  ec = {};
   close();
   auto list = parse_address_list(address);
   if (!list) {

@@ -174,9 +174,10 @@ result<std::optional<message>> stream_transport::next_buffered() {
     if (begin_ == end_) received_fds_.clear();
     auto m = message::parse(std::move(bytes), std::move(fds));
     if (!m) {
-      if (m.error() == errc::invalid_message_type) continue;  // unknown types are ignored (spec)
+      if (m.error() == errc::invalid_message_type) continue;  // type 0 (INVALID): ignored too
       return fail(invalid_message(m.error()));
     }
+    if (m->type() > message_type::signal) continue;  // a type this library does not know (spec: ignored)
     return std::optional<message>(std::move(*m));
   }
   if (begin_ == end_) received_fds_.clear();
