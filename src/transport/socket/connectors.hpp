@@ -1,6 +1,7 @@
 // Connectors (transport/connector.hpp) for the address schemes of the socket transport. Each
 // opens what its entry names and ends with the client's SASL handshake (handshake.hpp). An
-// entry that cannot be used fails with the reason as what(): the connection records it and
+// entry that cannot be used fails with its reason as the error's message (empty when a system
+// error code says it all: what() then is that code's text); the connection records it and
 // tries the next entry.
 #pragma once
 

@@ -28,7 +28,8 @@ struct client_handshake_options {
 };
 
 // The client side: EXTERNAL as this process's euid, then DBUS_COOKIE_SHA1 through the keyring
-// in $HOME (over TCP the server sees no credentials). An error says "authentication: ...".
+// in $HOME (over TCP the server sees no credentials). A failure is connection_errc::disconnected
+// with the message "authentication: <why>".
 void async_client_handshake(boost::asio::any_io_executor executor, unix_fd socket, client_handshake_options options,
                             connect_handler done);
 

@@ -115,7 +115,7 @@ void listener::state::authenticate(int fd, accept_handler done) {
   async_server_handshake(strand, unix_fd(fd), std::move(o),
                          [self = shared_from_this(), done = std::move(done)](result<std::unique_ptr<transport>> accepted) {
                            if (accepted) return done({}, std::move(*accepted));
-                           self->failure = accepted.error().what();
+                           self->failure = accepted.error().message;
                            done(accepted.error().code, nullptr);
                          });
 }

@@ -18,8 +18,7 @@ constexpr std::size_t fd_control_space = CMSG_SPACE(sizeof(int) * max_unix_fds);
 kbus::error connection_over(std::string why) { return {connection_errc::disconnected, std::move(why)}; }
 
 kbus::error invalid_message(const kbus::error& e) {
-  // The code's own text is "the peer sent an invalid message": what() reads as before.
-  return {connection_errc::peer_sent_invalid_message, e.what()};
+  return {connection_errc::peer_sent_invalid_message, "the peer sent an invalid message: " + e.what()};
 }
 
 }  // namespace
