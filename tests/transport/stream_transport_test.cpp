@@ -272,6 +272,7 @@ TEST(StreamTransport, AFullSocketKeepsOutputQueuedUntilThePeerReads) {
     ASSERT_EQ(sender.send(std::move(m), {}).outcome, kbus::detail::send_outcome::ok);
   }
   EXPECT_EQ(sender.queued_bytes(), total);
+  EXPECT_FALSE(sender.wants_write());  // queued, not yet tried
   ASSERT_TRUE(sender.flush());
   EXPECT_TRUE(sender.wants_write());
   EXPECT_GT(sender.queued_bytes(), 0u);
@@ -327,7 +328,7 @@ TEST(StreamTransport, ClosedIsClosed) {
   socket_pair s;
   stream_transport t(std::move(s.a), fd_passing_info());
   t.send(call(1, "queued"), {});
-  EXPECT_TRUE(t.wants_write());
+  EXPECT_GT(t.queued_bytes(), 0u);
   t.close();
   EXPECT_EQ(t.wait_fd(), -1);
   EXPECT_FALSE(t.wants_write());

@@ -37,6 +37,7 @@ void stream_transport::close() noexcept {
   socket_.reset();
   output_.clear();
   written_ = 0;
+  socket_full_ = false;
   queued_bytes_ = 0;
   received_fds_.clear();
 }
@@ -80,9 +81,13 @@ result<void> stream_transport::flush() {
       for (std::size_t i = 0; i < first.fds().size(); ++i) out[i] = first.fds()[i].get();
     }
     const ssize_t n = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {};  // full: wants_write()
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      socket_full_ = true;
+      return {};
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return connection_over(std::string("send: ") + std::strerror(errno));
+    socket_full_ = false;
     consume_sent(static_cast<std::size_t>(n));
   }
   return {};

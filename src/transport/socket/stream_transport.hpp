@@ -1,7 +1,7 @@
 // The D-Bus socket transport after authentication: messages framed on a byte stream (unix,
 // tcp, nonce-tcp, unixexec, launchd), unix fds passed with SCM_RIGHTS on a message's first
 // byte. send() only queues; flush() writes the queue with gathered sendmsg() calls until it is
-// empty or the socket is full. receive(read_once) does at most one recvmsg() and then hands
+// empty or the socket is full (then wants_write() until a flush() makes progress). receive(read_once) does at most one recvmsg() and then hands
 // out the complete messages one by one; receive(buffered) never reads.
 #pragma once
 
@@ -40,7 +40,8 @@ class stream_transport final : public transport {
 
   send_status send(message m, const transport_send_options& options) override;
   result<void> flush() override;
-  bool wants_write() const noexcept override { return !output_.empty(); }
+  // The socket was full at the last write: flush() again once it is writable.
+  bool wants_write() const noexcept override { return socket_full_; }
   std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
 
   result<std::optional<message>> receive(receive_mode mode) override;
@@ -78,6 +79,7 @@ class stream_transport final : public transport {
   // Sending.
   std::deque<message> output_;
   std::size_t written_ = 0;  // bytes of output_.front() already sent
+  bool socket_full_ = false;
   std::size_t queued_bytes_ = 0;
 };
 
