@@ -27,12 +27,7 @@ class BusDriver : public kbus::test::bus_test {
   void wait(Op op) {
     bool done = false;
     op(done);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done && std::chrono::steady_clock::now() < end) {
-      io_.run_for(std::chrono::milliseconds(5));
-      io_.restart();
-    }
-    ASSERT_TRUE(done);
+    ASSERT_TRUE(run_io_until([&] { return done; }, std::chrono::seconds(20)));
   }
   void connect(kbus::connection& c) {
     wait([&](bool& done) {
@@ -245,11 +240,7 @@ TEST_P(BusDriver, NameOwnerChangedIsDecoded) {
     std::erase_if(seen, [&](const bus::name_owner_changed& c) { return c.name != name; });
     return seen.size();
   };
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (about_other() < 2 && std::chrono::steady_clock::now() < end) {
-    io_.run_for(std::chrono::milliseconds(5));
-    io_.restart();
-  }
+  run_io_until([&] { return about_other() >= 2; }, std::chrono::seconds(10));
   ASSERT_GE(seen.size(), 2u);
   EXPECT_EQ(seen[0].name, name);
   EXPECT_EQ(seen[0].new_owner, name);

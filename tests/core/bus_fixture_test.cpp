@@ -21,9 +21,10 @@ std::string run(const std::string& cmd) {
 class BusFixture : public testing::TestWithParam<bus_kind> {};
 
 TEST_P(BusFixture, StartsAndAnswersBusctl) {
+  if (auto why = kbus::test::private_bus::why_unavailable(GetParam())) GTEST_SKIP() << *why;
   std::string why;
   auto bus = kbus::test::private_bus::start(GetParam(), why);
-  if (!bus) GTEST_SKIP() << why;
+  ASSERT_TRUE(bus) << why;
   const std::string out = run("busctl --address=" + bus->address() + " call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId");
   EXPECT_EQ(out.substr(0, 3), "s \"") << out;
 }

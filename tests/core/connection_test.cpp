@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <functional>
+
 namespace {
 
 using namespace kbus::literals;
@@ -24,12 +26,7 @@ class Connection : public kbus::test::bus_test {
  protected:
   // Runs the io_context until `done` or the deadline; false on the deadline.
   bool run_until(const bool& done, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done && std::chrono::steady_clock::now() < end) {
-      io_.run_for(std::chrono::milliseconds(10));
-      io_.restart();
-    }
-    return done;
+    return run_io_until([&] { return done; }, limit);
   }
 
   void connect(kbus::connection& c) {
@@ -50,10 +47,12 @@ class Connection : public kbus::test::bus_test {
   }
 };
 
-// A service on `c` that echoes Echo, fails Fail, and never answers Slow.
-void serve(kbus::connection& c) {
-  c.set_message_handler([&c](kbus::message& m) {
+// A service on `c` that echoes Echo, fails Fail, and never answers Slow (it tells `slow_arrived`
+// each time one comes).
+void serve(kbus::connection& c, std::function<void()> slow_arrived = {}) {
+  c.set_message_handler([&c, slow_arrived = std::move(slow_arrived)](kbus::message& m) {
     if (m.type() != kbus::message_type::method_call) return;
+    if (m.member() == "Slow" && slow_arrived) slow_arrived();
     if (m.member() == "Echo") {
       auto values = m.values().value();
       std::vector<kbus::unix_fd> fds;
@@ -132,11 +131,7 @@ TEST_P(Connection, AMonitorSeesOthersCallsRepliesAndErrors) {
   }
   // The monitor's copies travel apart from the replies the client waited for.
   const std::vector<std::string> expected{"call Echo", "return ", "call Fail", "error org.kbus.Test.Error.Failed"};
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while ((seen.size() < expected.size() || errors.empty()) && std::chrono::steady_clock::now() < end) {
-    io_.run_for(std::chrono::milliseconds(10));
-    io_.restart();
-  }
+  run_io_until([&] { return seen.size() >= expected.size() && !errors.empty(); }, std::chrono::seconds(5));
   EXPECT_EQ(seen, expected);
   EXPECT_EQ(errors, std::vector<std::string>{"error org.kbus.Test.Error.Failed"});
   EXPECT_TRUE(monitor.is_open()) << monitor.last_error();
@@ -184,7 +179,8 @@ TEST_P(Connection, TimeoutsAndCancellation) {
   kbus::connection service(io_.get_executor()), client(io_.get_executor());
   connect(service);
   connect(client);
-  serve(service);
+  bool slow_arrived = false;  // io_ runs on this thread only
+  serve(service, [&] { slow_arrived = true; });
 
   bool done = false;
   const auto start = std::chrono::steady_clock::now();
@@ -196,13 +192,14 @@ TEST_P(Connection, TimeoutsAndCancellation) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 
   done = false;
+  slow_arrived = false;
   boost::asio::cancellation_signal cancel;
   client.async_call(test_call(service, "Slow"), boost::asio::bind_cancellation_slot(cancel.slot(), [&](error_code ec, kbus::message) {
     EXPECT_EQ(ec, boost::asio::error::operation_aborted);
     done = true;
   }));
-  io_.run_for(std::chrono::milliseconds(50));
-  io_.restart();
+  // Cancelled while the service holds it, as a call in flight.
+  ASSERT_TRUE(run_until(slow_arrived));
   cancel.emit(boost::asio::cancellation_type::terminal);
   ASSERT_TRUE(run_until(done));
 }
@@ -224,14 +221,7 @@ TEST_P(Connection, TenThousandCallsInFlight) {
       ec ? ++failed : ++ok;
     }, patient);
   }
-  bool done = false;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(150);
-  while (ok + failed < calls && std::chrono::steady_clock::now() < end) {
-    io_.run_for(std::chrono::milliseconds(10));
-    io_.restart();
-  }
-  done = ok + failed == calls;
-  EXPECT_TRUE(done);
+  EXPECT_TRUE(run_io_until([&] { return ok + failed == calls; }, std::chrono::seconds(150)));
   EXPECT_EQ(ok, calls) << failed << " failed, the first with: " << first_error;
 }
 
@@ -264,14 +254,15 @@ TEST_P(Connection, BusKilledDuringACallEndsItAtOnce) {
   kbus::connection service(io_.get_executor()), client(io_.get_executor());
   connect(service);
   connect(client);
-  serve(service);
+  bool slow_arrived = false;  // io_ runs on this thread only
+  serve(service, [&] { slow_arrived = true; });
   bool done = false;
   client.async_call(test_call(service, "Slow"), [&](error_code ec, kbus::message) {
     EXPECT_EQ(ec, kbus::make_error_code(kbus::connection_errc::disconnected));
     done = true;
   });
-  io_.run_for(std::chrono::milliseconds(50));
-  io_.restart();
+  // The bus dies while the service holds the call.
+  ASSERT_TRUE(run_until(slow_arrived));
   const auto start = std::chrono::steady_clock::now();
   bus_->kill();
   ASSERT_TRUE(run_until(done, std::chrono::seconds(5)));

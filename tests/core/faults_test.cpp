@@ -1,6 +1,8 @@
 // Faults: a peer that sends garbage, a message of 100 MiB (partial writes and a slow reader on
 // the way), on real buses where one is needed.
 #include "support/bus_test.hpp"
+#include "support/deadlines.hpp"
+#include "support/readable.hpp"
 #include "wire/sasl.hpp"
 
 #include "kbus/connection.hpp"
@@ -14,12 +16,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <thread>
 
 namespace {
 
 using namespace kbus::literals;
 using boost::system::error_code;
+
+// How long a connection may take to fail before the test calls it hung.
+constexpr auto connect_limit = kbus::test::event_deadline;
 
 // A server that authenticates a client properly and then answers with `reply` bytes.
 class rogue_server {
@@ -64,9 +71,20 @@ class rogue_server {
     }
     // The client's Hello is in (or after) the leftover; answer with what we were told to.
     (void)::send(fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
-    // Keep the socket open a moment: the client must hang up by itself.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Keep the socket open until the client hangs up: it must do so by itself.
+    wait_for_hang_up(fd);
     ::close(fd);
+  }
+
+  // Reads and drops what the client sends until it hangs up, or until connect_to has given up
+  // on it (the test then fails there).
+  static void wait_for_hang_up(int fd) {
+    const auto deadline = std::chrono::steady_clock::now() + connect_limit + std::chrono::seconds(1);
+    char buf[4096];
+    while (kbus::test::readable_before(fd, deadline)) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EINTR)) return;
+    }
   }
 
   std::string reply_, dir_, path_;
@@ -74,13 +92,13 @@ class rogue_server {
   std::thread thread_;
 };
 
-// Connects `c` to `server`, running `io` on this thread for at most 10 s; nullopt when the
-// connection hung. Only this runs `io`, so the handler cannot outlive `result`.
+// Connects `c` to `server`, running `io` on this thread for at most connect_limit; nullopt
+// when the connection hung. Only this runs `io`, so the handler cannot outlive `result`.
 std::optional<error_code> connect_to(const rogue_server& server, boost::asio::io_context& io, kbus::connection& c) {
   std::optional<error_code> result;
   c.async_connect(server.address(), [&](error_code ec) { result = ec; });
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!result && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(50));
+  const auto end = std::chrono::steady_clock::now() + connect_limit;
+  while (!result && std::chrono::steady_clock::now() < end) io.run_one_until(end);
   return result;
 }
 

@@ -1,6 +1,7 @@
 // Interop with real peers on both buses: busctl, gdbus, dbus-send and python3-dbus call a
 // service made with kbus; kbus (library and program) calls a service made with dbus-python.
 #include "support/bus_test.hpp"
+#include "support/monitor_start.hpp"
 #include "support/process.hpp"
 
 #include "kbus/bus.hpp"
@@ -17,8 +18,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <future>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -195,15 +199,9 @@ TEST_P(Interop, KbusCallsAPythonService) {
     } catch (const boost::system::system_error& e) {
       EXPECT_EQ(e.code(), kbus::make_error_code(kbus::connection_errc::error_reply));
     }
-    boost::system::error_code fail_ec;
-    kbus::message fail_reply;
-    bool done = false;
-    c.async_call(call("Fail"), [&](boost::system::error_code ec, kbus::message r) {
-      fail_ec = ec;
-      fail_reply = std::move(r);
-      done = true;
-    });
-    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::promise<kbus::message> failed;
+    c.async_call(call("Fail"), [&](boost::system::error_code, kbus::message r) { failed.set_value(std::move(r)); });
+    const kbus::message fail_reply = failed.get_future().get();
     EXPECT_EQ(kbus::dbus_error_of(fail_reply).name, "org.kbus.PyPeer.Error.Failed");
     EXPECT_EQ(kbus::dbus_error_of(fail_reply).message, "python says no");
 
@@ -244,18 +242,22 @@ TEST_P(Interop, KbusCallsAPythonService) {
 TEST_P(Interop, KbusMonitorSeesBusctlCallsRepliesAndErrors) {
   if (!have("/usr/bin/busctl")) GTEST_SKIP() << "busctl is not installed";
   const std::string address = bus_->address();
-  // The monitor runs for 4 s; busctl calls until then (the first ones may come before the
-  // monitor is one).
-  const auto out = run("timeout 4 " + std::string(KBUS_BINARY_DIR) + "/tools/kbus --address=" + address +
-                       " monitor & for i in 1 2 3 4 5 6 7 8 9 10 11 12; do busctl --address=" + address +
-                       " call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetNameOwner s org.kbus.Nobody"
-                       " >/dev/null 2>&1; sleep 0.25; done; wait")
-                       .out;
-  EXPECT_NE(out.find("type=method_call"), std::string::npos) << out;
-  EXPECT_NE(out.find("member=GetNameOwner"), std::string::npos) << out;
-  EXPECT_NE(out.find("type=method_return sender=org.freedesktop.DBus"), std::string::npos) << out;  // Hello's
-  EXPECT_NE(out.find("type=error sender=org.freedesktop.DBus"), std::string::npos) << out;
-  EXPECT_NE(out.find("error_name=org.freedesktop.DBus.Error.NameHasNoOwner"), std::string::npos) << out;
+  start_io_thread();
+  kbus::connection watcher(io_.get_executor());
+  watcher.connect(address);
+  kbus::test::monitor_start_watch monitor_started(watcher);
+  child_process monitor({std::string(KBUS_BINARY_DIR) + "/tools/kbus", "--address=" + address, "monitor"});
+  ASSERT_TRUE(monitor_started.wait()) << "kbus monitor did not become a monitor";
+  // Fails: nobody owns the name, and the monitor shows the error.
+  run("busctl --address=" + address +
+      " call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetNameOwner s org.kbus.Nobody");
+  const std::vector<std::string> wanted = {
+      "type=method_call", "member=GetNameOwner",
+      "type=method_return sender=org.freedesktop.DBus",  // Hello's
+      "type=error sender=org.freedesktop.DBus", "error_name=org.freedesktop.DBus.Error.NameHasNoOwner"};
+  const auto out = monitor.read_until(kbus::test::contains_all(wanted));
+  for (const auto& w : wanted) EXPECT_NE(out.find(w), std::string::npos) << w << "\n---\n" << out;
+  watcher.close();
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, Interop, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),

@@ -3,6 +3,8 @@
 // busctl, dbus-send, dbus-monitor, python3-dbus) reading the demo service. Also the
 // introspection parser on real-world files.
 #include "support/bus_test.hpp"
+#include "support/deadlines.hpp"
+#include "support/monitor_start.hpp"
 #include "support/process.hpp"
 #include "support/testdata.hpp"
 
@@ -32,6 +34,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -351,6 +355,7 @@ TEST_P(ObjectServer, PropertiesAndOnePropertiesChangedForChangesMadeTogether) {
       second->read<std::string, std::map<std::string, kbus::variant>, std::vector<std::string>>().value();
   EXPECT_EQ(changed, (std::map<std::string, kbus::variant>{{"Label", kbus::variant(std::string("set by a peer!"))}}));
   EXPECT_EQ(invalidated, std::vector<std::string>{"Level"});
+  // Nothing is waited for here: the window only shows that no fourth signal follows.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(signal_count(), 3u);
 
@@ -653,24 +658,39 @@ TEST_P(DemoService, EveryStandardInterfaceAndErrorNameThroughPeers) {
         "org.freedesktop.DBus.Error.InvalidArgs");
   fails("/org/kbus/Demo org.kbus.Demo1.RemoveItem objpath:/org/kbus/Demo/items/9", "org.freedesktop.DBus.Error.UnknownObject");
 
-  // Sleep answers later without holding up other calls.
+  // Sleep answers later without holding up other calls. A monitor shows when the bus has
+  // passed the Sleep call on to the service: the Add sent after that reaches the service after it.
+  start_io_thread();
+  std::promise<void> sleep_passed_on;
+  bool seen_sleep = false;  // only on the connection's executor
+  kbus::connection monitor(io_.get_executor());
+  monitor.connect(a());
+  monitor.set_message_handler([&](kbus::message& m) {
+    if (m.type() == kbus::message_type::method_call && m.member() == "Sleep" && !std::exchange(seen_sleep, true))
+      sleep_passed_on.set_value();
+  });
+  kbus::bus::async_become_monitor(monitor, {"type='method_call',member='Sleep'"}, boost::asio::use_future).get();
   const auto start = std::chrono::steady_clock::now();
   auto slow = std::async(std::launch::async, [&] { return run(bc + "call org.kbus.Demo /org/kbus/Demo org.kbus.Demo1 Sleep u 3000"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(sleep_passed_on.get_future().wait_for(kbus::test::event_deadline), std::future_status::ready)
+      << "the bus did not pass busctl's Sleep call on";
   EXPECT_EQ(run(bc + "call org.kbus.Demo /org/kbus/Demo org.kbus.Demo1 Add ii 1 1").out, "i 2");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
   EXPECT_EQ(slow.get().out, "u 3000");
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
+  monitor.close();
 }
 
 TEST_P(DemoService, DbusMonitorSeesSignalsAndPythonUsesTheObjectManager) {
   if (!have("/usr/bin/dbus-monitor") || !have("/usr/bin/python3") || run("/usr/bin/python3 -c 'import dbus'").status != 0)
     GTEST_SKIP() << "dbus-monitor or python3-dbus missing";
-  // dbus-monitor for a while, and meanwhile a change by a peer, an item added and removed.
-  auto monitor = std::async(std::launch::async, [&] {
-    return run("timeout 3 dbus-monitor --address '" + a() + "' \"type='signal',sender='org.kbus.Demo'\"");
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // dbus-monitor, and meanwhile a change by a peer, an item added and removed.
+  start_io_thread();
+  kbus::connection watcher(io_.get_executor());
+  watcher.connect(a());
+  kbus::test::monitor_start_watch monitor_started(watcher);
+  child_process monitor({"/usr/bin/dbus-monitor", "--address", a(), "type='signal',sender='org.kbus.Demo'"});
+  ASSERT_TRUE(monitor_started.wait()) << "dbus-monitor did not become a monitor";
   const std::string script =
       "import dbus\n"
       "b = dbus.bus.BusConnection('" + a() + "')\n"
@@ -693,18 +713,18 @@ TEST_P(DemoService, DbusMonitorSeesSignalsAndPythonUsesTheObjectManager) {
   EXPECT_EQ(py.out,
             "from python\n/org/kbus/Demo/items/1\nthing\n0\norg.kbus.Demo1.Error.Failed\n"
             "dbus.Struct((dbus.Int32(1), dbus.String('x')), signature=None, variant_level=1)");
-  const auto out = monitor.get().out;
-  EXPECT_NE(out.find("member=PropertiesChanged\n   string \"org.kbus.Demo1\"\n   array [\n      dict entry(\n         "
-                     "string \"Label\"\n         variant             string \"from python\""),
-            std::string::npos)
-      << out;
-  EXPECT_NE(out.find("member=Tick\n   uint32 "), std::string::npos) << out;
-  EXPECT_NE(out.find("string \"Counter\"\n         variant             uint32 "), std::string::npos) << out;
-  EXPECT_NE(out.find("member=InterfacesAdded\n   object path \"/org/kbus/Demo/items/1\""), std::string::npos) << out;
-  EXPECT_NE(out.find("member=InterfacesRemoved\n   object path \"/org/kbus/Demo/items/1\"\n   array [\n      string "
-                     "\"org.kbus.Demo1.Item\""),
-            std::string::npos)
-      << out;
+  // What dbus-monitor prints, read until all of it is there (a Tick comes every second).
+  const std::vector<std::string> wanted = {
+      "member=PropertiesChanged\n   string \"org.kbus.Demo1\"\n   array [\n      dict entry(\n         "
+      "string \"Label\"\n         variant             string \"from python\"",
+      "member=Tick\n   uint32 ",
+      "string \"Counter\"\n         variant             uint32 ",
+      "member=InterfacesAdded\n   object path \"/org/kbus/Demo/items/1\"",
+      "member=InterfacesRemoved\n   object path \"/org/kbus/Demo/items/1\"\n   array [\n      string "
+      "\"org.kbus.Demo1.Item\""};
+  const auto out = monitor.read_until(kbus::test::contains_all(wanted));
+  for (const auto& w : wanted) EXPECT_NE(out.find(w), std::string::npos) << w << "\n---\n" << out;
+  watcher.close();
 }
 
 const auto bus_names = [](const auto& info) { return kbus::test::param_name(info.param); };

@@ -1,6 +1,7 @@
 // Proxies on real buses (dbus-daemon and dbus-broker) against services made with kbus
 // (kbus-demo-service), GLib (python3-gi) and dbus-python.
 #include "support/bus_test.hpp"
+#include "support/notifier.hpp"
 #include "support/process.hpp"
 
 #include "kbus/connection.hpp"
@@ -18,10 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
-#include <thread>
 
 namespace {
 
@@ -79,17 +80,6 @@ kbus::dbus_error thrown_by(F f) {
     return {"(not a D-Bus error)", e.what()};
   }
   return {"(nothing thrown)", ""};
-}
-
-// Polls `done` until it holds or the time is up.
-template <class F>
-bool eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 TEST_P(Proxy, TypedCallsAndPropertiesOfAKbusService) {
@@ -248,9 +238,12 @@ TEST_P(Proxy, ADbusPythonService) {
 
 TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
   start_demo();
-  auto demo = kbus::proxy::introspect(*conn_, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface);
+  // Declared before the proxy, which calls into them until it ends.
   std::mutex mu;
   std::vector<std::uint32_t> ticks;
+  std::vector<std::string> changed_names;
+  kbus::test::notifier cache_changed;
+  auto demo = kbus::proxy::introspect(*conn_, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface);
   auto sub = demo.on_signal<std::uint32_t>("Tick"_member, [&](std::uint32_t n) {
     std::lock_guard lock(mu);
     ticks.push_back(n);
@@ -259,10 +252,12 @@ TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
   EXPECT_THROW(demo.on_signal<std::string>("Tick"_member, [](const std::string&) {}), kbus::exception);
   EXPECT_THROW(demo.on_signal<>("Tock"_member, [] {}), kbus::exception);
 
-  std::vector<std::string> changed_names;
   demo.on_properties_changed([&](const std::vector<std::string>& names) {
-    std::lock_guard lock(mu);
-    changed_names.insert(changed_names.end(), names.begin(), names.end());
+    {
+      std::lock_guard lock(mu);
+      changed_names.insert(changed_names.end(), names.begin(), names.end());
+    }
+    cache_changed.notify();
   });
   demo.async_load_properties(boost::asio::use_future).get();
   EXPECT_TRUE(demo.properties_loaded());
@@ -270,8 +265,11 @@ TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
   EXPECT_EQ(demo.cached_property<std::string>("Label"), "kbus");
   EXPECT_EQ(demo.cached_property<std::uint32_t>("Label"), std::nullopt);  // not a u
   const auto first = demo.cached_property<std::uint32_t>("Counter").value();
+  const auto counter_reaches = [&](std::uint32_t n) {
+    return cache_changed.wait_until([&] { return demo.cached_property<std::uint32_t>("Counter") >= n; });
+  };
   // Ticks arrive in order, and the cache follows Counter.
-  ASSERT_TRUE(eventually([&] { return demo.cached_property<std::uint32_t>("Counter") >= first + 2; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(counter_reaches(first + 2)) << "Counter did not change twice";
   {
     std::lock_guard lock(mu);
     ASSERT_GE(ticks.size(), 1u);
@@ -283,16 +281,21 @@ TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
   other.connect(bus_->address());
   kbus::proxy(other, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface)
       .set_property("Label"_member, std::string("changed elsewhere"));
-  EXPECT_TRUE(eventually([&] { return demo.cached_property<std::string>("Label") == "changed elsewhere"; }));
+  EXPECT_TRUE(cache_changed.wait_until([&] { return demo.cached_property<std::string>("Label") == "changed elsewhere"; }));
   other.close();
-  // A reset subscription hears nothing more.
+  // A reset subscription hears nothing more. The service changes Counter right after each
+  // Tick, so Counter going up shows that a Tick went by. A reset from this thread reaches the
+  // connection's executor a moment later: the ticks are counted once the next Tick has gone
+  // by, and the one after must not be heard.
   sub.reset();
+  const auto counter_after_reset = demo.cached_property<std::uint32_t>("Counter").value();
+  ASSERT_TRUE(counter_reaches(counter_after_reset + 1)) << "no Tick after the reset";
   std::size_t seen;
   {
     std::lock_guard lock(mu);
     seen = ticks.size();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(counter_reaches(counter_after_reset + 2)) << "no second Tick after the reset";
   std::lock_guard lock(mu);
   EXPECT_EQ(ticks.size(), seen);
 }
@@ -300,55 +303,54 @@ TEST_P(Proxy, SignalsAndThePropertyCacheOfAKbusService) {
 TEST_P(Proxy, SignalsAndThePropertyCacheOfAGlibService) {
   if (!python_has("gi")) GTEST_SKIP() << "python3-gi is not installed";
   start({"/usr/bin/python3", script("glib_service.py")});
+  kbus::test::notifier cache_changed;  // before the proxy, which calls into it until it ends
   auto g = kbus::proxy::introspect(*conn_, "org.kbus.GPeer"_bus, "/org/kbus/GPeer"_path, "org.kbus.GPeer1"_iface);
   std::promise<std::pair<std::uint32_t, std::string>> tick;
   auto sub = g.async_on_signal<std::uint32_t, std::string>(
                   "Tick"_member, [&](std::uint32_t n, const std::string& note) { tick.set_value({n, note}); },
                   boost::asio::use_future)
                  .get();
+  g.on_properties_changed([&](const std::vector<std::string>&) { cache_changed.notify(); });
   g.load_properties();
   EXPECT_EQ(g.cached_property<std::int32_t>("Level"), 1);
   g.call("Emit"_member, 5u);
   auto f = tick.get_future();
-  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  ASSERT_EQ(f.wait_for(kbus::test::event_deadline), std::future_status::ready);
   EXPECT_EQ(f.get(), (std::pair<std::uint32_t, std::string>{5, "tick 5"}));
   // Label comes with its value; Level is only invalidated, and read again.
   g.call("SetBoth"_member, std::string("both"), std::int32_t{7});
-  EXPECT_TRUE(eventually([&] { return g.cached_property<std::string>("Label") == "both"; }));
-  EXPECT_TRUE(eventually([&] { return g.cached_property<std::int32_t>("Level") == 7; }));
+  EXPECT_TRUE(cache_changed.wait_until([&] { return g.cached_property<std::string>("Label") == "both"; }));
+  EXPECT_TRUE(cache_changed.wait_until([&] { return g.cached_property<std::int32_t>("Level") == 7; }));
 }
 
 TEST_P(Proxy, SignalsAndThePropertyCacheOfADbusPythonService) {
   if (!python_has("dbus, gi")) GTEST_SKIP() << "python3-dbus and python3-gi are not installed";
   start({"/usr/bin/python3", script("python_props_service.py")});
-  kbus::proxy p(*conn_, "org.kbus.PyProps"_bus, "/org/kbus/PyProps"_path, "org.kbus.PyProps1"_iface);
-  std::mutex mu;
+  // Declared before the proxy, which calls into them until it ends. The notifier's lock guards
+  // `bumped`.
+  kbus::test::notifier changed;
   std::vector<std::pair<std::uint32_t, std::string>> bumped;
+  kbus::proxy p(*conn_, "org.kbus.PyProps"_bus, "/org/kbus/PyProps"_path, "org.kbus.PyProps1"_iface);
   auto sub = p.async_on_signal<std::uint32_t, std::string>(
                   "Bumped"_member,
-                  [&](std::uint32_t n, const std::string& why) {
-                    std::lock_guard lock(mu);
-                    bumped.emplace_back(n, why);
-                  },
+                  [&](std::uint32_t n, const std::string& why) { changed.update([&] { bumped.emplace_back(n, why); }); },
                   boost::asio::use_future)
                  .get();
   // A subscription with other types hears nothing of it.
   std::atomic<int> wrong{0};
   auto other = p.on_signal<std::string>("Bumped"_member, [&](const std::string&) { ++wrong; });
+  p.on_properties_changed([&](const std::vector<std::string>&) { changed.notify(); });
   p.load_properties();
   EXPECT_EQ(p.cached_property<std::uint32_t>("Count"), 0u);
   p.call("Bump"_member, 2u);
   p.call("Bump"_member, 3u);
-  EXPECT_TRUE(eventually([&] { return p.cached_property<std::uint32_t>("Count") == 5u; }));
-  EXPECT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    return bumped.size() == 2;
-  }));
-  std::lock_guard lock(mu);
-  EXPECT_EQ(bumped, (std::vector<std::pair<std::uint32_t, std::string>>{{2, "by 2"}, {5, "by 3"}}));
+  EXPECT_TRUE(changed.wait_until([&] { return p.cached_property<std::uint32_t>("Count") == 5u; }));
+  EXPECT_TRUE(changed.wait_until([&] { return bumped.size() == 2; }));
+  EXPECT_EQ(changed.read([&] { return bumped; }),
+            (std::vector<std::pair<std::uint32_t, std::string>>{{2, "by 2"}, {5, "by 3"}}));
   EXPECT_EQ(wrong.load(), 0);
   p.set_property("Name"_member, std::string("renamed"));
-  EXPECT_TRUE(eventually([&] { return p.cached_property<std::string>("Name") == "renamed"; }));
+  EXPECT_TRUE(changed.wait_until([&] { return p.cached_property<std::string>("Name") == "renamed"; }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, Proxy, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker),

@@ -48,9 +48,10 @@ class Transports : public testing::Test {
 
 TEST_F(Transports, UnixexecRunsAProgramWhoseStdioIsTheConnection) {
   if (::access("/usr/bin/systemd-stdio-bridge", X_OK) != 0) GTEST_SKIP() << "systemd-stdio-bridge is not installed";
+  if (auto why = kbus::test::private_bus::why_unavailable(kbus::test::bus_kind::dbus_daemon)) GTEST_SKIP() << *why;
   std::string why;
   auto bus = kbus::test::private_bus::start(kbus::test::bus_kind::dbus_daemon, why);
-  if (!bus) GTEST_SKIP() << why;
+  ASSERT_TRUE(bus) << why;
   const std::string address = "unixexec:path=systemd-stdio-bridge,argv1=" +
                               kbus::escape_address_value("--bus-path=" + bus->address());
   std::string transport, direct_transport;
@@ -70,9 +71,10 @@ TEST_F(Transports, UnixexecRunsAProgramWhoseStdioIsTheConnection) {
 // launchd: the socket's path comes from `launchctl getenv ENV` (macOS). A launchctl of our own,
 // first on PATH, stands in for launchd here.
 TEST_F(Transports, LaunchdTakesTheSocketPathFromLaunchctl) {
+  if (auto why = kbus::test::private_bus::why_unavailable(kbus::test::bus_kind::dbus_daemon)) GTEST_SKIP() << *why;
   std::string why;
   auto bus = kbus::test::private_bus::start(kbus::test::bus_kind::dbus_daemon, why);
-  if (!bus) GTEST_SKIP() << why;
+  ASSERT_TRUE(bus) << why;
   const auto entries = kbus::parse_address_list(bus->address()).value();
   const std::string socket_path(entries.at(0).get("path").value());
   std::string dir_template = (std::filesystem::temp_directory_path() / "kbus-launchd-XXXXXX").string();

@@ -1,4 +1,7 @@
 #include "support/bus_fixture.hpp"
+#include "support/deadlines.hpp"
+#include "support/readable.hpp"
+#include "support/terminate_child.hpp"
 
 #include "kbus/embedded_bus.hpp"
 
@@ -18,7 +21,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <utility>
 
 namespace kbus::test {
@@ -47,25 +49,58 @@ std::string config(const std::string& listen) {
 )";
 }
 
-bool wait_for_socket(const std::string& path, pid_t pid) {
-  for (int i = 0; i < 500; ++i) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (ok) return true;
-    int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// Reads one line from `fd` (the bus's end of a pipe or socket), without its newline; nullopt at
+// the end of the stream or when `deadline` passes first.
+std::optional<std::string> read_line_before(int fd, std::chrono::steady_clock::time_point deadline) {
+  std::string line;
+  while (readable_before(fd, deadline)) {
+    char ch;
+    const ssize_t n = ::read(fd, &ch, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    if (ch == '\n') return line;
+    line += ch;
   }
-  return false;
+  return std::nullopt;
+}
+
+// dbus-daemon prints its address on the --print-address descriptor once it listens.
+std::optional<std::string> wait_for_printed_address(int fd) {
+  return read_line_before(fd, std::chrono::steady_clock::now() + startup_deadline);
+}
+
+// dbus-broker's socket is bound and listening before the broker runs (socket activation), so
+// a connect() alone proves nothing: the broker is ready once it answers authentication.
+bool answers_authentication(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (ok) {
+    // EXTERNAL with our uid, hex-encoded as the SASL profile of D-Bus wants it.
+    std::string request("\0AUTH EXTERNAL ", 15);
+    for (char digit : std::to_string(::geteuid())) {
+      static constexpr char hex[] = "0123456789abcdef";
+      request += hex[static_cast<unsigned char>(digit) >> 4];
+      request += hex[static_cast<unsigned char>(digit) & 0xf];
+    }
+    request += "\r\n";
+    ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    const auto reply = ok ? read_line_before(fd, std::chrono::steady_clock::now() + startup_deadline) : std::nullopt;
+    ok = reply && reply->starts_with("OK ");
+  }
+  ::close(fd);
+  return ok;
 }
 
 [[noreturn]] void child_fail(const char* what) {
   std::fprintf(stderr, "bus fixture: %s: %s\n", what, std::strerror(errno));
   ::_exit(127);
+}
+
+const char* program_of(bus_kind kind) {
+  return kind == bus_kind::dbus_daemon ? "/usr/bin/dbus-daemon" : "/usr/bin/dbus-broker-launch";
 }
 
 }  // namespace
@@ -88,6 +123,12 @@ std::string param_name(bus_kind k) {
   return "unknown";
 }
 
+std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
+  if (kind == bus_kind::kbusd) return std::nullopt;
+  if (::access(program_of(kind), X_OK) != 0) return std::string(program_of(kind)) + " is not installed";
+  return std::nullopt;
+}
+
 std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_not) {
   if (kind == bus_kind::kbusd) {
     private_bus bus;
@@ -97,11 +138,11 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
     bus.embedded_ = std::move(embedded);
     return std::optional<private_bus>(std::move(bus));
   }
-  const char* program = kind == bus_kind::dbus_daemon ? "/usr/bin/dbus-daemon" : "/usr/bin/dbus-broker-launch";
-  if (::access(program, X_OK) != 0) {
-    why_not = std::string(program) + " is not installed";
+  if (auto why = why_unavailable(kind)) {
+    why_not = *why;
     return std::nullopt;
   }
+  const char* program = program_of(kind);
   char tmpl[] = "/tmp/kbus-bus-XXXXXX";
   if (!::mkdtemp(tmpl)) {
     why_not = "mkdtemp failed";
@@ -114,13 +155,24 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
   const std::string config_path = bus.dir_ + "/bus.conf";
   bus.address_ = "unix:path=" + socket_path;
 
+  // dbus-daemon prints its address here once it listens.
+  int address_pipe[2] = {-1, -1};
   if (kind == bus_kind::dbus_daemon) {
     std::ofstream(config_path) << config("<listen>unix:path=" + socket_path + "</listen>");
+    if (::pipe2(address_pipe, O_CLOEXEC) != 0) {
+      why_not = std::string("pipe failed: ") + std::strerror(errno);
+      return std::nullopt;
+    }
     bus.pid_ = ::fork();
     if (bus.pid_ == 0) {
-      ::execl(program, program, "--config-file", config_path.c_str(), "--nofork", "--nopidfile", nullptr);
+      // Onto fd 3 without close-on-exec (dup2 leaves a descriptor that is already 3 as it is).
+      const bool on_3 = address_pipe[1] == 3 ? ::fcntl(3, F_SETFD, 0) == 0 : ::dup2(address_pipe[1], 3) == 3;
+      if (!on_3) child_fail("put the address pipe on fd 3");
+      ::execl(program, program, "--config-file", config_path.c_str(), "--nofork", "--nopidfile", "--print-address=3",
+              nullptr);
       child_fail("exec dbus-daemon");
     }
+    ::close(address_pipe[1]);
   } else {
     std::ofstream(config_path) << config("");
     // dbus-broker-launch takes its listening socket as fd 3 (socket activation).
@@ -158,11 +210,20 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
     ::close(listener);
   }
   if (bus.pid_ < 0) {
+    if (address_pipe[0] >= 0) ::close(address_pipe[0]);
     why_not = "fork failed";
     return std::nullopt;
   }
-  if (!wait_for_socket(socket_path, bus.pid_)) {
-    why_not = std::string(to_string(kind)) + " did not start";
+  const std::string limit = " within " + std::to_string(startup_deadline.count()) + " s";
+  if (kind == bus_kind::dbus_daemon) {
+    const auto printed = wait_for_printed_address(address_pipe[0]);
+    ::close(address_pipe[0]);
+    if (!printed) {
+      why_not = "dbus-daemon did not print its address" + limit + " (it exited, or hangs)";
+      return std::nullopt;
+    }
+  } else if (!answers_authentication(socket_path)) {
+    why_not = "dbus-broker did not answer authentication on " + socket_path + limit + " (it exited, or hangs)";
     return std::nullopt;
   }
   return std::optional<private_bus>(std::move(bus));
@@ -190,13 +251,7 @@ void private_bus::kill() {
 }
 
 private_bus::~private_bus() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    kill();
-  }
+  terminate_child(std::exchange(pid_, -1));
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

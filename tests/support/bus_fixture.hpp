@@ -17,7 +17,10 @@ std::string param_name(bus_kind k);
 
 class private_bus {
  public:
-  // The bus, or nullopt with the reason in `why_not` (e.g. the program is not installed).
+  // Why this machine cannot run such a bus (its program is not installed), or nullopt.
+  static std::optional<std::string> why_unavailable(bus_kind kind);
+  // The bus, ready for clients, or nullopt with the reason in `why_not`: the bus is unavailable,
+  // or it did not start within startup_deadline (support/deadlines.hpp).
   static std::optional<private_bus> start(bus_kind kind, std::string& why_not);
 
   private_bus(private_bus&& o) noexcept;

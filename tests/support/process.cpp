@@ -1,9 +1,14 @@
 #include "support/process.hpp"
+#include "support/readable.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
 
 namespace kbus::test {
 
@@ -20,6 +25,14 @@ command_result run(const std::string& command) {
 
 bool have(const char* path) { return ::access(path, X_OK) == 0; }
 
+std::function<bool(const std::string& output)> contains_all(std::vector<std::string> texts) {
+  return [texts = std::move(texts)](const std::string& output) {
+    for (const auto& t : texts)
+      if (output.find(t) == std::string::npos) return false;
+    return true;
+  };
+}
+
 child_process::child_process(std::vector<std::string> argv) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return;
@@ -33,22 +46,45 @@ child_process::child_process(std::vector<std::string> argv) {
     ::_exit(127);
   }
   ::close(out[1]);
-  stdout_ = ::fdopen(out[0], "r");
+  stdout_ = out[0];
 }
 
 child_process::~child_process() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status;
-    ::waitpid(pid_, &status, 0);
-  }
-  if (stdout_) std::fclose(stdout_);
+  terminate_child(pid_);
+  if (stdout_ >= 0) ::close(stdout_);
 }
 
-std::string child_process::read_line() {
-  char line[512] = {};
-  if (!stdout_ || !std::fgets(line, sizeof line, stdout_)) return {};
+bool child_process::read_some(std::chrono::steady_clock::time_point deadline) {
+  if (stdout_ < 0) return false;
+  char buf[4096];
+  ssize_t n;
+  do {
+    if (!readable_before(stdout_, deadline)) return false;
+    n = ::read(stdout_, buf, sizeof buf);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  unread_.append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string child_process::read_line(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  auto newline = unread_.find('\n');
+  while (newline == std::string::npos) {
+    if (!read_some(deadline)) return {};
+    newline = unread_.find('\n');
+  }
+  std::string line = unread_.substr(0, newline + 1);
+  unread_.erase(0, newline + 1);
   return line;
+}
+
+std::string child_process::read_until(const std::function<bool(const std::string& output)>& done,
+                                      std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done(unread_) && read_some(deadline)) {
+  }
+  return std::exchange(unread_, {});
 }
 
 }  // namespace kbus::test

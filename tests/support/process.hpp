@@ -2,7 +2,11 @@
 // process whose stdout is read line by line.
 #pragma once
 
-#include <cstdio>
+#include "support/deadlines.hpp"
+#include "support/terminate_child.hpp"
+
+#include <chrono>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -18,19 +22,34 @@ command_result run(const std::string& command);
 // Whether an executable exists at `path`.
 bool have(const char* path);
 
-// A program run as a child (argv[0] is its path), its stdout on a pipe; SIGTERM when destroyed.
+// A condition for child_process::read_until: every one of `texts` is in the output.
+std::function<bool(const std::string& output)> contains_all(std::vector<std::string> texts);
+
+// A program run as a child (argv[0] is its path), its stdout on a pipe; ended with
+// terminate_child when destroyed.
 class child_process {
  public:
   explicit child_process(std::vector<std::string> argv);
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
   ~child_process();
-  // The next line of its output ("" at the end).
-  std::string read_line();
+
+  // The next line of its output, with its newline; "" at the end of its output, or when no
+  // whole line came within `limit`.
+  std::string read_line(std::chrono::milliseconds limit = startup_deadline);
+  // Reads its output until `done(output)` holds for the output not yet returned, the output
+  // ends, or `limit` passes; returns that output.
+  std::string read_until(const std::function<bool(const std::string& output)>& done,
+                         std::chrono::milliseconds limit = event_deadline);
 
  private:
+  // Adds what the pipe holds to unread_ once it is readable, waiting until `deadline` at most;
+  // false at the end of the output or when the deadline passed.
+  bool read_some(std::chrono::steady_clock::time_point deadline);
+
   pid_t pid_ = -1;
-  std::FILE* stdout_ = nullptr;
+  int stdout_ = -1;
+  std::string unread_;  // read from the pipe, not yet returned
 };
 
 }  // namespace kbus::test
