@@ -141,11 +141,15 @@ void connection_core::transmit(message m, std::chrono::milliseconds reply_timeou
 }
 
 void connection_core::end_output_batch() {
+  // A transport that found its descriptor full is flushed once it is writable, not before.
+  if (!open_ || !transport_ || transport_->wants_write()) return;
+  flush_output();
+}
+
+void connection_core::flush_output() {
   if (!open_ || !transport_) return;
   if (auto r = transport_->flush(); !r) disconnect(r.error().message);
 }
-
-void connection_core::flush_output() { end_output_batch(); }
 
 // A call's reply came (or it ended): one more may go out of the backlog.
 void connection_core::send_backlog() {
