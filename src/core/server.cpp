@@ -20,6 +20,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
       auto impl = std::make_shared<connection_impl>(self->ex_);
       // Nobody else holds the new connection yet: it is set up here, before its owner sees it.
       if (!ec) impl->adopt_accepted(std::move(t));
+      else impl->core_.status().set_last_error(self->listener_.failure());  // why this client failed
       shared_done->complete(ec, connection(std::move(impl)));
     });
   }
