@@ -30,6 +30,8 @@ namespace kd = kbus::kdbus;
 using kbus::message;
 using kbus::message_builder;
 using kbus::detail::kdbus_transport;
+using kbus::detail::receive_mode;
+using kbus::detail::send_outcome;
 
 // systemd's bloom parameters (kdbus notes §2.9).
 constexpr std::uint64_t bloom_size = 64;
@@ -71,10 +73,10 @@ struct bus {
 
 std::optional<message> wait_message(kdbus_transport& t, int timeout_ms) {
   for (;;) {
-    auto r = t.receive();
+    auto r = t.receive(receive_mode::read_once);
     if (!r) throw std::runtime_error(r.error().what());
     if (*r) return std::move(**r);
-    pollfd p{t.fd(), POLLIN, 0};
+    pollfd p{t.wait_fd(), POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
   }
 }
@@ -93,7 +95,7 @@ void sync_64B(benchmark::State& state) {
         auto [s] = m->read<std::string>().value();
         auto r = message_builder::method_return(*m).build(s);
         r.set_serial(serial++);
-        (void)server->send(r);
+        (void)server->send(std::move(r), {});
       }
     });
     const std::string text(64, 'k');
@@ -134,13 +136,14 @@ void fanout_10(benchmark::State& state) {
     for (auto _ : state) {
       auto sig = message_builder::signal("/org/kbus/Tick"_path, "org.kbus.Tick"_iface, "Tick"_member)
                      .build(std::uint64_t{serial});
-      sig.set_serial(serial++);
-      if (!sender->send(sig)) throw std::runtime_error("send failed");
+      const std::uint32_t sent_serial = serial++;
+      sig.set_serial(sent_serial);
+      if (sender->send(std::move(sig), {}).outcome != send_outcome::ok) throw std::runtime_error("send failed");
       for (auto& s : subs) {
         for (;;) {
           auto m = wait_message(*s, 1000);
           if (!m) throw std::runtime_error("a subscriber missed the signal");
-          if (m->member() == "Tick" && m->serial() == sig.serial()) break;
+          if (m->member() == "Tick" && m->serial() == sent_serial) break;
         }
       }
     }

@@ -1,6 +1,7 @@
 // The kdbus transport against a device that lies: every offset and size it reports (HELLO's
 // slice, RECV's slice, the kdbus_msg size, items, PAYLOAD_OFF vectors, notification payloads)
-// is checked before use. Bad messages are dropped and counted, never a crash.
+// is checked before use. Bad messages are dropped and counted, never a crash. The device either
+// maps its pool or reads slices out of it (as a CUSE device must): the transport is the same.
 #include "transport/kdbus/abi.hpp"
 #include "transport/kdbus/device.hpp"
 #include "transport/kdbus/kdbus_transport.hpp"
@@ -11,12 +12,15 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <span>
+#include <system_error>
 #include <vector>
 
 namespace {
 
 namespace kd = kbus::kdbus;
 using kbus::detail::kdbus_transport;
+using kbus::detail::receive_mode;
 
 constexpr std::uint64_t fake_pool_size = 64 * 1024;
 constexpr std::uint64_t fake_id = 7;
@@ -34,6 +38,9 @@ class fake_device final : public kbus::detail::kdbus_device {
   std::deque<scripted> queue;
   std::uint64_t hello_offset = 0, hello_size = 0;
   bool bad_bloom = false;
+  bool reads = false;  // slices are copies read from the pool, not views into it
+  bool pool_open = false;
+  std::size_t slices_outside_pool = 0;  // asked for although the transport could tell
 
   std::uint8_t* bytes() { return reinterpret_cast<std::uint8_t*>(pool.data()); }
 
@@ -63,18 +70,28 @@ class fake_device final : public kbus::detail::kdbus_device {
     }
     return 0;  // FREE, MATCH_ADD: fine
   }
-  int map_pool(std::uint64_t size, const std::uint8_t*& out) noexcept override {
+  int open_pool(std::uint64_t size) noexcept override {
     if (size != fake_pool_size) return EINVAL;
-    out = bytes();
+    pool_open = true;
     return 0;
   }
-  void unmap_pool() noexcept override {}
+  kbus::result<kbus::detail::received_slice> slice(std::uint64_t offset, std::uint64_t size) override {
+    if (!pool_open) return kbus::error(std::error_code(EBADF, std::system_category()), "no pool");
+    if (offset > fake_pool_size || size > fake_pool_size - offset) {
+      ++slices_outside_pool;
+      return kbus::error(std::error_code(EFAULT, std::system_category()), "outside the pool");
+    }
+    const std::span<const std::uint8_t> at(bytes() + offset, static_cast<std::size_t>(size));
+    if (!reads) return kbus::detail::received_slice::view(at);
+    return kbus::detail::received_slice::copy(std::vector<std::uint8_t>(at.begin(), at.end()));
+  }
   int fd() const noexcept override { return -1; }
   void close() noexcept override {}
 };
 
-std::unique_ptr<kdbus_transport> connect(fake_device*& dev) {
+std::unique_ptr<kdbus_transport> connect(fake_device*& dev, bool reads = false) {
   auto d = std::make_unique<fake_device>();
+  d->reads = reads;
   dev = d.get();
   kbus::detail::kdbus_options o;
   o.pool_size = fake_pool_size;
@@ -169,16 +186,33 @@ TEST(KdbusTransportRobust, LyingSlicesAreDroppedAndCounted) {
     dev->queue.push_back({12288, b2.size(), b2});
   }
   const std::size_t scripted_count = dev->queue.size();
-  auto r = t->receive();
-  ASSERT_TRUE(r) << r.error().what();
-  EXPECT_FALSE(r->has_value());
+  for (std::size_t i = 0; i < scripted_count; ++i) {  // one RECV each
+    auto r = t->receive(receive_mode::read_once);
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_FALSE(r->has_value());
+  }
   EXPECT_TRUE(dev->queue.empty());
   EXPECT_GE(t->bad_messages(), scripted_count - 2);  // the two notifications are just ignored
+  EXPECT_EQ(dev->slices_outside_pool, 0u);            // the transport checked them first
 }
 
-TEST(KdbusTransportRobust, AGoodMessageAfterBadOnes) {
+// Everything RECV gives until the device has nothing more, one RECV at a time.
+std::vector<kbus::message> drain(kdbus_transport& t, fake_device& dev) {
+  std::vector<kbus::message> got;
+  while (!dev.queue.empty()) {
+    auto r = t.receive(receive_mode::read_once);
+    EXPECT_TRUE(r) << r.error().what();
+    if (!r) break;
+    if (*r) got.push_back(std::move(**r));
+  }
+  auto last = t.receive(receive_mode::read_once);
+  EXPECT_TRUE(last && !last->has_value());
+  return got;
+}
+
+void a_good_message_after_bad_ones(bool reads) {
   fake_device* dev = nullptr;
-  auto t = connect(dev);
+  auto t = connect(dev, reads);
   ASSERT_TRUE(t);
   using namespace kbus::literals;
   auto m = kbus::message_builder::signal("/a"_path, "org.kbus.A"_iface, "B"_member).build(std::string("ok"));
@@ -202,14 +236,17 @@ TEST(KdbusTransportRobust, AGoodMessageAfterBadOnes) {
   h2.cookie = 6;
   std::memcpy(b2.data(), &h2, sizeof(std::uint64_t) * 7);
   dev->queue.push_back({1024, b2.size(), b2});
-  auto r = t->receive();
-  ASSERT_TRUE(r && r->has_value());
-  EXPECT_EQ((*r)->sender(), ":1.9");
-  EXPECT_EQ((*r)->read<std::string>().value(), std::make_tuple(std::string("ok")));
-  auto r2 = t->receive();
-  ASSERT_TRUE(r2);
-  EXPECT_FALSE(r2->has_value());
+  auto got = drain(*t, *dev);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].sender(), ":1.9");
+  EXPECT_EQ(got[0].read<std::string>().value(), std::make_tuple(std::string("ok")));
   EXPECT_EQ(t->bad_messages(), 2u);
+  EXPECT_EQ(dev->slices_outside_pool, 0u);
 }
+
+TEST(KdbusTransportRobust, AGoodMessageAfterBadOnes) { a_good_message_after_bad_ones(false); }
+
+// A device that cannot map memory (CUSE) copies each slice out of its pool: the same messages.
+TEST(KdbusTransportRobust, AGoodMessageFromADeviceThatReadsInsteadOfMapping) { a_good_message_after_bad_ones(true); }
 
 }  // namespace

@@ -1,21 +1,17 @@
 // The kdbus transport and the emulated bus driver against kbusd's in-process device
 // (broker::local_device): calls and replies with fds, signals filtered by bloom masks, names
 // and their queues, credentials, reply timeouts and dead peers, messages of several MiB.
-#include "broker/device.hpp"
-#include "broker/local_device_handle.hpp"
 #include "kbus/dbus_errors.hpp"
 #include "kbus/message.hpp"
 #include "transport/kdbus/abi.hpp"
+#include "transport/kdbus/device.hpp"
 #include "transport/kdbus/driver.hpp"
+#include "transport/kdbus_test_bus.hpp"
 #include "transport/kdbus/kdbus_transport.hpp"
 
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,120 +20,8 @@
 
 namespace {
 
-using namespace kbus::literals;
-using namespace std::chrono_literals;
-namespace kd = kbus::kdbus;
-using kbus::message;
-using kbus::message_builder;
-using kbus::message_type;
+using namespace kbus::test;
 using kbus::detail::kdbus_driver;
-using kbus::detail::kdbus_transport;
-
-// systemd's bloom parameters for the buses it made (kdbus notes §2.9).
-constexpr std::uint64_t bus_bloom_size = 64;
-constexpr std::uint64_t bus_bloom_hashes = 8;
-// A small pool keeps the tests light; large messages need more than twice their size (half
-// the pool is the incoming quota, notes §2.4).
-constexpr std::uint64_t test_pool_size = 32 * 1024 * 1024;
-
-std::uint32_t next_serial() {
-  static std::uint32_t s = 1;
-  return s++;
-}
-
-struct bus_env {
-  kbus::broker::local_device dev;
-  std::string bus;
-  int control = -1;
-
-  bus_env() {
-    bus = std::to_string(geteuid()) + "-kbus-transport";
-    control = dev.open("control");
-    EXPECT_GE(control, 0);
-    // BUS_MAKE: bloom parameters, attach flags, name.
-    std::vector<std::uint8_t> items;
-    kd::item_writer w(items);
-    w.add_struct(kd::item_type::bloom_parameter, kd::bloom_parameter{bus_bloom_size, bus_bloom_hashes});
-    w.add_u64(kd::item_type::attach_flags_send, kd::attach::all);
-    w.add_string(kd::item_type::make_name, bus);
-    kd::cmd head{};
-    head.flags = kd::make::access_world;
-    auto buf = kd::command_words(head, items);
-    EXPECT_EQ(dev.ioctl(control, kd::ioctl::bus_make, buf.data()), 0) << std::strerror(errno);
-  }
-  ~bus_env() {
-    if (control >= 0) dev.close(control);
-  }
-
-  // `attach_recv`: the metadata we want on what we receive.
-  std::unique_ptr<kdbus_transport> connect(std::uint64_t pool_size = test_pool_size,
-                                           std::uint64_t attach_recv = kd::attach::names | kd::attach::creds |
-                                                                       kd::attach::pids) {
-    auto handle = kbus::broker::local_device_handle::open(dev, bus + "/bus");
-    EXPECT_TRUE(handle) << handle.error().what();
-    if (!handle) return nullptr;
-    kbus::detail::kdbus_options o;
-    o.pool_size = pool_size;
-    o.attach_flags_recv = attach_recv;
-    auto t = kdbus_transport::connect(std::move(*handle), o);
-    EXPECT_TRUE(t) << t.error().what();
-    return t ? std::move(*t) : nullptr;
-  }
-};
-
-// The next message within `timeout`, polling the transport's fd as a connection would.
-std::optional<message> next(kdbus_transport& t, std::chrono::milliseconds timeout = 2000ms) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto r = t.receive();
-    EXPECT_TRUE(r) << r.error().what();
-    if (!r) return std::nullopt;
-    if (*r) return std::move(**r);
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd p{t.fd(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
-}
-
-// The next message that is not a signal from the driver (those are kept in `signals`).
-std::optional<message> next_non_driver_signal(kdbus_transport& t, std::vector<message>* signals = nullptr,
-                                              std::chrono::milliseconds timeout = 2000ms) {
-  for (;;) {
-    auto m = next(t, timeout);
-    if (!m) return m;
-    if (m->type() == message_type::signal && m->sender() == "org.freedesktop.DBus") {
-      if (signals) signals->push_back(std::move(*m));
-      continue;
-    }
-    return m;
-  }
-}
-
-// A driver call, answered through the transport.
-template <class... Args>
-message driver_call(kdbus_transport& t, std::string_view member, const Args&... args) {
-  auto m = message_builder::method_call("org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path,
-                                        "org.freedesktop.DBus"_iface, kbus::member_name::make(member).value())
-               .build(args...);
-  m.set_serial(next_serial());
-  EXPECT_TRUE(t.send(m));
-  EXPECT_TRUE(t.has_local());
-  auto r = next_non_driver_signal(t);
-  EXPECT_TRUE(r.has_value());
-  if (!r) return message{};
-  EXPECT_EQ(r->reply_serial(), m.serial());
-  EXPECT_EQ(r->sender(), "org.freedesktop.DBus");
-  return std::move(*r);
-}
-
-template <class T>
-T reply_value(const message& m) {
-  EXPECT_EQ(m.type(), message_type::method_return) << m.error_name();
-  auto v = m.read<T>();
-  EXPECT_TRUE(v) << v.error().what();
-  return v ? std::get<0>(*v) : T{};
-}
 
 TEST(KdbusTransport, HelloGivesTheUniqueNameAndNameAcquired) {
   bus_env env;
@@ -148,7 +32,7 @@ TEST(KdbusTransport, HelloGivesTheUniqueNameAndNameAcquired) {
                                         "org.freedesktop.DBus"_iface, "Hello"_member)
                .build();
   m.set_serial(1);
-  ASSERT_TRUE(a->send(m));
+  ASSERT_TRUE(sends(*a, std::move(m)));
   auto reply = next(*a);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply_value<std::string>(*reply), a->unique_name());
@@ -178,8 +62,9 @@ TEST(KdbusTransport, CallAndReplyWithFds) {
   auto call = message_builder::method_call("org.kbus.Test"_bus, "/org/kbus/Test"_path, "org.kbus.Test"_iface,
                                            "Pass"_member)
                   .build(std::string("here is a pipe"), write_end);
-  call.set_serial(next_serial());
-  ASSERT_TRUE(a->send(call));
+  const std::uint32_t call_serial = next_serial();
+  call.set_serial(call_serial);
+  ASSERT_TRUE(sends(*a, std::move(call)));
 
   auto got = next_non_driver_signal(*b);
   ASSERT_TRUE(got);
@@ -200,11 +85,11 @@ TEST(KdbusTransport, CallAndReplyWithFds) {
   kbus::unix_fd r2(q[0]), w2(q[1]);
   auto reply = message_builder::method_return(*got).build(std::string("and one back"), r2);
   reply.set_serial(next_serial());
-  ASSERT_TRUE(b->send(reply));
+  ASSERT_TRUE(sends(*b, std::move(reply)));
   auto back = next_non_driver_signal(*a);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->type(), message_type::method_return);
-  EXPECT_EQ(back->reply_serial(), call.serial());
+  EXPECT_EQ(back->reply_serial(), call_serial);
   EXPECT_EQ(back->sender(), b->unique_name());
   auto [text2, fd2] = back->read<std::string, kbus::unix_fd>().value();
   EXPECT_EQ(text2, "and one back");
@@ -217,13 +102,13 @@ TEST(KdbusTransport, CallAndReplyWithFds) {
                                              "org.kbus.Test"_iface, "Direct"_member)
                     .build();
   direct.set_serial(next_serial());
-  ASSERT_TRUE(a->send(direct));
+  ASSERT_TRUE(sends(*a, std::move(direct)));
   auto d = next_non_driver_signal(*b);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->member(), "Direct");
   auto lost = message_builder::method_call("org.kbus.Nobody"_bus, "/x"_path, "org.kbus.Test"_iface, "Call"_member).build();
   lost.set_serial(next_serial());
-  ASSERT_TRUE(a->send(lost));
+  ASSERT_TRUE(sends(*a, copy_of(lost)));
   auto e = next_non_driver_signal(*a);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type(), message_type::error);
@@ -250,7 +135,7 @@ TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
 
   auto sig = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, "Ping"_member).build(std::string("x"));
   sig.set_serial(next_serial());
-  ASSERT_TRUE(sender->send(sig));
+  ASSERT_TRUE(sends(*sender, copy_of(sig)));
   auto got = next_non_driver_signal(*yes);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->member(), "Ping");
@@ -264,7 +149,7 @@ TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
   EXPECT_EQ(driver_call(*yes, "RemoveMatch", rule).type(), message_type::method_return);
   EXPECT_EQ(driver_call(*yes, "RemoveMatch", rule).error_name(), kbus::dbus_errors::match_rule_not_found);
   sig.set_serial(next_serial());
-  ASSERT_TRUE(sender->send(sig));
+  ASSERT_TRUE(sends(*sender, copy_of(sig)));
   EXPECT_FALSE(next_non_driver_signal(*yes, nullptr, 200ms));
 
   // A unicast signal reaches its destination without a rule (dbus1 semantics).
@@ -272,7 +157,7 @@ TEST(KdbusTransport, SignalsReachOnlyMatchingRules) {
                  .destination(kbus::bus_name::make(none->unique_name()).value())
                  .build();
   uni.set_serial(next_serial());
-  ASSERT_TRUE(sender->send(uni));
+  ASSERT_TRUE(sends(*sender, std::move(uni)));
   auto u = next_non_driver_signal(*none);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->member(), "Direct");
@@ -298,7 +183,7 @@ TEST(KdbusTransport, BroadcastsPassTheRulesExactlyNotJustTheBloom) {
     auto sig = message_builder::signal("/org/kbus/Sig"_path, "org.kbus.Sig"_iface, kbus::member_name::make(member).value())
                    .build(args...);
     sig.set_serial(next_serial());
-    EXPECT_TRUE(from.send(sig));
+    EXPECT_TRUE(sends(from, std::move(sig)));
   };
   emit(*plain, "No1", std::string("/b/"));                    // argNpath in no way
   emit(*plain, "No2", kbus::object_path::make("/a").value());  // "/a" is not under "/a/"
@@ -446,7 +331,7 @@ TEST(KdbusTransport, ReplyTimeoutAndDeadPeerGiveNoReply) {
   auto dest = kbus::bus_name::make(b->unique_name()).value();
   auto call = message_builder::method_call(dest, "/x"_path, "org.kbus.Slow"_iface, "Wait"_member).build();
   call.set_serial(next_serial());
-  ASSERT_TRUE(a->send(call, 50ms));
+  ASSERT_TRUE(sends(*a, copy_of(call), 50ms));
   auto got = next_non_driver_signal(*b);
   ASSERT_TRUE(got);  // b never answers
   auto timeout = next_non_driver_signal(*a);
@@ -457,11 +342,11 @@ TEST(KdbusTransport, ReplyTimeoutAndDeadPeerGiveNoReply) {
   // A late reply is dropped quietly.
   auto late = message_builder::method_return(*got).build();
   late.set_serial(next_serial());
-  EXPECT_TRUE(b->send(late));
+  EXPECT_TRUE(sends(*b, std::move(late)));
 
   auto call2 = message_builder::method_call(dest, "/x"_path, "org.kbus.Slow"_iface, "Die"_member).build();
   call2.set_serial(next_serial());
-  ASSERT_TRUE(a->send(call2));
+  ASSERT_TRUE(sends(*a, copy_of(call2)));
   ASSERT_TRUE(next_non_driver_signal(*b));
   b.reset();
   auto dead = next_non_driver_signal(*a);
@@ -481,8 +366,7 @@ TEST(KdbusTransport, MessagesOfSeveralMiB) {
     for (std::size_t i = 0; i < size; ++i) blob[i] = static_cast<std::uint8_t>(i * 7 + 3);
     auto m = message_builder::method_call(dest, "/x"_path, "org.kbus.Big"_iface, "Blob"_member).build(blob);
     m.set_serial(next_serial());
-    auto sent = a->send(m);
-    ASSERT_TRUE(sent) << sent.error().what();
+    ASSERT_TRUE(sends(*a, std::move(m)));
     auto got = next_non_driver_signal(*b);
     ASSERT_TRUE(got) << size;
     auto [back] = got->read<std::vector<std::uint8_t>>().value();
@@ -501,7 +385,7 @@ TEST(KdbusTransport, SynchronousCall) {
     ASSERT_TRUE(got);
     auto r = message_builder::method_return(*got).build(std::string("pong"));
     r.set_serial(next_serial());
-    ASSERT_TRUE(b->send(r));
+    ASSERT_TRUE(sends(*b, std::move(r)));
   });
   auto call = message_builder::method_call(dest, "/x"_path, "org.kbus.Sync"_iface, "Ping"_member).build();
   call.set_serial(next_serial());
