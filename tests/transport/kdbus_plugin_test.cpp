@@ -146,6 +146,22 @@ TEST(KdbusTransportInterface, TheKernelsReplyDeadlineIsTheCallsTimeoutPlusTheMar
   EXPECT_GE(std::chrono::steady_clock::now() - sent_at, timeout + margin);
 }
 
+// The largest duration stands for "no timeout": the kernel's deadline saturates instead of
+// overflowing into one already past.
+TEST(KdbusTransportInterface, TheLargestReplyTimeoutNeverEndsTheCall) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  auto call = message_builder::method_call(kbus::bus_name::make(b->unique_name()).value(), "/x"_path,
+                                           "org.kbus.Slow"_iface, "Wait"_member)
+                  .build();
+  call.set_serial(next_serial());
+  ASSERT_TRUE(sends(*a, std::move(call), std::chrono::milliseconds::max()));
+  ASSERT_TRUE(next_non_driver_signal(*b));
+  EXPECT_FALSE(next_non_driver_signal(*a, nullptr, 200ms));  // only shows that no NoReply arrives
+}
+
 TEST(KdbusMonitor, BecomeMonitorGoesOnAsAMonitorConnectionOnTheSameBus) {
   bus_env env;
   bus_by_path by_path(env);

@@ -60,15 +60,22 @@ int make_sealed_memfd(std::span<const std::byte> bytes) {
   return fd;
 }
 
+// The kernel's reply deadline: the connection's timeout plus the margin, saturating (a
+// connection may give the largest duration for "no timeout").
+std::chrono::microseconds kernel_reply_deadline(std::chrono::milliseconds timeout, std::chrono::milliseconds margin) noexcept {
+  constexpr auto most = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds::max());
+  const auto a = std::clamp(timeout, std::chrono::milliseconds::zero(), most);
+  const auto b = std::clamp(margin, std::chrono::milliseconds::zero(), most);
+  return std::chrono::duration_cast<std::chrono::microseconds>(b > most - a ? most : a + b);
+}
+
 // The errors after which the connection is over (the device is closed or the bus went away).
 bool connection_gone(int err) noexcept { return err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN; }
 
 }  // namespace
 
 send_status kdbus_transport::send(message m, const transport_send_options& options) {
-  const auto deadline = std::chrono::duration_cast<std::chrono::microseconds>(options.reply_timeout) +
-                        std::chrono::duration_cast<std::chrono::microseconds>(options_.reply_deadline_margin);
-  auto sent = send_message(m, deadline);
+  auto sent = send_message(m, kernel_reply_deadline(options.reply_timeout, options_.reply_deadline_margin));
   if (sent) return {};
   const auto outcome = connection_gone(sent.error().code.value()) ? send_outcome::gone : send_outcome::message_failed;
   return {outcome, std::move(sent.error())};
