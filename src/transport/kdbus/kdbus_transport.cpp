@@ -91,18 +91,37 @@ int kdbus_transport::free_slice(std::uint64_t offset) noexcept {
   return command(kdbus::ioctl::free, c);
 }
 
-result<std::optional<message>> kdbus_transport::receive(receive_mode mode) {
-  if (local_.empty() && mode == receive_mode::read_once) {
-    if (!open_) return sys_error(ESHUTDOWN, "the kdbus connection is closed");
+int kdbus_transport::take_pool() {
+  for (;;) {
     kdbus::cmd_recv c{};
     const int r = command(kdbus::ioctl::recv, c);
     if (c.return_flags & kdbus::recv::return_dropped_msgs) dropped_ += c.dropped_msgs;
-    if (r == EAGAIN) return std::optional<message>();
-    if (r != 0) return sys_error(r, "kdbus RECV failed");
+    if (r == EAGAIN) return 0;
+    if (r != 0) return r;
     take_slice(c.msg.offset, c.msg.msg_size);
     free_slice(c.msg.offset);
   }
-  if (local_.empty()) return std::optional<message>();
+}
+
+void kdbus_transport::take_pool_before_local_answer() {
+  // Whatever the bus queued for us before this call comes before the answer, as a bus
+  // daemon's reply comes after the messages it sent earlier.
+  if (!open_) return;
+  if (const int r = take_pool(); r != 0 && recv_error_ == 0) recv_error_ = r;
+}
+
+result<std::optional<message>> kdbus_transport::receive(receive_mode mode) {
+  if (mode == receive_mode::read_once) {
+    if (!open_ && local_.empty()) return sys_error(ESHUTDOWN, "the kdbus connection is closed");
+    // One read of the device: everything its pool holds now (a message the rules drop does
+    // not end it, and a wakeup takes all that woke it).
+    if (open_)
+      if (const int r = take_pool(); r != 0 && recv_error_ == 0) recv_error_ = r;
+  }
+  if (local_.empty()) {
+    if (recv_error_ != 0) return sys_error(std::exchange(recv_error_, 0), "kdbus RECV failed");
+    return std::optional<message>();
+  }
   message m = std::move(local_.front());
   local_.pop_front();
   return std::optional<message>(std::move(m));

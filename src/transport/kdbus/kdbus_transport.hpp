@@ -148,6 +148,10 @@ class kdbus_transport final : public transport {
   // from. On success this transport goes on as that connection and the old one is closed (its
   // names go, as BecomeMonitor's do); the driver then starts monitoring.
   result<void> reopen_as_monitor();
+  // Takes every message the pool holds now onto local_, in order: 0, or the errno of the RECV
+  // that failed.
+  int take_pool();
+  void take_pool_before_local_answer();
 
  private:
   // One connection to the bus, as HELLO made it (hello.cpp); a monitor replaces it whole.
@@ -181,6 +185,7 @@ class kdbus_transport final : public transport {
   bool open_ = false;
   std::unique_ptr<kdbus_driver> driver_;
   std::deque<message> local_;
+  int recv_error_ = 0;  // a RECV that failed after messages were taken: reported once they are out
   std::vector<std::uint64_t> send_buf_;  // the kdbus_msg being sent (8-aligned), reused
   std::vector<std::uint8_t> items_;      // scratch for items, reused
   std::uint64_t dropped_ = 0;

@@ -158,7 +158,10 @@ result<void> kdbus_transport::send_message(const message& m, std::chrono::micros
   const std::string_view dest = m.destination();
   if (dest == dbus_names::driver_name) {
     // The driver takes method calls; anything else addressed to it has nowhere to go.
-    if (m.type() == message_type::method_call) driver_->handle(m);
+    if (m.type() == message_type::method_call) {
+      take_pool_before_local_answer();
+      driver_->handle(m);
+    }
     return {};
   }
   std::uint64_t dst_id = kdbus::dst_id_broadcast;
