@@ -32,6 +32,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -220,6 +221,39 @@ TEST_P(ObjectServer, TypedMethodsAndEveryErrorName) {
   EXPECT_FALSE(server_->remove("/org/kbus/Test"_path));
   r = call(c, method(s, "/org/kbus/Test", "org.kbus.Test1", "Nothing"));
   EXPECT_EQ(error_of(r), kbus::dbus_errors::unknown_object);
+}
+
+TEST_P(ObjectServer, SeveralServersAndTheApplicationsHandlerShareOneConnection) {
+  // A second server on the same connection, and the application's own handler after both.
+  std::optional<kbus::object_server> second;
+  second.emplace(*service_);
+  auto answer = [](std::string who) {
+    return kbus::interface_definition("org.kbus.Who1"_iface).method("Name"_member, [who] { return who; });
+  };
+  ASSERT_TRUE(server_->add("/org/kbus/First"_path, answer("first")));
+  ASSERT_TRUE(second->add("/org/kbus/Second"_path, answer("second")));
+  std::promise<std::string> unclaimed;
+  service_->set_message_handler([&, once = std::make_shared<std::once_flag>()](kbus::message& m) {
+    if (m.type() != kbus::message_type::method_call) return;
+    std::call_once(*once, [&] { unclaimed.set_value(std::string(m.path())); });
+    service_->send(kbus::message_builder::method_return(m).build(std::string("application")));
+  });
+
+  auto& s = *service_;
+  auto& c = *client_;
+  auto name_at = [&](std::string_view path) {
+    auto r = call(c, method(s, path, "org.kbus.Who1", "Name"));
+    return r.type() == kbus::message_type::method_return ? std::get<0>(r.read<std::string>().value()) : error_of(r);
+  };
+  EXPECT_EQ(name_at("/org/kbus/First"), "first");
+  EXPECT_EQ(name_at("/org/kbus/Second"), "second");
+  EXPECT_EQ(name_at("/org/kbus/Elsewhere"), "application");
+  EXPECT_EQ(unclaimed.get_future().get(), "/org/kbus/Elsewhere");
+
+  // A server that goes takes only its own objects with it.
+  second.reset();
+  EXPECT_EQ(name_at("/org/kbus/First"), "first");
+  EXPECT_EQ(name_at("/org/kbus/Second"), "application");
 }
 
 TEST_P(ObjectServer, AsynchronousAndCoroutineHandlersDoNotBlockOtherCalls) {

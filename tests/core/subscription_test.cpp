@@ -5,6 +5,7 @@
 
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
+#include "kbus/proxy.hpp"
 #include "kbus/signal.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -299,6 +300,18 @@ TEST_P(Subscriptions, BlockingCallsFailOnTheirOwnExecutorInsteadOfHanging) {
     result->set_value(ec);
   });
   EXPECT_EQ(result->get_future().get(), kbus::make_error_code(kbus::connection_errc::would_deadlock));
+  // A proxy's blocking forms too (its property cache was loaded with a wait of its own).
+  auto loaded = std::make_shared<std::promise<error_code>>();
+  boost::asio::post(c.get_executor(), [&c, loaded] {
+    kbus::proxy p(c, "org.freedesktop.DBus"_bus, "/org/freedesktop/DBus"_path, "org.freedesktop.DBus"_iface);
+    try {
+      p.load_properties();
+      loaded->set_value({});
+    } catch (const boost::system::system_error& e) {
+      loaded->set_value(e.code());
+    }
+  });
+  EXPECT_EQ(loaded->get_future().get(), kbus::make_error_code(kbus::connection_errc::would_deadlock));
   // From another thread the same call works, and an error reply throws the D-Bus error as data.
   EXPECT_FALSE(std::get<0>(c.call(kbus::bus::driver_call("GetId")).read<std::string>().value()).empty());
   try {
