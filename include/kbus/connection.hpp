@@ -109,26 +109,45 @@ class connection_impl;
 class server_impl;
 }
 
-// An owning handle for a subscription: the handler is called until the handle is reset or
-// destroyed; the rule's AddMatch is withdrawn (RemoveMatch) when its last subscription goes.
-// Reset from the connection's own executor (e.g. inside a handler) takes effect at once.
-class subscription {
+namespace detail {
+// What a connection hands out as an owning handle: a subscription, an incoming handler. Reset or
+// destroyed, it withdraws what it registered; from the connection's own executor (e.g. inside a
+// handler) that takes effect at once.
+class registration {
  public:
-  subscription() noexcept = default;
-  subscription(subscription&& o) noexcept;
-  subscription& operator=(subscription&& o) noexcept;
-  subscription(const subscription&) = delete;
-  subscription& operator=(const subscription&) = delete;
-  ~subscription();
+  registration() noexcept = default;
+  registration(registration&& o) noexcept;
+  registration& operator=(registration&& o) noexcept;
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+  ~registration();
 
   void reset() noexcept;
   bool active() const noexcept { return id_ != 0; }
 
+ protected:
+  enum class kind : std::uint8_t { subscription, incoming_handler };
+  registration(std::weak_ptr<connection_impl> impl, std::uint64_t id, kind k) noexcept
+      : impl_(std::move(impl)), id_(id), kind_(k) {}
+
+ private:
+  std::weak_ptr<connection_impl> impl_;
+  std::uint64_t id_ = 0;
+  kind kind_ = kind::subscription;
+};
+}  // namespace detail
+
+// An owning handle for a subscription: the handler is called until the handle is reset or
+// destroyed; the rule's AddMatch is withdrawn (RemoveMatch) when its last subscription goes.
+// Reset from the connection's own executor (e.g. inside a handler) takes effect at once.
+class subscription : public detail::registration {
+ public:
+  subscription() noexcept = default;
+
  private:
   friend class connection;
-  subscription(std::weak_ptr<detail::connection_impl> impl, std::uint64_t id) noexcept : impl_(std::move(impl)), id_(id) {}
-  std::weak_ptr<detail::connection_impl> impl_;
-  std::uint64_t id_ = 0;
+  subscription(std::weak_ptr<detail::connection_impl> impl, std::uint64_t id) noexcept
+      : registration(std::move(impl), id, kind::subscription) {}
 };
 
 // Takes incoming method calls and signals before the application's message handler; returns
@@ -136,24 +155,14 @@ class subscription {
 using incoming_handler = std::function<bool(message&)>;
 
 // An owning handle for an incoming handler: it is asked until the handle is reset or destroyed.
-class incoming_registration {
+class incoming_registration : public detail::registration {
  public:
   incoming_registration() noexcept = default;
-  incoming_registration(incoming_registration&& o) noexcept;
-  incoming_registration& operator=(incoming_registration&& o) noexcept;
-  incoming_registration(const incoming_registration&) = delete;
-  incoming_registration& operator=(const incoming_registration&) = delete;
-  ~incoming_registration();
-
-  void reset() noexcept;
-  bool active() const noexcept { return id_ != 0; }
 
  private:
   friend class connection;
   incoming_registration(std::weak_ptr<detail::connection_impl> impl, std::uint64_t id) noexcept
-      : impl_(std::move(impl)), id_(id) {}
-  std::weak_ptr<detail::connection_impl> impl_;
-  std::uint64_t id_ = 0;
+      : registration(std::move(impl), id, kind::incoming_handler) {}
 };
 
 class connection;

@@ -213,47 +213,32 @@ void on_strand(const std::shared_ptr<detail::connection_impl>& impl, F f) noexce
 }
 }  // namespace
 
-subscription::subscription(subscription&& o) noexcept : impl_(std::move(o.impl_)), id_(std::exchange(o.id_, 0)) {}
+namespace detail {
 
-subscription& subscription::operator=(subscription&& o) noexcept {
+registration::registration(registration&& o) noexcept
+    : impl_(std::move(o.impl_)), id_(std::exchange(o.id_, 0)), kind_(o.kind_) {}
+
+registration& registration::operator=(registration&& o) noexcept {
   if (this != &o) {
     reset();
     impl_ = std::move(o.impl_);
     id_ = std::exchange(o.id_, 0);
+    kind_ = o.kind_;
   }
   return *this;
 }
 
-subscription::~subscription() { reset(); }
+registration::~registration() { reset(); }
 
-void subscription::reset() noexcept {
+void registration::reset() noexcept {
   const std::uint64_t id = std::exchange(id_, 0);
   auto impl = impl_.lock();
   impl_.reset();
   if (!id || !impl) return;
-  on_strand(impl, [id](detail::connection_impl& i) { i.core_.unsubscribe(id); });
+  if (kind_ == kind::subscription) on_strand(impl, [id](connection_impl& i) { i.core_.unsubscribe(id); });
+  else on_strand(impl, [id](connection_impl& i) { i.core_.remove_consumer(id); });
 }
 
-incoming_registration::incoming_registration(incoming_registration&& o) noexcept
-    : impl_(std::move(o.impl_)), id_(std::exchange(o.id_, 0)) {}
-
-incoming_registration& incoming_registration::operator=(incoming_registration&& o) noexcept {
-  if (this != &o) {
-    reset();
-    impl_ = std::move(o.impl_);
-    id_ = std::exchange(o.id_, 0);
-  }
-  return *this;
-}
-
-incoming_registration::~incoming_registration() { reset(); }
-
-void incoming_registration::reset() noexcept {
-  const std::uint64_t id = std::exchange(id_, 0);
-  auto impl = impl_.lock();
-  impl_.reset();
-  if (!id || !impl) return;
-  on_strand(impl, [id](detail::connection_impl& i) { i.core_.remove_consumer(id); });
-}
+}  // namespace detail
 
 }  // namespace kbus
