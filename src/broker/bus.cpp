@@ -70,17 +70,13 @@ struct policy_db {
     int best = -1;
     for (const auto& a : list) {
       bool applies = false;
-      switch (a.type) {
-        case 1:  // KDBUS_POLICY_ACCESS_USER
-          applies = a.id == who.ids.euid;
-          break;
-        case 2:  // KDBUS_POLICY_ACCESS_GROUP
+      switch (static_cast<kdbus::policy_type>(a.type)) {
+        case kdbus::policy_type::user: applies = a.id == who.ids.euid; break;
+        case kdbus::policy_type::group:
           applies = a.id == who.ids.egid ||
                     std::find(who.auxgroups.begin(), who.auxgroups.end(), a.id) != who.auxgroups.end();
           break;
-        case 3:  // KDBUS_POLICY_ACCESS_WORLD
-          applies = true;
-          break;
+        case kdbus::policy_type::world: applies = true; break;
         default: break;
       }
       if (applies) best = std::max(best, static_cast<int>(a.access));
@@ -937,7 +933,11 @@ struct domain::impl {
         if (!have) return EINVAL;
         kdbus::policy_access a{};
         it.as(a);
-        if (a.type < 1 || a.type > 3 || a.access > 2) return EINVAL;
+        // USER, GROUP or WORLD; SEE, TALK or OWN.
+        if (a.type < static_cast<std::uint64_t>(kdbus::policy_type::user) ||
+            a.type > static_cast<std::uint64_t>(kdbus::policy_type::world) ||
+            a.access > static_cast<std::uint64_t>(kdbus::policy_access_kind::own))
+          return EINVAL;
         out[current].push_back({a.type, a.access, a.id});
       }
     }
