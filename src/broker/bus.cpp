@@ -49,7 +49,7 @@ std::uint64_t now_realtime() {
 
 struct bus;
 struct endpoint;
-struct connection;
+struct bus_connection;
 
 // One POLICY_ACCESS entry.
 struct access_entry {
@@ -102,7 +102,7 @@ struct policy_db {
 };
 
 // One rule of a match entry (§2.8).
-struct match_rule {
+struct broker_match_rule {
   item_type type{};
   std::vector<std::uint64_t> mask;  // BLOOM_MASK: generations x bloom words
   std::uint64_t id = 0;             // ID, DST_ID, ID_ADD, ID_REMOVE
@@ -113,13 +113,13 @@ struct match_rule {
 
 struct match_entry {
   std::uint64_t cookie = 0;
-  std::vector<match_rule> rules;
+  std::vector<broker_match_rule> rules;
 };
 
 // A message as the matcher sees it.
 struct match_subject {
   bool kernel = false;
-  const connection* sender = nullptr;
+  const bus_connection* sender = nullptr;
   std::uint64_t dst_id = 0;
   std::span<const std::uint64_t> bloom;
   std::uint64_t generation = 0;
@@ -150,7 +150,7 @@ struct queue_entry {
   std::string dst_name;                 // sent to this well-known name (moves with it)
 };
 
-struct connection {
+struct bus_connection {
   std::uint64_t id = 0;
   bus* b = nullptr;
   endpoint* ep = nullptr;
@@ -184,14 +184,14 @@ struct connection {
 };
 
 struct name_owner {
-  connection* conn;
+  bus_connection* conn;
   std::uint64_t flags;  // stored: QUEUE | ALLOW_REPLACEMENT
 };
 
 struct name_entry {
   std::list<name_owner> queue;  // the head is the primary owner
-  connection* activator = nullptr;
-  connection* primary() const noexcept { return queue.empty() ? activator : queue.front().conn; }
+  bus_connection* activator = nullptr;
+  bus_connection* primary() const noexcept { return queue.empty() ? activator : queue.front().conn; }
 };
 
 struct endpoint {
@@ -212,7 +212,7 @@ struct bus {
   credentials creator;
   std::uint64_t seqnum = 0;
   std::map<std::string, std::unique_ptr<endpoint>, std::less<>> endpoints;
-  std::map<std::uint64_t, connection*> connections;
+  std::map<std::uint64_t, bus_connection*> connections;
   std::map<std::string, name_entry, std::less<>> names;
   policy_db policy;
 };
@@ -239,7 +239,7 @@ struct handle {
   credentials opener;
   bus* b = nullptr;
   endpoint* ep = nullptr;
-  std::unique_ptr<connection> conn;
+  std::unique_ptr<bus_connection> conn;
   bool byebye = false;  // a connection that is gone (ECONNRESET)
 };
 
@@ -297,7 +297,7 @@ struct domain::impl {
   std::uint64_t next_ticket = 1;
   std::map<handle_id, handle> handles;
   std::map<std::string, std::unique_ptr<bus>, std::less<>> buses;
-  std::map<std::uint64_t, connection*> conns;  // by id, every bus
+  std::map<std::uint64_t, bus_connection*> conns;  // by id, every bus
   std::map<std::uint64_t, reply_tracker> trackers;  // by ticket
   std::map<std::uint64_t, std::size_t> user_conns;  // KDBUS_USER_MAX_CONN accounting
   std::map<std::uint64_t, std::size_t> user_buses;  // KDBUS_USER_MAX_BUSES accounting
@@ -306,7 +306,7 @@ struct domain::impl {
 
   std::uint64_t mono() const { return opt.monotonic_ns ? opt.monotonic_ns() : now_monotonic(); }
   std::uint64_t real() const { return opt.realtime_ns ? opt.realtime_ns() : now_realtime(); }
-  void wake(const connection* c) {
+  void wake(const bus_connection* c) {
     if (c) wakeups.insert(c->handle);
   }
 
@@ -416,18 +416,18 @@ struct domain::impl {
 
   // ------------------------------------------------------------------ lookup helpers
 
-  connection* conn_by_id(bus* b, std::uint64_t id) {
+  bus_connection* conn_by_id(bus* b, std::uint64_t id) {
     auto it = b->connections.find(id);
     return it == b->connections.end() ? nullptr : it->second;
   }
 
   // Whether `c` (on its endpoint) may see `name` / a peer (§2.2, §2.12): always on the default
   // endpoint; on a custom endpoint only names the endpoint's policy grants SEE.
-  bool can_see_name(const connection* c, std::string_view name) const {
+  bool can_see_name(const bus_connection* c, std::string_view name) const {
     if (!c->ep->custom) return true;
     return c->ep->policy.query(c->creds, name) >= static_cast<int>(kdbus::policy_access_kind::see);
   }
-  bool can_see_conn(const connection* c, const connection* peer) const {
+  bool can_see_conn(const bus_connection* c, const bus_connection* peer) const {
     if (!c->ep->custom || c == peer) return true;
     for (const auto& [name, e] : c->b->names)
       if (!e.queue.empty() && e.queue.front().conn == peer && can_see_name(c, name)) return true;
@@ -435,7 +435,7 @@ struct domain::impl {
   }
 
   // Whether `from` may TALK to `to` (§2.12).
-  bool can_talk(const connection* from, const connection* to) const {
+  bool can_talk(const bus_connection* from, const bus_connection* to) const {
     const auto talk = static_cast<int>(kdbus::policy_access_kind::talk);
     if (from->ep->custom) {
       bool ok = false;
@@ -454,7 +454,7 @@ struct domain::impl {
     return false;
   }
 
-  std::uint64_t name_flags_of(const connection* c, const name_entry& e) const {
+  std::uint64_t name_flags_of(const bus_connection* c, const name_entry& e) const {
     if (e.activator == c && (e.queue.empty()))
       return kdbus::name_flags::activator | kdbus::name_flags::primary;
     if (e.activator == c) return kdbus::name_flags::activator | kdbus::name_flags::in_queue;
@@ -468,7 +468,7 @@ struct domain::impl {
 
   // ------------------------------------------------------------------ metadata (§2.7)
 
-  void emit_metadata(std::vector<std::uint8_t>& out, const connection* sender, const credentials& who,
+  void emit_metadata(std::vector<std::uint8_t>& out, const bus_connection* sender, const credentials& who,
                      std::uint64_t granted, std::uint64_t seqnum) {
     emitter e{out};
     const credentials& m = (sender && sender->faked) ? sender->creds : who;
@@ -510,7 +510,7 @@ struct domain::impl {
   // ------------------------------------------------------------------ pools and queues
 
   // Writes `bytes` into a new slice of `c`'s pool, published to the user (a query result).
-  int pool_result(connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset) {
+  int pool_result(bus_connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset) {
     if (const int r = c->p.alloc(bytes.size(), false, offset); r) return r;
     auto s = c->p.slice(offset);
     std::memcpy(s.data(), bytes.data(), bytes.size());
@@ -520,7 +520,7 @@ struct domain::impl {
   }
 
   // The quota rule of §2.4 for `size` more bytes (and `nfds`) from `user` in `c`'s queue.
-  int quota_check(const connection* c, std::uint64_t user, std::uint64_t size, std::size_t nfds) const {
+  int quota_check(const bus_connection* c, std::uint64_t user, std::uint64_t size, std::size_t nfds) const {
     user_quota q{};
     if (auto it = c->quota.find(user); it != c->quota.end()) q = it->second;
     if (q.msgs >= kdbus::conn_max_msgs) return ENOBUFS;
@@ -538,7 +538,7 @@ struct domain::impl {
   struct staged;  // a message being sent
 
   // Queues `bytes` (a whole slice) on `c`. accounted: charged to `user` (incoming messages).
-  int enqueue(connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted) {
+  int enqueue(bus_connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted) {
     const std::size_t nfds = e.files.size();
     if (accounted)
       if (const int r = quota_check(c, e.quota_user, bytes.size(), nfds); r) return r;
@@ -561,7 +561,7 @@ struct domain::impl {
     return 0;
   }
 
-  void unaccount(connection* c, const queue_entry& e) {
+  void unaccount(bus_connection* c, const queue_entry& e) {
     if (!e.accounted) return;
     auto it = c->quota.find(e.quota_user);
     if (it == c->quota.end()) return;
@@ -574,7 +574,7 @@ struct domain::impl {
   // ------------------------------------------------------------------ kernel messages
 
   // A kernel message (§2.6): src 0, payload KERNEL, one notification item, then TIMESTAMP.
-  std::vector<std::uint8_t> kernel_message(const connection* to, std::uint64_t dst, std::uint64_t flags,
+  std::vector<std::uint8_t> kernel_message(const bus_connection* to, std::uint64_t dst, std::uint64_t flags,
                                            std::uint64_t cookie_reply, const std::vector<std::uint8_t>& item) {
     // Sized once and copied into: GCC 12 at -O3 misreads insert() after a sized constructor.
     std::vector<std::uint8_t> out(sizeof(kdbus::msg) + item.size(), 0);
@@ -596,7 +596,7 @@ struct domain::impl {
     return out;
   }
 
-  bool matches(const connection* c, const match_subject& s) const {
+  bool matches(const bus_connection* c, const match_subject& s) const {
     for (const auto& e : c->matches) {
       bool all = true;
       for (const auto& r : e.rules) {
@@ -610,7 +610,7 @@ struct domain::impl {
     return false;
   }
 
-  bool rule_matches(const connection* c, const match_rule& r, const match_subject& s) const {
+  bool rule_matches(const bus_connection* c, const broker_match_rule& r, const match_subject& s) const {
     const auto any_or = [](std::uint64_t rule, std::uint64_t v) { return rule == kdbus::match_id_any || rule == v; };
     switch (r.type) {
       case item_type::bloom_mask: {
@@ -681,7 +681,7 @@ struct domain::impl {
   void reply_notice(std::uint64_t caller_id, item_type type, std::uint64_t cookie) {
     auto it = conns.find(caller_id);
     if (it == conns.end()) return;
-    connection* c = it->second;
+    bus_connection* c = it->second;
     std::vector<std::uint8_t> item;
     emitter{item}.raw(type, nullptr, 0);
     auto bytes = kernel_message(c, c->id, 0, cookie, item);
@@ -722,7 +722,7 @@ struct domain::impl {
 
   // ------------------------------------------------------------------ names (§2.10)
 
-  void name_notify_change(bus* b, std::string_view name, connection* old_c, std::uint64_t old_f, connection* new_c,
+  void name_notify_change(bus* b, std::string_view name, bus_connection* old_c, std::uint64_t old_f, bus_connection* new_c,
                           std::uint64_t new_f) {
     if (!old_c && new_c)
       notify(b, item_type::name_add, 0, 0, new_c->id, new_f, name);
@@ -733,7 +733,7 @@ struct domain::impl {
   }
 
   // Moves messages addressed to `name` from `from`'s queue to `to`'s (activator hand-over).
-  void move_name_messages(connection* from, connection* to, std::string_view name) {
+  void move_name_messages(bus_connection* from, bus_connection* to, std::string_view name) {
     if (!from || !to || from == to) return;
     for (auto it = from->queue.begin(); it != from->queue.end();) {
       if (it->dst_name != name) {
@@ -756,7 +756,7 @@ struct domain::impl {
   }
 
   // Removes `c` from `name`'s queue; a new primary takes over. Returns whether it was there.
-  bool name_drop(bus* b, std::map<std::string, name_entry, std::less<>>::iterator it, connection* c) {
+  bool name_drop(bus* b, std::map<std::string, name_entry, std::less<>>::iterator it, bus_connection* c) {
     name_entry& e = it->second;
     const std::string name = it->first;
     auto pos = std::find_if(e.queue.begin(), e.queue.end(), [&](const name_owner& o) { return o.conn == c; });
@@ -766,7 +766,7 @@ struct domain::impl {
     e.queue.erase(pos);
     c->names--;
     if (was_primary) {
-      connection* next = e.primary();
+      bus_connection* next = e.primary();
       const std::uint64_t nf = next ? name_flags_of(next, e) : 0;
       if (next && next == e.activator) move_name_messages(c, next, name);
       if (!next) b->names.erase(it);
@@ -778,7 +778,7 @@ struct domain::impl {
   // ------------------------------------------------------------------ disconnect (§2.14)
 
   void disconnect(handle& h) {
-    connection* c = h.conn.get();
+    bus_connection* c = h.conn.get();
     if (!c || h.byebye) return;
     h.byebye = true;
     bus* b = c->b;
@@ -1036,7 +1036,7 @@ struct domain::impl {
       return EMFILE;
     }
 
-    auto c = std::make_unique<connection>();
+    auto c = std::make_unique<bus_connection>();
     c->id = next_id;
     c->b = h.b;
     c->ep = h.ep;
@@ -1096,7 +1096,7 @@ struct domain::impl {
     hc.return_flags = 0;
     kdbus::store(cmd, 0, hc);
     user_conns[user]++;
-    connection* raw = c.get();
+    bus_connection* raw = c.get();
     h.conn = std::move(c);
     h.kind = handle_kind::connection;
     h.b->connections.emplace(raw->id, raw);
@@ -1115,7 +1115,7 @@ struct domain::impl {
     return 0;
   }
 
-  int update(connection* c, std::span<std::uint8_t> cmd) {
+  int update(bus_connection* c, std::span<std::uint8_t> cmd) {
     static constexpr item_rule rules[] = {{item_type::attach_flags_send, false, false},
                                           {item_type::attach_flags_recv, false, false},
                                           {item_type::name, true, false},
@@ -1158,7 +1158,7 @@ struct domain::impl {
     return 0;
   }
 
-  int free_cmd(connection* c, std::span<std::uint8_t> cmd) {
+  int free_cmd(bus_connection* c, std::span<std::uint8_t> cmd) {
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_free), 0, {}, p); r || p.negotiate) return r;
     kdbus::cmd_free f{};
@@ -1166,14 +1166,14 @@ struct domain::impl {
     return c->p.release_user(f.offset);
   }
 
-  int conn_info(connection* c, std::span<std::uint8_t> cmd) {
+  int conn_info(bus_connection* c, std::span<std::uint8_t> cmd) {
     static constexpr item_rule rules[] = {{item_type::name, false, false}};
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_info), 0, rules, p); r || p.negotiate) return r;
     kdbus::cmd_info ci{};
     kdbus::load(std::span<const std::uint8_t>(cmd), 0, ci);
     if (check_attach(ci.attach_flags)) return EINVAL;
-    connection* target = nullptr;
+    bus_connection* target = nullptr;
     if (!p.items.empty()) {
       std::string_view name;
       p.items[0].as_string(name);
@@ -1200,7 +1200,7 @@ struct domain::impl {
     return 0;
   }
 
-  int bus_creator_info(connection* c, std::span<std::uint8_t> cmd) {
+  int bus_creator_info(bus_connection* c, std::span<std::uint8_t> cmd) {
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_info), 0, {}, p); r || p.negotiate) return r;
     kdbus::cmd_info ci{};
@@ -1219,11 +1219,11 @@ struct domain::impl {
     return 0;
   }
 
-  int list(connection* c, std::span<std::uint8_t> cmd) {
+  int list(bus_connection* c, std::span<std::uint8_t> cmd) {
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_list), kdbus::list::allowed, {}, p); r || p.negotiate) return r;
     std::vector<std::uint8_t> out;
-    auto record = [&](const connection* peer, const std::string* name, std::uint64_t nflags) {
+    auto record = [&](const bus_connection* peer, const std::string* name, std::uint64_t nflags) {
       const std::size_t at = kdbus::align8(out.size());
       out.resize(at + sizeof(kdbus::info), 0);
       if (name) {
@@ -1264,7 +1264,7 @@ struct domain::impl {
     return 0;
   }
 
-  int name_acquire(connection* c, std::span<std::uint8_t> cmd, const credentials&) {
+  int name_acquire(bus_connection* c, std::span<std::uint8_t> cmd, const credentials&) {
     static constexpr item_rule rules[] = {{item_type::name, false, true}};
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd), kdbus::name_flags::acquire_allowed, rules, p); r || p.negotiate)
@@ -1283,7 +1283,7 @@ struct domain::impl {
     if (it == b->names.end() || it->second.queue.empty()) {
       if (c->names >= kdbus::conn_max_names) return E2BIG;
       auto [e, fresh] = b->names.try_emplace(std::string(name));
-      connection* act = e->second.activator;
+      bus_connection* act = e->second.activator;
       const std::uint64_t act_flags = act ? name_flags_of(act, e->second) : 0;
       e->second.queue.push_back({c, stored});
       c->names++;
@@ -1299,7 +1299,7 @@ struct domain::impl {
         ret = kdbus::name_flags::primary;
       } else if ((head.flags & kdbus::name_flags::allow_replacement) && (p.flags & kdbus::name_flags::replace_existing)) {
         if (pos == e.queue.end() && c->names >= kdbus::conn_max_names) return E2BIG;
-        connection* old = head.conn;
+        bus_connection* old = head.conn;
         const std::uint64_t old_flags = name_flags_of(old, e);
         const bool old_stays = head.flags & kdbus::name_flags::queue;
         if (pos != e.queue.end()) e.queue.erase(pos);
@@ -1333,7 +1333,7 @@ struct domain::impl {
     return 0;
   }
 
-  int name_release(connection* c, std::span<std::uint8_t> cmd) {
+  int name_release(bus_connection* c, std::span<std::uint8_t> cmd) {
     static constexpr item_rule rules[] = {{item_type::name, false, true}};
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
@@ -1346,7 +1346,7 @@ struct domain::impl {
     return 0;
   }
 
-  int match_add(connection* c, std::span<std::uint8_t> cmd) {
+  int match_add(bus_connection* c, std::span<std::uint8_t> cmd) {
     static constexpr item_rule rules[] = {
         {item_type::bloom_mask, true, false}, {item_type::name, true, false},
         {item_type::id, true, false},         {item_type::dst_id, true, false},
@@ -1362,7 +1362,7 @@ struct domain::impl {
     match_entry entry;
     entry.cookie = m.cookie;
     for (const auto& it : p.items) {
-      match_rule r;
+      broker_match_rule r;
       r.type = it.kind();
       switch (it.kind()) {
         case item_type::bloom_mask: {
@@ -1415,7 +1415,7 @@ struct domain::impl {
     return 0;
   }
 
-  int match_remove(connection* c, std::span<std::uint8_t> cmd) {
+  int match_remove(bus_connection* c, std::span<std::uint8_t> cmd) {
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_match), 0, {}, p); r || p.negotiate) return r;
     if (!c->ordinary()) return EOPNOTSUPP;
@@ -1448,8 +1448,8 @@ struct domain::impl {
   };
 
   // The receiver's slice: header + items + metadata, then the payload at ALIGN8(msg.size).
-  std::vector<std::uint8_t> build_slice(const staged_msg& m, const connection* sender, const credentials& who,
-                                        const connection* to, std::vector<std::size_t>& slots) {
+  std::vector<std::uint8_t> build_slice(const staged_msg& m, const bus_connection* sender, const credentials& who,
+                                        const bus_connection* to, std::vector<std::size_t>& slots) {
     std::vector<std::uint8_t> out(sizeof(kdbus::msg) + m.items.size(), 0);
     std::copy(m.items.begin(), m.items.end(), out.begin() + sizeof(kdbus::msg));
     out.resize(kdbus::align8(out.size()));
@@ -1473,7 +1473,7 @@ struct domain::impl {
     return out;
   }
 
-  int deliver(const staged_msg& m, connection* sender, const credentials& who, connection* to, bool accounted,
+  int deliver(const staged_msg& m, bus_connection* sender, const credentials& who, bus_connection* to, bool accounted,
               bool expect_reply) {
     queue_entry e;
     e.priority = m.head.priority;
@@ -1505,7 +1505,7 @@ struct domain::impl {
     return enqueue(to, bytes, std::move(e), accounted);
   }
 
-  void copy_to_monitors(const staged_msg& m, connection* sender, const credentials& who) {
+  void copy_to_monitors(const staged_msg& m, bus_connection* sender, const credentials& who) {
     for (auto& [id, mon] : sender->b->connections) {
       if (!mon->monitor()) continue;
       staged_msg copy = m;
@@ -1517,7 +1517,7 @@ struct domain::impl {
     }
   }
 
-  int send(connection* c, std::span<std::uint8_t> cmd, const credentials& who, peer_io& io, std::uint64_t* ticket) {
+  int send(bus_connection* c, std::span<std::uint8_t> cmd, const credentials& who, peer_io& io, std::uint64_t* ticket) {
     static constexpr item_rule rules[] = {{item_type::cancel_fd, false, false}};
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_send), kdbus::send::allowed, rules, p); r) return r;
@@ -1639,7 +1639,7 @@ struct domain::impl {
 
     // Resolve the destination before taking anything from the caller.
     bus* b = c->b;
-    connection* dst = nullptr;
+    bus_connection* dst = nullptr;
     std::uint64_t tracker_ticket = 0;
     if (!broadcast) {
       if (!m.dst_name.empty()) {
@@ -1820,7 +1820,7 @@ struct domain::impl {
 
   // ------------------------------------------------------------------ RECV (§2.6)
 
-  int recv(connection* c, std::span<std::uint8_t> cmd, peer_io& io) {
+  int recv(bus_connection* c, std::span<std::uint8_t> cmd, peer_io& io) {
     parsed p;
     if (const int r = parse(cmd, sizeof(kdbus::cmd_recv), kdbus::recv::allowed, {}, p); r || p.negotiate) return r;
     if ((p.flags & kdbus::recv::drop) && (p.flags & kdbus::recv::use_priority)) return EINVAL;
@@ -1958,7 +1958,7 @@ int domain::ioctl(handle_id id, std::uint32_t number, std::span<std::uint8_t> cm
     case handle_kind::connection: break;
   }
   if (h.byebye) return ECONNRESET;
-  connection* c = h.conn.get();
+  bus_connection* c = h.conn.get();
   int r = EBADFD;
   if (number == io_::update) r = d.update(c, cmd);
   else if (number == io_::byebye) r = d.byebye(h, cmd);
