@@ -1,6 +1,6 @@
-// kbusd's core (bus.hpp): buses, endpoints, connections, names, matches, policy, reply
+// kbusd's core (domain.hpp): buses, endpoints, connections, names, matches, policy, reply
 // trackers and pools, written from the semantics in the kdbus ABI notes §1-2.
-#include "broker/bus.hpp"
+#include "broker/domain.hpp"
 
 #include "broker/pool.hpp"
 

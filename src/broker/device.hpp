@@ -8,7 +8,7 @@
 // reply timeouts.
 #pragma once
 
-#include "broker/bus.hpp"
+#include "broker/domain.hpp"
 
 #include <sys/types.h>
 

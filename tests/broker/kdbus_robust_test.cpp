@@ -1,7 +1,7 @@
 // Bad input never crashes kbusd's core: random and mutated commands of every kind, on handles
 // in every state, with kdbus_msg bytes served from a fake caller memory. Not a selftest entry:
 // the core's own check that every size and offset from a caller is checked before use.
-#include "broker/bus.hpp"
+#include "broker/domain.hpp"
 #include "kdbus_util.hpp"
 
 #include <random>

@@ -3,68 +3,23 @@
 // the domain's nodes and passes every ioctl through: the command number, the command's bytes
 // (exactly `size` bytes, as the kernel copies them; the front writes them back after the call)
 // and who is calling. The result is 0 or an errno, as the kernel's ioctl returns -1/errno.
-// Everything the core cannot do itself — read the caller's memory (kdbus_msg, PAYLOAD_VEC),
-// take and install file descriptors — goes through a peer_io the front supplies per call; pool
-// memory comes from the domain_options. The core is not thread-safe: a front serialises calls.
+// Everything the core cannot do itself goes through a peer_io (peer_io.hpp) the front supplies
+// per call; pool memory comes from the domain_options. The core is not thread-safe: a front
+// serialises calls.
 #pragma once
 
-#include "transport/kdbus/abi.hpp"
+#include "broker/credentials.hpp"
+#include "broker/peer_io.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
 namespace kbus::broker {
-
-// Who calls: what a kernel would take from the calling task, supplied by the front (for the
-// in-process device the process's own ids; for CUSE the request's uid/gid/pid and /proc).
-struct credentials {
-  kdbus::creds ids{};  // uid, euid, suid, fsuid, gid, egid, sgid, fsgid
-  kdbus::pids pids{};  // pid, tid, ppid
-  std::vector<std::uint64_t> auxgroups;
-  std::string tid_comm, pid_comm, exe, cmdline, cgroup, seclabel;
-  std::optional<kdbus::audit> audit;
-  // Four capability sets of u32 words (inheritable, permitted, effective, bounding) after
-  // last_cap; empty = unknown (no CAPS item).
-  std::uint32_t last_cap = 0;
-  std::vector<std::uint32_t> caps;
-  // CAP_IPC_OWNER in the domain's user namespace, judged when the node is opened (notes §4:
-  // capabilities are checked at open() time only).
-  bool privileged = false;
-};
-
-// An opaque reference to a file the front took from a sender (an fd or a memfd); the front
-// turns it back into a descriptor in the receiver.
-using file_ref = std::shared_ptr<void>;
-
-class peer_io {
- public:
-  virtual ~peer_io() = default;
-  // Copies `size` bytes at the caller's `address`: 0 or EFAULT.
-  virtual int read_user(std::uint64_t address, void* out, std::size_t size) = 0;
-  // Takes a passed fd (FDS item): 0, EBADF, or EOPNOTSUPP for kdbus handles and AF_UNIX
-  // sockets (notes §2.5).
-  virtual int take_fd(int fd, file_ref& out) = 0;
-  // Takes a memfd (PAYLOAD_MEMFD): 0, EBADF, EMEDIUMTYPE (not a memfd), ETXTBSY (not sealed),
-  // EFAULT (start + size outside the file).
-  virtual int take_memfd(int fd, std::uint64_t start, std::uint64_t size, file_ref& out) = 0;
-  // Installs a file into the caller (at RECV): the new fd (close-on-exec) or -1.
-  virtual int install_fd(const file_ref& file) = 0;
-};
-
-// A peer_io for callers whose memory cannot be read and who pass no files (fuzzing, tests).
-class null_io final : public peer_io {
- public:
-  int read_user(std::uint64_t, void*, std::size_t) override { return EFAULT; }
-  int take_fd(int, file_ref&) override { return EBADF; }
-  int take_memfd(int, std::uint64_t, std::uint64_t, file_ref&) override { return EBADF; }
-  int install_fd(const file_ref&) override { return -1; }
-};
 
 // The result of a SEND with KDBUS_SEND_SYNC_REPLY that waits for its reply: the front waits
 // (calling expire and looking at sync_result) and finishes the ioctl with sync_result's answer.
