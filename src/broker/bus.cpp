@@ -258,35 +258,6 @@ int check_attach(std::uint64_t& flags) {
   return (flags & ~kdbus::attach::all) ? EINVAL : 0;
 }
 
-// Appends items to a byte vector (8-aligned, relative to its start).
-struct emitter {
-  std::vector<std::uint8_t>& out;
-  void raw(item_type t, const void* data, std::size_t n) {
-    out.resize(kdbus::align8(out.size()));
-    const std::size_t at = out.size();
-    const kdbus::item h{kdbus::item_size(n), to_u64(t)};
-    out.resize(at + kdbus::item_space(n), 0);
-    std::memcpy(out.data() + at, &h, sizeof h);
-    if (n) std::memcpy(out.data() + at + kdbus::item_header_size, data, n);
-  }
-  template <class T>
-  void put(item_type t, const T& v) {
-    raw(t, &v, sizeof v);
-  }
-  void str(item_type t, std::string_view s) {
-    std::vector<std::uint8_t> tmp(s.begin(), s.end());
-    tmp.push_back(0);
-    raw(t, tmp.data(), tmp.size());
-  }
-  template <class T>
-  void struct_str(item_type t, const T& head, std::string_view s) {
-    std::vector<std::uint8_t> tmp(sizeof(T) + s.size() + 1, 0);
-    std::memcpy(tmp.data(), &head, sizeof(T));
-    std::memcpy(tmp.data() + sizeof(T), s.data(), s.size());
-    raw(t, tmp.data(), tmp.size());
-  }
-};
-
 }  // namespace
 
 struct domain::impl {
@@ -470,36 +441,36 @@ struct domain::impl {
 
   void emit_metadata(std::vector<std::uint8_t>& out, const bus_connection* sender, const credentials& who,
                      std::uint64_t granted, std::uint64_t seqnum) {
-    emitter e{out};
+    kdbus::item_writer e{out};
     const credentials& m = (sender && sender->faked) ? sender->creds : who;
-    if (granted & kdbus::attach::creds) e.put(item_type::creds, m.ids);
-    if (granted & kdbus::attach::pids) e.put(item_type::pids, m.pids);
+    if (granted & kdbus::attach::creds) e.add_struct(item_type::creds, m.ids);
+    if (granted & kdbus::attach::pids) e.add_struct(item_type::pids, m.pids);
     if ((granted & kdbus::attach::auxgroups) && !m.auxgroups.empty())
-      e.raw(item_type::auxgroups, m.auxgroups.data(), m.auxgroups.size() * 8);
-    if ((granted & kdbus::attach::tid_comm) && !m.tid_comm.empty()) e.str(item_type::tid_comm, m.tid_comm);
-    if ((granted & kdbus::attach::pid_comm) && !m.pid_comm.empty()) e.str(item_type::pid_comm, m.pid_comm);
-    if ((granted & kdbus::attach::exe) && !m.exe.empty()) e.str(item_type::exe, m.exe);
-    if ((granted & kdbus::attach::cmdline) && !m.cmdline.empty()) e.str(item_type::cmdline, m.cmdline);
-    if ((granted & kdbus::attach::cgroup) && !m.cgroup.empty()) e.str(item_type::cgroup, m.cgroup);
+      e.add_raw(to_u64(item_type::auxgroups), m.auxgroups.data(), m.auxgroups.size() * 8);
+    if ((granted & kdbus::attach::tid_comm) && !m.tid_comm.empty()) e.add_string(item_type::tid_comm, m.tid_comm);
+    if ((granted & kdbus::attach::pid_comm) && !m.pid_comm.empty()) e.add_string(item_type::pid_comm, m.pid_comm);
+    if ((granted & kdbus::attach::exe) && !m.exe.empty()) e.add_string(item_type::exe, m.exe);
+    if ((granted & kdbus::attach::cmdline) && !m.cmdline.empty()) e.add_string(item_type::cmdline, m.cmdline);
+    if ((granted & kdbus::attach::cgroup) && !m.cgroup.empty()) e.add_string(item_type::cgroup, m.cgroup);
     if ((granted & kdbus::attach::caps) && !m.caps.empty()) {
       std::vector<std::uint32_t> c{m.last_cap};
       c.insert(c.end(), m.caps.begin(), m.caps.end());
-      e.raw(item_type::caps, c.data(), c.size() * 4);
+      e.add_raw(to_u64(item_type::caps), c.data(), c.size() * 4);
     }
-    if ((granted & kdbus::attach::seclabel) && !m.seclabel.empty()) e.str(item_type::seclabel, m.seclabel);
-    if ((granted & kdbus::attach::audit) && m.audit) e.put(item_type::audit, *m.audit);
+    if ((granted & kdbus::attach::seclabel) && !m.seclabel.empty()) e.add_string(item_type::seclabel, m.seclabel);
+    if ((granted & kdbus::attach::audit) && m.audit) e.add_struct(item_type::audit, *m.audit);
     if ((granted & kdbus::attach::names) && sender) {
       for (const auto& [name, ne] : sender->b->names)
         if (!ne.queue.empty() && ne.queue.front().conn == sender) {
           kdbus::name n{name_flags_of(sender, ne)};
-          e.struct_str(item_type::owned_name, n, name);
+          e.add_struct_string(item_type::owned_name, n, name);
         }
     }
     if ((granted & kdbus::attach::conn_description) && sender && !sender->description.empty())
-      e.str(item_type::conn_description, sender->description);
+      e.add_string(item_type::conn_description, sender->description);
     if (granted & kdbus::attach::timestamp) {
       kdbus::timestamp ts{seqnum, mono(), real()};
-      e.put(item_type::timestamp, ts);
+      e.add_struct(item_type::timestamp, ts);
     }
   }
 
@@ -580,9 +551,9 @@ struct domain::impl {
     std::vector<std::uint8_t> out(sizeof(kdbus::msg) + item.size(), 0);
     std::copy(item.begin(), item.end(), out.begin() + sizeof(kdbus::msg));
     if (to->attach_recv & kdbus::attach::timestamp) {
-      emitter e{out};
+      kdbus::item_writer e{out};
       kdbus::timestamp ts{to->b->seqnum, mono(), real()};
-      e.put(item_type::timestamp, ts);
+      e.add_struct(item_type::timestamp, ts);
     }
     kdbus::msg m{};
     m.size = out.size();
@@ -647,7 +618,7 @@ struct domain::impl {
   void notify(bus* b, item_type type, std::uint64_t old_id, std::uint64_t old_flags, std::uint64_t new_id,
               std::uint64_t new_flags, std::string_view name) {
     std::vector<std::uint8_t> item;
-    emitter e{item};
+    kdbus::item_writer e{item};
     match_subject s;
     s.kernel = true;
     s.notify = type;
@@ -655,11 +626,11 @@ struct domain::impl {
     if (type == item_type::id_add || type == item_type::id_remove) {
       const kdbus::notify_id_change ic{type == item_type::id_add ? new_id : old_id,
                                        type == item_type::id_add ? new_flags : old_flags};
-      e.put(type, ic);
+      e.add_struct(type, ic);
       s.id = ic.id;
     } else {
       kdbus::notify_name_change nc{{old_id, old_flags}, {new_id, new_flags}};
-      e.struct_str(type, nc, name);
+      e.add_struct_string(type, nc, name);
       s.old_id = old_id;
       s.new_id = new_id;
     }
@@ -683,7 +654,7 @@ struct domain::impl {
     if (it == conns.end()) return;
     bus_connection* c = it->second;
     std::vector<std::uint8_t> item;
-    emitter{item}.raw(type, nullptr, 0);
+    kdbus::item_writer{item}.add_raw(to_u64(type), nullptr, 0);
     auto bytes = kernel_message(c, c->id, 0, cookie, item);
     queue_entry q;
     q.quota_user = kernel_user;
@@ -1081,7 +1052,7 @@ struct domain::impl {
     c->p = pool(c->pool_memory);
     // The HELLO result: one BLOOM_PARAMETER item.
     std::vector<std::uint8_t> items;
-    emitter{items}.put(item_type::bloom_parameter, h.b->bloom);
+    kdbus::item_writer{items}.add_struct(item_type::bloom_parameter, h.b->bloom);
     std::uint64_t off = 0;
     if (const int r = pool_result(c.get(), items, off); r) {
       if (opt.release_pool) opt.release_pool(hid, c->pool_memory);
@@ -1208,7 +1179,7 @@ struct domain::impl {
     if (check_attach(ci.attach_flags)) return EINVAL;
     std::vector<std::uint8_t> out(sizeof(kdbus::info), 0);
     emit_metadata(out, nullptr, c->b->creator, ci.attach_flags & c->b->attach_send, c->b->seqnum);
-    emitter{out}.str(item_type::make_name, c->b->name);
+    kdbus::item_writer{out}.add_string(item_type::make_name, c->b->name);
     out.resize(kdbus::align8(out.size()));
     const kdbus::info inf{out.size(), c->b->id, c->b->flags};
     std::memcpy(out.data(), &inf, sizeof inf);
@@ -1228,7 +1199,7 @@ struct domain::impl {
       out.resize(at + sizeof(kdbus::info), 0);
       if (name) {
         std::vector<std::uint8_t> items;
-        emitter{items}.struct_str(item_type::owned_name, kdbus::name{nflags}, *name);
+        kdbus::item_writer{items}.add_struct_string(item_type::owned_name, kdbus::name{nflags}, *name);
         out.insert(out.end(), items.begin(), items.end());
       }
       const kdbus::info inf{out.size() - at, peer->id, peer->flags};
@@ -1603,7 +1574,7 @@ struct domain::impl {
     staged_msg m;
     m.head = head;
     m.head.src_id = c->id;
-    emitter em{m.items};
+    kdbus::item_writer em{m.items};
     std::vector<kdbus::vec> vec_items;
     for (const auto& it : items) {
       switch (it.kind()) {
@@ -1613,7 +1584,7 @@ struct domain::impl {
           m.bloom.resize((it.payload.size() - 8) / 8);
           std::memcpy(m.bloom.data(), it.payload.data() + 8, it.payload.size() - 8);
           m.has_bloom = true;
-          em.raw(item_type::bloom_filter, it.payload.data(), it.payload.size());
+          em.add(item_type::bloom_filter, it.payload);
           break;
         }
         case item_type::dst_name: {
@@ -1622,7 +1593,7 @@ struct domain::impl {
           if (!kdbus::is_valid_well_known_name(n)) return EINVAL;
           if (broadcast) return EBADMSG;
           m.dst_name = std::string(n);
-          em.str(item_type::dst_name, n);
+          em.add_string(item_type::dst_name, n);
           break;
         }
         case item_type::fds: {
@@ -1677,7 +1648,7 @@ struct domain::impl {
           }
           m.items.resize(kdbus::align8(m.items.size()));
           const std::size_t at = m.items.size();
-          em.raw(item_type::fds, it.payload.data(), it.payload.size());
+          em.add(item_type::fds, it.payload);
           for (std::size_t i = 0; i < fds.size(); ++i) m.file_slots.push_back(at + kdbus::item_header_size + 4 * i);
           break;
         }
@@ -1698,7 +1669,7 @@ struct domain::impl {
           m.items.resize(kdbus::align8(m.items.size()));
           m.off_items.push_back(m.items.size());
           m.vecs.push_back(sv);
-          em.put(item_type::payload_off, kdbus::vec{});
+          em.add_struct(item_type::payload_off, kdbus::vec{});
           break;
         }
         case item_type::payload_memfd: {
@@ -1711,7 +1682,7 @@ struct domain::impl {
           m.items.resize(kdbus::align8(m.items.size()));
           const std::size_t at = m.items.size();
           mf.fd = -1;
-          em.put(item_type::payload_memfd, mf);
+          em.add_struct(item_type::payload_memfd, mf);
           memfd_slots_tmp.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
           break;
         }
