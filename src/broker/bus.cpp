@@ -1636,6 +1636,7 @@ struct domain::impl {
 
     // Items in the receiver's form: files, vecs (payload copied from the caller's memory).
     std::vector<file_ref> fds_files, memfd_files;
+    std::vector<std::size_t> memfd_slots;
     for (const auto& it : items) {
       switch (it.kind()) {
         case item_type::fds: {
@@ -1683,7 +1684,7 @@ struct domain::impl {
           const std::size_t at = m.items.size();
           mf.fd = -1;
           em.add_struct(item_type::payload_memfd, mf);
-          memfd_slots_tmp.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
+          memfd_slots.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
           break;
         }
         default: break;
@@ -1691,8 +1692,7 @@ struct domain::impl {
     }
     m.files = std::move(fds_files);
     m.files.insert(m.files.end(), memfd_files.begin(), memfd_files.end());
-    m.file_slots.insert(m.file_slots.end(), memfd_slots_tmp.begin(), memfd_slots_tmp.end());
-    memfd_slots_tmp.clear();
+    m.file_slots.insert(m.file_slots.end(), memfd_slots.begin(), memfd_slots.end());
     b->seqnum++;
 
     if (broadcast) {
@@ -1787,7 +1787,6 @@ struct domain::impl {
     }
     return 0;
   }
-  std::vector<std::size_t> memfd_slots_tmp;
 
   // ------------------------------------------------------------------ RECV (§2.6)
 
