@@ -1,254 +1,23 @@
-// kbusd's core (domain.hpp): buses, endpoints, connections, names, matches, policy, reply
-// trackers and pools, written from the semantics in the kdbus ABI notes §1-2.
+// kbusd's core (domain.hpp): what is not yet in a file of its own, defined out of line
+// (domain_impl.hpp declares it).
 #include "broker/domain.hpp"
 
-#include "broker/pool.hpp"
+#include "broker/command_parser.hpp"
+#include "broker/domain_impl.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <list>
-#include <map>
-#include <random>
+#include <iterator>
 #include <set>
+#include <string>
+#include <string_view>
 
 namespace kbus::broker {
 
-namespace {
-
 using kdbus::item_type;
 using kdbus::to_u64;
-
-// The pool quota (§2.4, kdbus_conn_quota_inc): 1/2 of a pool is reserved for its owner's own
-// results and replies, the rest takes incoming messages, and one sending user may use at most
-// 1/3 of what of that is free (its own usage counted as free).
-constexpr std::uint64_t pool_incoming_share = 2;
-constexpr std::uint64_t pool_user_share = 3;
-// A pseudo user that kernel-generated messages are accounted to in a receiver's quota.
-constexpr std::uint64_t kernel_user = ~std::uint64_t{0};
-// Metadata that a receiver gets whenever it asks (metadata.c, notes §2.7).
-constexpr std::uint64_t attach_implicit = kdbus::attach::implicit;
-// Metadata visible through /proc; the front reports whether the receiver could read it.
-constexpr std::uint64_t attach_proc_visible = kdbus::attach::tid_comm | kdbus::attach::pid_comm |
-                                              kdbus::attach::seclabel | kdbus::attach::cmdline |
-                                              kdbus::attach::cgroup | kdbus::attach::audit |
-                                              kdbus::attach::caps | kdbus::attach::exe;
-
-std::uint64_t now_monotonic() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-std::uint64_t now_realtime() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-struct bus;
-struct endpoint;
-struct bus_connection;
-
-// One POLICY_ACCESS entry.
-struct access_entry {
-  std::uint64_t type;
-  std::uint64_t access;
-  std::uint64_t id;
-};
-
-// Names (possibly "prefix.*") with their access entries, and who uploaded them (§2.12).
-struct policy_db {
-  struct entry {
-    std::vector<access_entry> access;
-    const void* owner = nullptr;
-  };
-  std::map<std::string, entry, std::less<>> entries;
-
-  static int grant(const std::vector<access_entry>& list, const credentials& who) {
-    int best = -1;
-    for (const auto& a : list) {
-      bool applies = false;
-      switch (static_cast<kdbus::policy_type>(a.type)) {
-        case kdbus::policy_type::user: applies = a.id == who.ids.euid; break;
-        case kdbus::policy_type::group:
-          applies = a.id == who.ids.egid ||
-                    std::find(who.auxgroups.begin(), who.auxgroups.end(), a.id) != who.auxgroups.end();
-          break;
-        case kdbus::policy_type::world: applies = true; break;
-        default: break;
-      }
-      if (applies) best = std::max(best, static_cast<int>(a.access));
-    }
-    return best;
-  }
-
-  // The highest access granted to `who` for `name` (the exact entry, then the wildcard one
-  // level up); -1 when nothing grants anything.
-  int query(const credentials& who, std::string_view name) const {
-    int best = -1;
-    if (auto it = entries.find(name); it != entries.end()) best = std::max(best, grant(it->second.access, who));
-    if (auto dot = name.rfind('.'); dot != std::string_view::npos) {
-      std::string wild(name.substr(0, dot));
-      wild += ".*";
-      if (auto it = entries.find(wild); it != entries.end()) best = std::max(best, grant(it->second.access, who));
-    }
-    return best;
-  }
-  void remove_owner(const void* owner) {
-    std::erase_if(entries, [&](const auto& e) { return e.second.owner == owner; });
-  }
-};
-
-// One rule of a match entry (§2.8).
-struct broker_match_rule {
-  item_type type{};
-  std::vector<std::uint64_t> mask;  // BLOOM_MASK: generations x bloom words
-  std::uint64_t id = 0;             // ID, DST_ID, ID_ADD, ID_REMOVE
-  std::uint64_t old_id = 0, new_id = 0;  // NAME_*
-  std::string name;                  // NAME; NAME_* when has_name
-  bool has_name = false;
-};
-
-struct match_entry {
-  std::uint64_t cookie = 0;
-  std::vector<broker_match_rule> rules;
-};
-
-// A message as the matcher sees it.
-struct match_subject {
-  bool kernel = false;
-  const bus_connection* sender = nullptr;
-  std::uint64_t dst_id = 0;
-  std::span<const std::uint64_t> bloom;
-  std::uint64_t generation = 0;
-  item_type notify = item_type::id_add;
-  std::uint64_t id = 0, old_id = 0, new_id = 0;
-  std::string_view name;
-};
-
-struct user_quota {
-  std::uint64_t memory = 0;
-  std::size_t msgs = 0;
-  std::size_t fds = 0;
-};
-
-// A message in a receiver's queue: its slice in the receiver's pool and what RECV needs.
-struct queue_entry {
-  std::uint64_t seq = 0;
-  std::uint64_t slice = 0;
-  std::uint64_t size = 0;
-  std::int64_t priority = 0;
-  std::uint64_t src_id = 0;
-  std::uint64_t cookie = 0;
-  bool expect_reply = false;
-  bool accounted = false;
-  std::uint64_t quota_user = 0;
-  std::vector<file_ref> files;
-  std::vector<std::size_t> file_slots;  // byte offsets of the int fds in the slice
-  std::string dst_name;                 // sent to this well-known name (moves with it)
-};
-
-struct bus_connection {
-  std::uint64_t id = 0;
-  bus* b = nullptr;
-  endpoint* ep = nullptr;
-  handle_id handle = 0;
-  std::uint64_t flags = 0;  // HELLO flags
-  std::uint64_t attach_send = 0;
-  std::uint64_t attach_recv = 0;
-  bool owner = false;  // same euid as the bus creator, or privileged
-  bool privileged = false;
-  std::uint64_t user = 0;  // accounted to this uid
-  credentials creds;       // captured at HELLO (or faked by a proxy)
-  bool faked = false;      // CREDS/PIDS/SECLABEL given at HELLO replace process metadata
-  std::string description;
-  std::span<std::uint8_t> pool_memory;
-  std::vector<std::uint8_t> own_memory;
-  pool p;
-  std::list<queue_entry> queue;
-  std::map<std::uint64_t, user_quota> quota;
-  std::uint64_t lost = 0;
-  std::vector<match_entry> matches;
-  std::size_t names = 0;  // names owned or queued for
-  std::size_t replies_pending = 0;
-  std::string special_name;  // ACTIVATOR: the NAME of HELLO
-
-  bool ordinary() const noexcept {
-    return !(flags & (kdbus::hello::activator | kdbus::hello::policy_holder | kdbus::hello::monitor));
-  }
-  bool activator() const noexcept { return flags & kdbus::hello::activator; }
-  bool monitor() const noexcept { return flags & kdbus::hello::monitor; }
-  bool policy_holder() const noexcept { return flags & kdbus::hello::policy_holder; }
-};
-
-struct name_owner {
-  bus_connection* conn;
-  std::uint64_t flags;  // stored: QUEUE | ALLOW_REPLACEMENT
-};
-
-struct name_entry {
-  std::list<name_owner> queue;  // the head is the primary owner
-  bus_connection* activator = nullptr;
-  bus_connection* primary() const noexcept { return queue.empty() ? activator : queue.front().conn; }
-};
-
-struct endpoint {
-  bus* b = nullptr;
-  std::string name;
-  bool custom = false;
-  std::uint64_t uid = 0, gid = 0;
-  policy_db policy;  // custom endpoints: empty = everything denied
-};
-
-struct bus {
-  std::uint64_t id = 0;
-  std::string name;
-  std::uint64_t flags = 0;
-  std::array<std::uint8_t, 16> id128{};
-  kdbus::bloom_parameter bloom{};
-  std::uint64_t attach_send = 0;
-  credentials creator;
-  std::uint64_t seqnum = 0;
-  std::map<std::string, std::unique_ptr<endpoint>, std::less<>> endpoints;
-  std::map<std::uint64_t, bus_connection*> connections;
-  std::map<std::string, name_entry, std::less<>> names;
-  policy_db policy;
-};
-
-struct reply_tracker {
-  std::uint64_t caller = 0;   // connection id waiting for the reply
-  std::uint64_t replier = 0;  // connection id expected to reply
-  std::uint64_t cookie = 0;
-  std::uint64_t deadline = 0;
-  bool sync = false;
-  bool done = false;
-  int error = 0;
-  kdbus::msg_info info{};
-  std::optional<int> cancel_fd;
-  // A synchronous reply's files, installed into the caller when it collects the reply.
-  std::vector<file_ref> files;
-  std::vector<std::size_t> file_slots;  // byte offsets of the int fds in the reply's slice
-};
-
-enum class handle_kind { control, bus_owner, endpoint, endpoint_owner, connection, dead };
-
-struct handle {
-  handle_kind kind = handle_kind::control;
-  credentials opener;
-  bus* b = nullptr;
-  endpoint* ep = nullptr;
-  std::unique_ptr<bus_connection> conn;
-  bool byebye = false;  // a connection that is gone (ECONNRESET)
-};
-
-// The accepted items of a command (§1.7).
-struct item_rule {
-  item_type type;
-  bool multiple;
-  bool mandatory;
-};
 
 int check_attach(std::uint64_t& flags) {
   if (flags == kdbus::attach::any) {
@@ -258,1592 +27,1754 @@ int check_attach(std::uint64_t& flags) {
   return (flags & ~kdbus::attach::all) ? EINVAL : 0;
 }
 
+namespace {
+
+// NEGOTIATE (§1.3): the command's flags become what it allows, and every item type it does
+// not know is zeroed in each NEGOTIATE item.
+int negotiate(std::span<std::uint8_t> cmd, std::size_t fixed, std::uint64_t allowed,
+              std::span<const item_rule> rules) {
+  const std::uint64_t zero = 0;
+  kdbus::store(cmd, offsetof(kdbus::cmd, flags), allowed);
+  auto items = std::span<const std::uint8_t>(cmd).subspan(fixed);
+  return kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
+    if (it.kind() != item_type::negotiate) return 0;
+    if (it.payload.size() % 8) return EINVAL;
+    for (std::size_t i = 0; i < it.payload.size(); i += 8) {
+      std::uint64_t t = 0;
+      kdbus::load(it.payload, i, t);
+      bool known = t == to_u64(item_type::negotiate);
+      for (const auto& r : rules) known = known || to_u64(r.type) == t;
+      if (!known) kdbus::store(cmd, fixed + it.offset + kdbus::item_header_size + i, zero);
+    }
+    return 0;
+  });
+}
+
 }  // namespace
 
-struct domain::impl {
-  domain_options opt;
-  std::uint64_t next_id = 1;  // connection and bus ids share one per-domain counter (§2.1)
-  handle_id next_handle = 1;
-  std::uint64_t next_seq = 1;
-  std::uint64_t next_ticket = 1;
-  std::map<handle_id, handle> handles;
-  std::map<std::string, std::unique_ptr<bus>, std::less<>> buses;
-  std::map<std::uint64_t, bus_connection*> conns;  // by id, every bus
-  std::map<std::uint64_t, reply_tracker> trackers;  // by ticket
-  std::map<std::uint64_t, std::size_t> user_conns;  // KDBUS_USER_MAX_CONN accounting
-  std::map<std::uint64_t, std::size_t> user_buses;  // KDBUS_USER_MAX_BUSES accounting
-  std::set<handle_id> wakeups;
-  std::mt19937_64 rng{std::random_device{}()};
-
-  std::uint64_t mono() const { return opt.monotonic_ns ? opt.monotonic_ns() : now_monotonic(); }
-  std::uint64_t real() const { return opt.realtime_ns ? opt.realtime_ns() : now_realtime(); }
-  void wake(const bus_connection* c) {
-    if (c) wakeups.insert(c->handle);
+int parse_command(std::span<std::uint8_t> cmd, std::size_t fixed, std::uint64_t allowed,
+                  std::span<const item_rule> rules, parsed_command& out) {
+  if (cmd.size() < fixed) return EINVAL;
+  kdbus::cmd head{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, head);
+  if (head.size != cmd.size()) return EINVAL;
+  const std::uint64_t zero = 0;
+  kdbus::store(cmd, offsetof(kdbus::cmd, return_flags), zero);
+  out.flags = head.flags;
+  if (head.flags & kdbus::flag_negotiate) {
+    out.negotiate = true;
+    return negotiate(cmd, fixed, allowed, rules);
   }
-
-  // ------------------------------------------------------------------ generic command parsing
-
-  struct parsed {
-    std::uint64_t flags = 0;
-    std::vector<kdbus::item_ref> items;
-    bool negotiate = false;
-  };
-
-  // §1.3: size, flags, items. `fixed` is the command struct size; `allowed` its flags.
-  int parse(std::span<std::uint8_t> cmd, std::size_t fixed, std::uint64_t allowed, std::span<const item_rule> rules,
-            parsed& out) {
-    if (cmd.size() < fixed) return EINVAL;
-    kdbus::cmd head{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, head);
-    if (head.size != cmd.size()) return EINVAL;
-    const std::uint64_t zero = 0;
-    kdbus::store(cmd, offsetof(kdbus::cmd, return_flags), zero);
-    out.flags = head.flags;
-    auto items = std::span<const std::uint8_t>(cmd).subspan(fixed);
-    if (head.flags & kdbus::flag_negotiate) {
-      out.negotiate = true;
-      kdbus::store(cmd, offsetof(kdbus::cmd, flags), allowed);
-      // Zero the item types the command does not know in each NEGOTIATE item.
-      return kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
-        if (it.kind() != item_type::negotiate) return 0;
-        if (it.payload.size() % 8) return EINVAL;
-        for (std::size_t i = 0; i < it.payload.size(); i += 8) {
-          std::uint64_t t = 0;
-          kdbus::load(it.payload, i, t);
-          bool known = t == to_u64(item_type::negotiate);
-          for (const auto& r : rules) known = known || to_u64(r.type) == t;
-          if (!known) kdbus::store(cmd, fixed + it.offset + kdbus::item_header_size + i, zero);
-        }
-        return 0;
-      });
-    }
-    if (head.flags & ~allowed) return EINVAL;
-    std::set<std::uint64_t> seen;
-    const int r = kdbus::for_each_item(items, [&](const kdbus::item_ref& it) {
-      if (it.kind() == item_type::negotiate) return it.payload.size() % 8 ? EINVAL : 0;
-      const item_rule* rule = nullptr;
-      for (const auto& x : rules)
-        if (x.type == it.kind()) rule = &x;
-      if (!rule) return EINVAL;
-      if (!rule->multiple && !seen.insert(it.type).second) return EINVAL;
-      seen.insert(it.type);
-      if (const int e = validate_item(it); e) return e;
-      out.items.push_back(it);
-      return 0;
-    });
-    if (r) return r;
+  if (head.flags & ~allowed) return EINVAL;
+  std::set<std::uint64_t> seen;
+  const int r = kdbus::for_each_item(std::span<const std::uint8_t>(cmd).subspan(fixed), [&](const kdbus::item_ref& it) {
+    if (it.kind() == item_type::negotiate) return it.payload.size() % 8 ? EINVAL : 0;
+    const item_rule* rule = nullptr;
     for (const auto& x : rules)
-      if (x.mandatory && !seen.count(to_u64(x.type))) return EINVAL;
+      if (x.type == it.kind()) rule = &x;
+    if (!rule) return EINVAL;
+    if (!rule->multiple && !seen.insert(it.type).second) return EINVAL;
+    seen.insert(it.type);
+    if (const int e = validate_item(it); e) return e;
+    out.items.push_back(it);
     return 0;
-  }
+  });
+  if (r) return r;
+  for (const auto& x : rules)
+    if (x.mandatory && !seen.count(to_u64(x.type))) return EINVAL;
+  return 0;
+}
 
-  // Per-type validation of command items (§1.6).
-  static int validate_item(const kdbus::item_ref& it) {
-    std::string_view s;
-    switch (it.kind()) {
-      case item_type::payload_vec: {
-        kdbus::vec v{};
-        if (!it.as(v)) return EINVAL;
-        return v.size ? 0 : EINVAL;
+int validate_item(const kdbus::item_ref& it) {
+  std::string_view s;
+  switch (it.kind()) {
+    case item_type::payload_vec: {
+      kdbus::vec v{};
+      if (!it.as(v)) return EINVAL;
+      return v.size ? 0 : EINVAL;
+    }
+    case item_type::payload_memfd: {
+      kdbus::memfd m{};
+      if (!it.as(m)) return EINVAL;
+      if (!m.size) return EINVAL;
+      return m.fd < 0 ? EBADF : 0;
+    }
+    case item_type::fds: return it.payload.size() % 4 ? EINVAL : 0;
+    case item_type::cancel_fd: return it.payload.size() == 4 ? 0 : EINVAL;
+    case item_type::bloom_parameter: return it.payload.size() == 16 ? 0 : EINVAL;
+    case item_type::bloom_filter: return it.payload.size() >= 8 ? 0 : EINVAL;
+    case item_type::dst_name:
+    case item_type::name:
+    case item_type::seclabel: return it.as_string(s) ? 0 : EINVAL;
+    case item_type::make_name:
+    case item_type::conn_description:
+      if (!it.as_string(s)) return EINVAL;
+      return kdbus::check_sysname(s);
+    case item_type::attach_flags_send:
+    case item_type::attach_flags_recv:
+    case item_type::id:
+    case item_type::dst_id: return it.payload.size() == 8 ? 0 : EINVAL;
+    case item_type::creds: return it.payload.size() == sizeof(kdbus::creds) ? 0 : EINVAL;
+    case item_type::pids: return it.payload.size() == sizeof(kdbus::pids) ? 0 : EINVAL;
+    case item_type::policy_access: return it.payload.size() == sizeof(kdbus::policy_access) ? 0 : EINVAL;
+    case item_type::name_add:
+    case item_type::name_remove:
+    case item_type::name_change:
+      if (it.payload.size() < sizeof(kdbus::notify_name_change)) return EINVAL;
+      if (it.payload.size() > sizeof(kdbus::notify_name_change)) {
+        auto rest = it.payload.subspan(sizeof(kdbus::notify_name_change));
+        if (!std::memchr(rest.data(), 0, rest.size())) return EINVAL;
       }
-      case item_type::payload_memfd: {
-        kdbus::memfd m{};
-        if (!it.as(m)) return EINVAL;
-        if (!m.size) return EINVAL;
-        return m.fd < 0 ? EBADF : 0;
+      return 0;
+    case item_type::id_add:
+    case item_type::id_remove: return it.payload.size() == sizeof(kdbus::notify_id_change) ? 0 : EINVAL;
+    default: return 0;
+  }
+}
+
+using kdbus::item_type;
+using kdbus::policy_access_kind;
+using kdbus::policy_type;
+
+int policy_db::grant(const std::vector<access_entry>& list, const credentials& who) {
+  int best = -1;
+  for (const auto& a : list) {
+    bool applies = false;
+    switch (static_cast<policy_type>(a.type)) {
+      case policy_type::user: applies = a.id == who.ids.euid; break;
+      case policy_type::group:
+        applies = a.id == who.ids.egid ||
+                  std::find(who.auxgroups.begin(), who.auxgroups.end(), a.id) != who.auxgroups.end();
+        break;
+      case policy_type::world: applies = true; break;
+      default: break;
+    }
+    if (applies) best = std::max(best, static_cast<int>(a.access));
+  }
+  return best;
+}
+
+int policy_db::query(const credentials& who, std::string_view name) const {
+  int best = -1;
+  if (auto it = entries.find(name); it != entries.end()) best = std::max(best, grant(it->second.access, who));
+  if (auto dot = name.rfind('.'); dot != std::string_view::npos) {
+    std::string wild(name.substr(0, dot));
+    wild += ".*";
+    if (auto it = entries.find(wild); it != entries.end()) best = std::max(best, grant(it->second.access, who));
+  }
+  return best;
+}
+
+void policy_db::remove_owner(const void* owner) {
+  std::erase_if(entries, [&](const auto& e) { return e.second.owner == owner; });
+}
+
+int collect_policy(const std::vector<kdbus::item_ref>& items, bool allow_wildcard, policy_list& out) {
+  std::string current;
+  bool have = false;
+  for (const auto& it : items) {
+    if (it.kind() == item_type::name) {
+      std::string_view n;
+      it.as_string(n);
+      if (!kdbus::is_valid_well_known_name(n, allow_wildcard)) return EINVAL;
+      current = std::string(n);
+      have = true;
+      out[current];
+    } else if (it.kind() == item_type::policy_access) {
+      if (!have) return EINVAL;
+      kdbus::policy_access a{};
+      it.as(a);
+      if (a.type < static_cast<std::uint64_t>(policy_type::user) ||
+          a.type > static_cast<std::uint64_t>(policy_type::world) ||
+          a.access > static_cast<std::uint64_t>(policy_access_kind::own))
+        return EINVAL;
+      out[current].push_back({a.type, a.access, a.id});
+    }
+  }
+  return 0;
+}
+
+int install_policy(policy_db& db, const void* owner, const policy_list& add) {
+  for (const auto& [name, list] : add)
+    if (auto it = db.entries.find(name); it != db.entries.end() && it->second.owner != owner) return EEXIST;
+  db.remove_owner(owner);
+  for (const auto& [name, list] : add) db.entries[name] = policy_db::entry{list, owner};
+  return 0;
+}
+
+// On the default endpoint everything is visible; on a custom endpoint only the names its
+// policy grants SEE (§2.2).
+bool domain::impl::can_see_name(const bus_connection* c, std::string_view name) const {
+  if (!c->ep->custom) return true;
+  return c->ep->policy.query(c->creds, name) >= static_cast<int>(policy_access_kind::see);
+}
+
+// A peer is visible through a custom endpoint when one of the names it owns is.
+bool domain::impl::can_see_conn(const bus_connection* c, const bus_connection* peer) const {
+  if (!c->ep->custom || c == peer) return true;
+  for (const auto& [name, e] : c->b->names)
+    if (!e.queue.empty() && e.queue.front().conn == peer && can_see_name(c, name)) return true;
+  return false;
+}
+
+bool domain::impl::can_talk(const bus_connection* from, const bus_connection* to) const {
+  const auto talk = static_cast<int>(policy_access_kind::talk);
+  if (from->ep->custom) {
+    bool ok = false;
+    for (const auto& [name, e] : to->b->names)
+      if (!e.queue.empty() && e.queue.front().conn == to && from->ep->policy.query(from->creds, name) >= talk)
+        ok = true;
+    if (to->activator() && from->ep->policy.query(from->creds, to->special_name) >= talk) ok = true;
+    if (!ok) return false;
+  }
+  if (from->owner) return true;
+  if (from->creds.ids.euid == to->creds.ids.euid) return true;
+  for (const auto& [name, e] : to->b->names) {
+    const bool owns = (!e.queue.empty() && e.queue.front().conn == to) || (to->activator() && e.activator == to);
+    if (owns && to->b->policy.query(from->creds, name) >= talk) return true;
+  }
+  return false;
+}
+
+using kdbus::item_type;
+
+namespace {
+
+// Metadata that a receiver gets whenever it asks (metadata.c).
+constexpr std::uint64_t attach_implicit = kdbus::attach::implicit;
+// Metadata visible through /proc; the front reports whether the receiver could read it.
+constexpr std::uint64_t attach_proc_visible = kdbus::attach::tid_comm | kdbus::attach::pid_comm |
+                                              kdbus::attach::seclabel | kdbus::attach::cmdline |
+                                              kdbus::attach::cgroup | kdbus::attach::audit |
+                                              kdbus::attach::caps | kdbus::attach::exe;
+
+}  // namespace
+
+std::uint64_t domain::impl::granted(std::uint64_t requested, std::uint64_t sender_send) {
+  return requested & (sender_send | attach_implicit | attach_proc_visible);
+}
+
+void domain::impl::emit_metadata(std::vector<std::uint8_t>& out, const bus_connection* sender, const credentials& who,
+                                 std::uint64_t granted, std::uint64_t seqnum) {
+  kdbus::item_writer e{out};
+  const credentials& m = (sender && sender->faked) ? sender->creds : who;
+  if (granted & kdbus::attach::creds) e.add_struct(item_type::creds, m.ids);
+  if (granted & kdbus::attach::pids) e.add_struct(item_type::pids, m.pids);
+  if ((granted & kdbus::attach::auxgroups) && !m.auxgroups.empty())
+    e.add_raw(kdbus::to_u64(item_type::auxgroups), m.auxgroups.data(), m.auxgroups.size() * 8);
+  if ((granted & kdbus::attach::tid_comm) && !m.tid_comm.empty()) e.add_string(item_type::tid_comm, m.tid_comm);
+  if ((granted & kdbus::attach::pid_comm) && !m.pid_comm.empty()) e.add_string(item_type::pid_comm, m.pid_comm);
+  if ((granted & kdbus::attach::exe) && !m.exe.empty()) e.add_string(item_type::exe, m.exe);
+  if ((granted & kdbus::attach::cmdline) && !m.cmdline.empty()) e.add_string(item_type::cmdline, m.cmdline);
+  if ((granted & kdbus::attach::cgroup) && !m.cgroup.empty()) e.add_string(item_type::cgroup, m.cgroup);
+  if ((granted & kdbus::attach::caps) && !m.caps.empty()) {
+    std::vector<std::uint32_t> c{m.last_cap};
+    c.insert(c.end(), m.caps.begin(), m.caps.end());
+    e.add_raw(kdbus::to_u64(item_type::caps), c.data(), c.size() * 4);
+  }
+  if ((granted & kdbus::attach::seclabel) && !m.seclabel.empty()) e.add_string(item_type::seclabel, m.seclabel);
+  if ((granted & kdbus::attach::audit) && m.audit) e.add_struct(item_type::audit, *m.audit);
+  if ((granted & kdbus::attach::names) && sender) {
+    for (const auto& [name, ne] : sender->b->names)
+      if (!ne.queue.empty() && ne.queue.front().conn == sender) {
+        kdbus::name n{name_flags_of(sender, ne)};
+        e.add_struct_string(item_type::owned_name, n, name);
       }
-      case item_type::fds: return it.payload.size() % 4 ? EINVAL : 0;
-      case item_type::cancel_fd: return it.payload.size() == 4 ? 0 : EINVAL;
-      case item_type::bloom_parameter: return it.payload.size() == 16 ? 0 : EINVAL;
-      case item_type::bloom_filter: return it.payload.size() >= 8 ? 0 : EINVAL;
-      case item_type::dst_name:
-      case item_type::name:
-      case item_type::seclabel: return it.as_string(s) ? 0 : EINVAL;
-      case item_type::make_name:
-      case item_type::conn_description:
-        if (!it.as_string(s)) return EINVAL;
-        return kdbus::check_sysname(s);
-      case item_type::attach_flags_send:
-      case item_type::attach_flags_recv:
-      case item_type::id:
-      case item_type::dst_id: return it.payload.size() == 8 ? 0 : EINVAL;
-      case item_type::creds: return it.payload.size() == sizeof(kdbus::creds) ? 0 : EINVAL;
-      case item_type::pids: return it.payload.size() == sizeof(kdbus::pids) ? 0 : EINVAL;
-      case item_type::policy_access: return it.payload.size() == sizeof(kdbus::policy_access) ? 0 : EINVAL;
-      case item_type::name_add:
-      case item_type::name_remove:
-      case item_type::name_change:
-        if (it.payload.size() < sizeof(kdbus::notify_name_change)) return EINVAL;
-        if (it.payload.size() > sizeof(kdbus::notify_name_change)) {
-          auto rest = it.payload.subspan(sizeof(kdbus::notify_name_change));
-          if (!std::memchr(rest.data(), 0, rest.size())) return EINVAL;
-        }
-        return 0;
-      case item_type::id_add:
-      case item_type::id_remove: return it.payload.size() == sizeof(kdbus::notify_id_change) ? 0 : EINVAL;
-      default: return 0;
-    }
   }
-
-  // ------------------------------------------------------------------ lookup helpers
-
-  bus_connection* conn_by_id(bus* b, std::uint64_t id) {
-    auto it = b->connections.find(id);
-    return it == b->connections.end() ? nullptr : it->second;
+  if ((granted & kdbus::attach::conn_description) && sender && !sender->description.empty())
+    e.add_string(item_type::conn_description, sender->description);
+  if (granted & kdbus::attach::timestamp) {
+    kdbus::timestamp ts{seqnum, mono(), real()};
+    e.add_struct(item_type::timestamp, ts);
   }
+}
 
-  // Whether `c` (on its endpoint) may see `name` / a peer (§2.2, §2.12): always on the default
-  // endpoint; on a custom endpoint only names the endpoint's policy grants SEE.
-  bool can_see_name(const bus_connection* c, std::string_view name) const {
-    if (!c->ep->custom) return true;
-    return c->ep->policy.query(c->creds, name) >= static_cast<int>(kdbus::policy_access_kind::see);
+namespace {
+
+// The pool quota (kdbus_conn_quota_inc): 1/2 of a pool is reserved for its owner's own
+// results and replies, the rest takes incoming messages, and one sending user may use at most
+// 1/3 of what of that is free (its own usage counted as free).
+constexpr std::uint64_t pool_incoming_share = 2;
+constexpr std::uint64_t pool_user_share = 3;
+
+}  // namespace
+
+// Writes `bytes` into a new slice of `c`'s pool, published to the user (a query result).
+int domain::impl::pool_result(bus_connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset) {
+  if (const int r = c->p.alloc(bytes.size(), false, offset); r) return r;
+  auto s = c->p.slice(offset);
+  std::memcpy(s.data(), bytes.data(), bytes.size());
+  c->p.publish(offset);
+  c->p.release_kernel(offset);
+  return 0;
+}
+
+// The quota rule for `size` more bytes (and `nfds`) from `user` in `c`'s queue.
+int domain::impl::quota_check(const bus_connection* c, std::uint64_t user, std::uint64_t size,
+                              std::size_t nfds) const {
+  user_quota q{};
+  if (auto it = c->quota.find(user); it != c->quota.end()) q = it->second;
+  if (q.msgs >= kdbus::conn_max_msgs) return ENOBUFS;
+  if (q.fds + nfds > kdbus::conn_max_fds_per_user) return EMFILE;
+  // Half the pool is the owner's; of the other half, one user may take a third of what is
+  // free, counting its own share as free.
+  const std::uint64_t half = c->p.size() / pool_incoming_share;
+  const std::uint64_t used = c->p.accounted();
+  if (used + size > half) return ENOBUFS;
+  const std::uint64_t free_for_user = half - used + q.memory;
+  if (q.memory + kdbus::align8(size) > free_for_user / pool_user_share) return ENOBUFS;
+  return 0;
+}
+
+// Queues `bytes` (a whole slice) on `c`. accounted: charged to `e.quota_user` (incoming messages).
+int domain::impl::enqueue(bus_connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted) {
+  const std::size_t nfds = e.files.size();
+  if (accounted)
+    if (const int r = quota_check(c, e.quota_user, bytes.size(), nfds); r) return r;
+  std::uint64_t off = 0;
+  if (const int r = c->p.alloc(bytes.size(), accounted, off); r) return r;
+  auto s = c->p.slice(off);
+  std::memcpy(s.data(), bytes.data(), bytes.size());
+  e.slice = off;
+  e.size = kdbus::align8(bytes.size());
+  e.accounted = accounted;
+  e.seq = next_seq++;
+  if (accounted) {
+    auto& q = c->quota[e.quota_user];
+    q.msgs++;
+    q.memory += e.size;
+    q.fds += nfds;
   }
-  bool can_see_conn(const bus_connection* c, const bus_connection* peer) const {
-    if (!c->ep->custom || c == peer) return true;
-    for (const auto& [name, e] : c->b->names)
-      if (!e.queue.empty() && e.queue.front().conn == peer && can_see_name(c, name)) return true;
-    return false;
+  c->queue.push_back(std::move(e));
+  wake(c);
+  return 0;
+}
+
+// A queued message left the queue: its sender's quota gets it back.
+void domain::impl::unaccount(bus_connection* c, const queue_entry& e) {
+  if (!e.accounted) return;
+  auto it = c->quota.find(e.quota_user);
+  if (it == c->quota.end()) return;
+  it->second.msgs--;
+  it->second.memory -= std::min(it->second.memory, e.size);
+  it->second.fds -= std::min(it->second.fds, e.files.size());
+  if (!it->second.msgs) c->quota.erase(it);
+}
+
+using kdbus::item_type;
+
+namespace {
+
+// A pseudo user that kernel-generated messages are accounted to in a receiver's quota.
+constexpr std::uint64_t kernel_user = ~std::uint64_t{0};
+
+}  // namespace
+
+// A kernel message: src 0, payload KERNEL, one notification item, then TIMESTAMP.
+std::vector<std::uint8_t> domain::impl::kernel_message(const bus_connection* to, std::uint64_t dst,
+                                                       std::uint64_t flags, std::uint64_t cookie_reply,
+                                                       const std::vector<std::uint8_t>& item) {
+  // Sized once and copied into: GCC 12 at -O3 misreads insert() after a sized constructor.
+  std::vector<std::uint8_t> out(sizeof(kdbus::msg) + item.size(), 0);
+  std::copy(item.begin(), item.end(), out.begin() + sizeof(kdbus::msg));
+  if (to->attach_recv & kdbus::attach::timestamp) {
+    kdbus::timestamp ts{to->b->seqnum, mono(), real()};
+    kdbus::item_writer{out}.add_struct(item_type::timestamp, ts);
   }
+  kdbus::msg m{};
+  m.size = out.size();
+  m.flags = flags;
+  m.dst_id = dst;
+  m.src_id = kdbus::src_id_kernel;
+  m.payload_type = kdbus::payload_kernel;
+  m.cookie_reply = cookie_reply;
+  std::memcpy(out.data(), &m, sizeof m);
+  out.resize(kdbus::align8(out.size()), 0);
+  return out;
+}
 
-  // Whether `from` may TALK to `to` (§2.12).
-  bool can_talk(const bus_connection* from, const bus_connection* to) const {
-    const auto talk = static_cast<int>(kdbus::policy_access_kind::talk);
-    if (from->ep->custom) {
-      bool ok = false;
-      for (const auto& [name, e] : to->b->names)
-        if (!e.queue.empty() && e.queue.front().conn == to && from->ep->policy.query(from->creds, name) >= talk)
-          ok = true;
-      if (to->activator() && from->ep->policy.query(from->creds, to->special_name) >= talk) ok = true;
-      if (!ok) return false;
-    }
-    if (from->owner) return true;
-    if (from->creds.ids.euid == to->creds.ids.euid) return true;
-    for (const auto& [name, e] : to->b->names) {
-      const bool owns = (!e.queue.empty() && e.queue.front().conn == to) || (to->activator() && e.activator == to);
-      if (owns && to->b->policy.query(from->creds, name) >= talk) return true;
-    }
-    return false;
+// A name or id notification to every connection whose matches want it.
+void domain::impl::notify(bus* b, item_type type, std::uint64_t old_id, std::uint64_t old_flags, std::uint64_t new_id,
+                          std::uint64_t new_flags, std::string_view name) {
+  std::vector<std::uint8_t> item;
+  kdbus::item_writer e{item};
+  match_subject s;
+  s.kernel = true;
+  s.notify = type;
+  s.name = name;
+  if (type == item_type::id_add || type == item_type::id_remove) {
+    const kdbus::notify_id_change ic{type == item_type::id_add ? new_id : old_id,
+                                     type == item_type::id_add ? new_flags : old_flags};
+    e.add_struct(type, ic);
+    s.id = ic.id;
+  } else {
+    kdbus::notify_name_change nc{{old_id, old_flags}, {new_id, new_flags}};
+    e.add_struct_string(type, nc, name);
+    s.old_id = old_id;
+    s.new_id = new_id;
   }
-
-  std::uint64_t name_flags_of(const bus_connection* c, const name_entry& e) const {
-    if (e.activator == c && (e.queue.empty()))
-      return kdbus::name_flags::activator | kdbus::name_flags::primary;
-    if (e.activator == c) return kdbus::name_flags::activator | kdbus::name_flags::in_queue;
-    bool first = true;
-    for (const auto& o : e.queue) {
-      if (o.conn == c) return o.flags | (first ? kdbus::name_flags::primary : kdbus::name_flags::in_queue);
-      first = false;
-    }
-    return 0;
-  }
-
-  // ------------------------------------------------------------------ metadata (§2.7)
-
-  void emit_metadata(std::vector<std::uint8_t>& out, const bus_connection* sender, const credentials& who,
-                     std::uint64_t granted, std::uint64_t seqnum) {
-    kdbus::item_writer e{out};
-    const credentials& m = (sender && sender->faked) ? sender->creds : who;
-    if (granted & kdbus::attach::creds) e.add_struct(item_type::creds, m.ids);
-    if (granted & kdbus::attach::pids) e.add_struct(item_type::pids, m.pids);
-    if ((granted & kdbus::attach::auxgroups) && !m.auxgroups.empty())
-      e.add_raw(to_u64(item_type::auxgroups), m.auxgroups.data(), m.auxgroups.size() * 8);
-    if ((granted & kdbus::attach::tid_comm) && !m.tid_comm.empty()) e.add_string(item_type::tid_comm, m.tid_comm);
-    if ((granted & kdbus::attach::pid_comm) && !m.pid_comm.empty()) e.add_string(item_type::pid_comm, m.pid_comm);
-    if ((granted & kdbus::attach::exe) && !m.exe.empty()) e.add_string(item_type::exe, m.exe);
-    if ((granted & kdbus::attach::cmdline) && !m.cmdline.empty()) e.add_string(item_type::cmdline, m.cmdline);
-    if ((granted & kdbus::attach::cgroup) && !m.cgroup.empty()) e.add_string(item_type::cgroup, m.cgroup);
-    if ((granted & kdbus::attach::caps) && !m.caps.empty()) {
-      std::vector<std::uint32_t> c{m.last_cap};
-      c.insert(c.end(), m.caps.begin(), m.caps.end());
-      e.add_raw(to_u64(item_type::caps), c.data(), c.size() * 4);
-    }
-    if ((granted & kdbus::attach::seclabel) && !m.seclabel.empty()) e.add_string(item_type::seclabel, m.seclabel);
-    if ((granted & kdbus::attach::audit) && m.audit) e.add_struct(item_type::audit, *m.audit);
-    if ((granted & kdbus::attach::names) && sender) {
-      for (const auto& [name, ne] : sender->b->names)
-        if (!ne.queue.empty() && ne.queue.front().conn == sender) {
-          kdbus::name n{name_flags_of(sender, ne)};
-          e.add_struct_string(item_type::owned_name, n, name);
-        }
-    }
-    if ((granted & kdbus::attach::conn_description) && sender && !sender->description.empty())
-      e.add_string(item_type::conn_description, sender->description);
-    if (granted & kdbus::attach::timestamp) {
-      kdbus::timestamp ts{seqnum, mono(), real()};
-      e.add_struct(item_type::timestamp, ts);
-    }
-  }
-
-  static std::uint64_t granted(std::uint64_t requested, std::uint64_t sender_send) {
-    return requested & (sender_send | attach_implicit | attach_proc_visible);
-  }
-
-  // ------------------------------------------------------------------ pools and queues
-
-  // Writes `bytes` into a new slice of `c`'s pool, published to the user (a query result).
-  int pool_result(bus_connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset) {
-    if (const int r = c->p.alloc(bytes.size(), false, offset); r) return r;
-    auto s = c->p.slice(offset);
-    std::memcpy(s.data(), bytes.data(), bytes.size());
-    c->p.publish(offset);
-    c->p.release_kernel(offset);
-    return 0;
-  }
-
-  // The quota rule of §2.4 for `size` more bytes (and `nfds`) from `user` in `c`'s queue.
-  int quota_check(const bus_connection* c, std::uint64_t user, std::uint64_t size, std::size_t nfds) const {
-    user_quota q{};
-    if (auto it = c->quota.find(user); it != c->quota.end()) q = it->second;
-    if (q.msgs >= kdbus::conn_max_msgs) return ENOBUFS;
-    if (q.fds + nfds > kdbus::conn_max_fds_per_user) return EMFILE;
-    // Half the pool is the owner's; of the other half, one user may take a third of what is
-    // free, counting its own share as free.
-    const std::uint64_t half = c->p.size() / pool_incoming_share;
-    const std::uint64_t used = c->p.accounted();
-    if (used + size > half) return ENOBUFS;
-    const std::uint64_t free_for_user = half - used + q.memory;
-    if (q.memory + kdbus::align8(size) > free_for_user / pool_user_share) return ENOBUFS;
-    return 0;
-  }
-
-  struct staged;  // a message being sent
-
-  // Queues `bytes` (a whole slice) on `c`. accounted: charged to `user` (incoming messages).
-  int enqueue(bus_connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted) {
-    const std::size_t nfds = e.files.size();
-    if (accounted)
-      if (const int r = quota_check(c, e.quota_user, bytes.size(), nfds); r) return r;
-    std::uint64_t off = 0;
-    if (const int r = c->p.alloc(bytes.size(), accounted, off); r) return r;
-    auto s = c->p.slice(off);
-    std::memcpy(s.data(), bytes.data(), bytes.size());
-    e.slice = off;
-    e.size = kdbus::align8(bytes.size());
-    e.accounted = accounted;
-    e.seq = next_seq++;
-    if (accounted) {
-      auto& q = c->quota[e.quota_user];
-      q.msgs++;
-      q.memory += e.size;
-      q.fds += nfds;
-    }
-    c->queue.push_back(std::move(e));
-    wake(c);
-    return 0;
-  }
-
-  void unaccount(bus_connection* c, const queue_entry& e) {
-    if (!e.accounted) return;
-    auto it = c->quota.find(e.quota_user);
-    if (it == c->quota.end()) return;
-    it->second.msgs--;
-    it->second.memory -= std::min(it->second.memory, e.size);
-    it->second.fds -= std::min(it->second.fds, e.files.size());
-    if (!it->second.msgs) c->quota.erase(it);
-  }
-
-  // ------------------------------------------------------------------ kernel messages
-
-  // A kernel message (§2.6): src 0, payload KERNEL, one notification item, then TIMESTAMP.
-  std::vector<std::uint8_t> kernel_message(const bus_connection* to, std::uint64_t dst, std::uint64_t flags,
-                                           std::uint64_t cookie_reply, const std::vector<std::uint8_t>& item) {
-    // Sized once and copied into: GCC 12 at -O3 misreads insert() after a sized constructor.
-    std::vector<std::uint8_t> out(sizeof(kdbus::msg) + item.size(), 0);
-    std::copy(item.begin(), item.end(), out.begin() + sizeof(kdbus::msg));
-    if (to->attach_recv & kdbus::attach::timestamp) {
-      kdbus::item_writer e{out};
-      kdbus::timestamp ts{to->b->seqnum, mono(), real()};
-      e.add_struct(item_type::timestamp, ts);
-    }
-    kdbus::msg m{};
-    m.size = out.size();
-    m.flags = flags;
-    m.dst_id = dst;
-    m.src_id = kdbus::src_id_kernel;
-    m.payload_type = kdbus::payload_kernel;
-    m.cookie_reply = cookie_reply;
-    std::memcpy(out.data(), &m, sizeof m);
-    out.resize(kdbus::align8(out.size()), 0);
-    return out;
-  }
-
-  bool matches(const bus_connection* c, const match_subject& s) const {
-    for (const auto& e : c->matches) {
-      bool all = true;
-      for (const auto& r : e.rules) {
-        if (!rule_matches(c, r, s)) {
-          all = false;
-          break;
-        }
-      }
-      if (all) return true;
-    }
-    return false;
-  }
-
-  bool rule_matches(const bus_connection* c, const broker_match_rule& r, const match_subject& s) const {
-    const auto any_or = [](std::uint64_t rule, std::uint64_t v) { return rule == kdbus::match_id_any || rule == v; };
-    switch (r.type) {
-      case item_type::bloom_mask: {
-        if (s.kernel || s.bloom.empty()) return false;
-        const std::size_t words = s.bloom.size();
-        const std::size_t gens = r.mask.size() / words;
-        if (!gens) return false;
-        const std::size_t g = static_cast<std::size_t>(std::min<std::uint64_t>(s.generation, gens - 1));
-        for (std::size_t i = 0; i < words; ++i) {
-          const std::uint64_t m = r.mask[g * words + i];
-          if ((s.bloom[i] & m) != m) return false;
-        }
-        return true;
-      }
-      case item_type::id: return !s.kernel && s.sender && any_or(r.id, s.sender->id);
-      case item_type::dst_id: return !s.kernel && any_or(r.id, s.dst_id);
-      case item_type::name: {
-        if (s.kernel || !s.sender) return false;
-        auto it = c->b->names.find(r.name);
-        return it != c->b->names.end() && !it->second.queue.empty() && it->second.queue.front().conn == s.sender;
-      }
-      case item_type::name_add:
-      case item_type::name_remove:
-      case item_type::name_change:
-        return s.kernel && s.notify == r.type && any_or(r.old_id, s.old_id) && any_or(r.new_id, s.new_id) &&
-               (!r.has_name || r.name == s.name);
-      case item_type::id_add:
-      case item_type::id_remove: return s.kernel && s.notify == r.type && any_or(r.id, s.id);
-      default: return false;
-    }
-  }
-
-  // Delivers a name or id notification to every connection whose matches want it (§2.6).
-  void notify(bus* b, item_type type, std::uint64_t old_id, std::uint64_t old_flags, std::uint64_t new_id,
-              std::uint64_t new_flags, std::string_view name) {
-    std::vector<std::uint8_t> item;
-    kdbus::item_writer e{item};
-    match_subject s;
-    s.kernel = true;
-    s.notify = type;
-    s.name = name;
-    if (type == item_type::id_add || type == item_type::id_remove) {
-      const kdbus::notify_id_change ic{type == item_type::id_add ? new_id : old_id,
-                                       type == item_type::id_add ? new_flags : old_flags};
-      e.add_struct(type, ic);
-      s.id = ic.id;
-    } else {
-      kdbus::notify_name_change nc{{old_id, old_flags}, {new_id, new_flags}};
-      e.add_struct_string(type, nc, name);
-      s.old_id = old_id;
-      s.new_id = new_id;
-    }
-    b->seqnum++;
-    for (auto& [id, c] : b->connections) {
-      if (!c->ordinary() || !matches(c, s)) continue;
-      if (!name.empty() && !can_see_name(c, name)) continue;
-      auto bytes = kernel_message(c, kdbus::dst_id_broadcast, kdbus::msg_flags::signal, 0, item);
-      queue_entry q;
-      q.quota_user = kernel_user;
-      if (enqueue(c, bytes, std::move(q), true)) {
-        c->lost++;
-        wake(c);
-      }
-    }
-  }
-
-  // REPLY_TIMEOUT / REPLY_DEAD to an asynchronous caller (§2.11).
-  void reply_notice(std::uint64_t caller_id, item_type type, std::uint64_t cookie) {
-    auto it = conns.find(caller_id);
-    if (it == conns.end()) return;
-    bus_connection* c = it->second;
-    std::vector<std::uint8_t> item;
-    kdbus::item_writer{item}.add_raw(to_u64(type), nullptr, 0);
-    auto bytes = kernel_message(c, c->id, 0, cookie, item);
+  b->seqnum++;
+  for (auto& [id, c] : b->connections) {
+    if (!c->ordinary() || !matches(c, s)) continue;
+    if (!name.empty() && !can_see_name(c, name)) continue;
+    auto bytes = kernel_message(c, kdbus::dst_id_broadcast, kdbus::msg_flags::signal, 0, item);
     queue_entry q;
     q.quota_user = kernel_user;
-    if (enqueue(c, bytes, std::move(q), false)) {
+    if (enqueue(c, bytes, std::move(q), true)) {
       c->lost++;
       wake(c);
     }
   }
+}
 
-  // The tracker of a call from `caller` to `replier` with `cookie`, or trackers.end().
-  std::map<std::uint64_t, reply_tracker>::iterator find_tracker(std::uint64_t caller, std::uint64_t replier,
-                                                                 std::uint64_t cookie) {
-    for (auto it = trackers.begin(); it != trackers.end(); ++it)
-      if (!it->second.done && it->second.caller == caller && it->second.replier == replier &&
-          it->second.cookie == cookie)
-        return it;
-    return trackers.end();
-  }
-
-  // The call is dead: the replier went away or dropped it.
-  void tracker_dead(std::map<std::uint64_t, reply_tracker>::iterator it) {
-    auto& t = it->second;
-    if (auto c = conns.find(t.caller); c != conns.end() && c->second->replies_pending) c->second->replies_pending--;
-    if (t.sync) {
-      t.done = true;
-      t.error = EPIPE;
-      wake_sync();
-      return;
-    }
-    const auto caller = t.caller, cookie = t.cookie;
-    trackers.erase(it);
-    reply_notice(caller, item_type::reply_dead, cookie);
-  }
-  bool sync_changed = false;
-  void wake_sync() { sync_changed = true; }
-
-  // ------------------------------------------------------------------ names (§2.10)
-
-  void name_notify_change(bus* b, std::string_view name, bus_connection* old_c, std::uint64_t old_f, bus_connection* new_c,
-                          std::uint64_t new_f) {
-    if (!old_c && new_c)
-      notify(b, item_type::name_add, 0, 0, new_c->id, new_f, name);
-    else if (old_c && !new_c)
-      notify(b, item_type::name_remove, old_c->id, old_f, 0, 0, name);
-    else if (old_c && new_c)
-      notify(b, item_type::name_change, old_c->id, old_f, new_c->id, new_f, name);
-  }
-
-  // Moves messages addressed to `name` from `from`'s queue to `to`'s (activator hand-over).
-  void move_name_messages(bus_connection* from, bus_connection* to, std::string_view name) {
-    if (!from || !to || from == to) return;
-    for (auto it = from->queue.begin(); it != from->queue.end();) {
-      if (it->dst_name != name) {
-        ++it;
-        continue;
-      }
-      auto s = from->p.slice(it->slice);
-      std::vector<std::uint8_t> bytes(s.begin(), s.end());
-      queue_entry e = *it;
-      // A call moves with its reply tracker: the new owner is the one expected to reply.
-      if (e.expect_reply)
-        if (auto t = find_tracker(e.src_id, from->id, e.cookie); t != trackers.end()) t->second.replier = to->id;
-      unaccount(from, *it);
-      from->p.release_kernel(it->slice);
-      it = from->queue.erase(it);
-      if (enqueue(to, bytes, std::move(e), true)) to->lost++;
-    }
-    wake(from);
-    wake(to);
-  }
-
-  // Removes `c` from `name`'s queue; a new primary takes over. Returns whether it was there.
-  bool name_drop(bus* b, std::map<std::string, name_entry, std::less<>>::iterator it, bus_connection* c) {
-    name_entry& e = it->second;
-    const std::string name = it->first;
-    auto pos = std::find_if(e.queue.begin(), e.queue.end(), [&](const name_owner& o) { return o.conn == c; });
-    if (pos == e.queue.end()) return false;
-    const bool was_primary = pos == e.queue.begin();
-    const std::uint64_t old_flags = name_flags_of(c, e);
-    e.queue.erase(pos);
-    c->names--;
-    if (was_primary) {
-      bus_connection* next = e.primary();
-      const std::uint64_t nf = next ? name_flags_of(next, e) : 0;
-      if (next && next == e.activator) move_name_messages(c, next, name);
-      if (!next) b->names.erase(it);
-      name_notify_change(b, name, c, old_flags, next, nf);
-    }
-    return true;
-  }
-
-  // ------------------------------------------------------------------ disconnect (§2.14)
-
-  void disconnect(handle& h) {
-    bus_connection* c = h.conn.get();
-    if (!c || h.byebye) return;
-    h.byebye = true;
-    bus* b = c->b;
-    // Names first (NAME_CHANGE / NAME_REMOVE).
-    for (auto it = b->names.begin(); it != b->names.end();) {
-      auto next = std::next(it);
-      const std::string key = it->first;
-      name_drop(b, it, c);
-      auto again = b->names.find(key);
-      if (again != b->names.end() && again->second.activator == c) {
-        name_entry& e = again->second;
-        const bool primary = e.queue.empty();
-        e.activator = nullptr;
-        if (primary) {
-          b->names.erase(again);
-          notify(b, item_type::name_remove, c->id, kdbus::name_flags::activator | kdbus::name_flags::primary, 0, 0,
-                 key);
-        }
-      }
-      next = b->names.upper_bound(key);
-      it = next;
-    }
-    b->policy.remove_owner(c);
-    // Calls waiting in our queue die; our own pending calls end.
-    for (auto& e : c->queue) {
-      if (e.expect_reply)
-        if (auto t = find_tracker(e.src_id, c->id, e.cookie); t != trackers.end()) tracker_dead(t);
-    }
-    c->queue.clear();
-    for (auto it = trackers.begin(); it != trackers.end();) {
-      auto& t = it->second;
-      if (t.done) {
-        ++it;
-        continue;
-      }
-      if (t.replier == c->id) {
-        auto cur = it++;
-        tracker_dead(cur);
-        continue;
-      }
-      if (t.caller == c->id) {
-        if (t.sync) {
-          t.done = true;
-          t.error = ECONNRESET;
-          wake_sync();
-          ++it;
-        } else {
-          it = trackers.erase(it);
-        }
-        continue;
-      }
-      ++it;
-    }
-    b->connections.erase(c->id);
-    conns.erase(c->id);
-    if (auto u = user_conns.find(c->user); u != user_conns.end() && --u->second == 0) user_conns.erase(u);
-    if (!c->monitor()) notify(b, item_type::id_remove, c->id, c->flags, 0, 0, {});
-    if (opt.release_pool && !c->pool_memory.empty()) opt.release_pool(h.conn->handle, c->pool_memory);
-    c->pool_memory = {};
-    c->own_memory.clear();
-    c->p = pool();
+// REPLY_TIMEOUT / REPLY_DEAD to an asynchronous caller.
+void domain::impl::reply_notice(std::uint64_t caller_id, item_type type, std::uint64_t cookie) {
+  auto it = conns.find(caller_id);
+  if (it == conns.end()) return;
+  bus_connection* c = it->second;
+  std::vector<std::uint8_t> item;
+  kdbus::item_writer{item}.add_raw(kdbus::to_u64(type), nullptr, 0);
+  auto bytes = kernel_message(c, c->id, 0, cookie, item);
+  queue_entry q;
+  q.quota_user = kernel_user;
+  if (enqueue(c, bytes, std::move(q), false)) {
+    c->lost++;
     wake(c);
   }
+}
 
-  void destroy_bus(bus* b) {
-    for (auto& [id, hh] : handles) {
-      if (hh.b != b) continue;
-      if (hh.conn && !hh.byebye) disconnect(hh);
-      hh.kind = handle_kind::dead;
-      wakeups.insert(id);
+using kdbus::item_type;
+
+namespace {
+
+// One rule from a MATCH_ADD item (checked by the command's parse); `bloom_size` is the bus's.
+int read_match_rule(const kdbus::item_ref& it, std::uint64_t bloom_size, broker_match_rule& r) {
+  r.type = it.kind();
+  switch (it.kind()) {
+    case item_type::bloom_mask: {
+      if (it.payload.empty() || it.payload.size() % bloom_size) return EDOM;
+      r.mask.resize(it.payload.size() / 8);
+      std::memcpy(r.mask.data(), it.payload.data(), it.payload.size());
+      return 0;
     }
-    for (auto& [id, hh] : handles)
-      if (hh.b == b) {
-        hh.b = nullptr;
-        hh.ep = nullptr;
+    case item_type::name: {
+      std::string_view n;
+      it.as_string(n);
+      if (!kdbus::is_valid_well_known_name(n)) return EINVAL;
+      r.name = std::string(n);
+      return 0;
+    }
+    case item_type::id:
+    case item_type::dst_id: it.as_u64(r.id); return 0;
+    case item_type::id_add:
+    case item_type::id_remove: {
+      kdbus::notify_id_change ic{};
+      it.as(ic);
+      r.id = ic.id;
+      return 0;
+    }
+    default: {  // NAME_ADD / NAME_REMOVE / NAME_CHANGE
+      kdbus::notify_name_change nc{};
+      kdbus::load(it.payload, 0, nc);
+      r.old_id = nc.old_id.id;
+      r.new_id = nc.new_id.id;
+      if (it.payload.size() > sizeof nc) {
+        auto rest = it.payload.subspan(sizeof nc);
+        const auto* s = reinterpret_cast<const char*>(rest.data());
+        r.name = std::string(s, strnlen(s, rest.size()));
+        r.has_name = true;
       }
-    if (auto u = user_buses.find(b->creator.ids.euid); u != user_buses.end() && --u->second == 0) user_buses.erase(u);
-    buses.erase(b->name);
-  }
-
-  // ------------------------------------------------------------------ commands
-
-  static int check_make_name(std::string_view name, const credentials& who) {
-    if (const int r = kdbus::check_sysname(name); r) return r;
-    const std::string prefix = std::to_string(who.ids.euid) + "-";
-    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return EINVAL;
-    return 0;
-  }
-
-  int bus_make(handle& h, std::span<std::uint8_t> cmd, const credentials& who) {
-    static constexpr item_rule rules[] = {{item_type::make_name, false, true},
-                                          {item_type::bloom_parameter, false, true},
-                                          {item_type::attach_flags_send, false, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), kdbus::make::allowed, rules, p); r || p.negotiate) return r;
-    std::string_view name;
-    kdbus::bloom_parameter bloom{};
-    std::uint64_t attach = 0;
-    for (const auto& it : p.items) {
-      if (it.kind() == item_type::make_name) it.as_string(name);
-      if (it.kind() == item_type::bloom_parameter) it.as(bloom);
-      if (it.kind() == item_type::attach_flags_send) it.as_u64(attach);
+      return 0;
     }
-    if (const int r = check_make_name(name, who); r) return r;
-    if (bloom.size < kdbus::bus_bloom_min_size || bloom.size > kdbus::bus_bloom_max_size || bloom.size % 8 ||
-        bloom.n_hash < 1)
-      return EINVAL;
-    if (const int r = check_attach(attach); r) return r;
-    if (buses.count(name)) return EEXIST;
-    if (user_buses[who.ids.euid] >= kdbus::user_max_buses) return EMFILE;
-    auto b = std::make_unique<bus>();
-    b->id = next_id++;
-    b->name = std::string(name);
-    b->flags = p.flags;
-    b->bloom = bloom;
-    b->attach_send = attach;
-    b->creator = who;
-    for (auto& x : b->id128) x = static_cast<std::uint8_t>(rng());
-    b->id128[6] = static_cast<std::uint8_t>((b->id128[6] & 0x0f) | 0x40);  // UUID v4
-    b->id128[8] = static_cast<std::uint8_t>((b->id128[8] & 0x3f) | 0x80);
-    auto ep = std::make_unique<endpoint>();
-    ep->b = b.get();
-    ep->name = "bus";
-    ep->uid = who.ids.euid;
-    ep->gid = who.ids.egid;
-    b->endpoints.emplace("bus", std::move(ep));
-    user_buses[who.ids.euid]++;
-    h.kind = handle_kind::bus_owner;
-    h.b = b.get();
-    buses.emplace(b->name, std::move(b));
-    return 0;
   }
+}
 
-  bool is_owner(const bus* b, const credentials& who) const {
-    return who.privileged || who.ids.euid == b->creator.ids.euid;
-  }
+}  // namespace
 
-  // NAME followed by POLICY_ACCESS items, repeated, into a policy database (§2.12).
-  int collect_policy(const std::vector<kdbus::item_ref>& items, bool allow_wildcard,
-                     std::map<std::string, std::vector<access_entry>>& out) {
-    std::string current;
-    bool have = false;
-    for (const auto& it : items) {
-      if (it.kind() == item_type::name) {
-        std::string_view n;
-        it.as_string(n);
-        if (!kdbus::is_valid_well_known_name(n, allow_wildcard)) return EINVAL;
-        current = std::string(n);
-        have = true;
-        out[current];
-      } else if (it.kind() == item_type::policy_access) {
-        if (!have) return EINVAL;
-        kdbus::policy_access a{};
-        it.as(a);
-        // USER, GROUP or WORLD; SEE, TALK or OWN.
-        if (a.type < static_cast<std::uint64_t>(kdbus::policy_type::user) ||
-            a.type > static_cast<std::uint64_t>(kdbus::policy_type::world) ||
-            a.access > static_cast<std::uint64_t>(kdbus::policy_access_kind::own))
-          return EINVAL;
-        out[current].push_back({a.type, a.access, a.id});
+bool domain::impl::matches(const bus_connection* c, const match_subject& s) const {
+  for (const auto& e : c->matches) {
+    bool all = true;
+    for (const auto& r : e.rules) {
+      if (!rule_matches(c, r, s)) {
+        all = false;
+        break;
       }
     }
-    return 0;
+    if (all) return true;
   }
+  return false;
+}
 
-  int install_policy(policy_db& db, const void* owner, const std::map<std::string, std::vector<access_entry>>& add) {
-    for (const auto& [name, list] : add)
-      if (auto it = db.entries.find(name); it != db.entries.end() && it->second.owner != owner) return EEXIST;
-    db.remove_owner(owner);
-    for (const auto& [name, list] : add) db.entries[name] = policy_db::entry{list, owner};
-    return 0;
-  }
-
-  int endpoint_make(handle& h, std::span<std::uint8_t> cmd, const credentials& who) {
-    static constexpr item_rule rules[] = {{item_type::make_name, false, true}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), kdbus::make::allowed, rules, p); r || p.negotiate) return r;
-    if (h.ep->custom) return EBADFD;
-    if (!is_owner(h.b, h.opener)) return EPERM;
-    std::string_view name;
-    p.items[0].as_string(name);
-    if (const int r = check_make_name(name, who); r) return r;
-    if (h.b->endpoints.count(name)) return EEXIST;
-    auto ep = std::make_unique<endpoint>();
-    ep->b = h.b;
-    ep->name = std::string(name);
-    ep->custom = true;
-    ep->uid = who.ids.euid;
-    ep->gid = who.ids.egid;
-    h.ep = ep.get();
-    h.b->endpoints.emplace(ep->name, std::move(ep));
-    h.kind = handle_kind::endpoint_owner;
-    return 0;
-  }
-
-  int endpoint_update(handle& h, std::span<std::uint8_t> cmd) {
-    static constexpr item_rule rules[] = {{item_type::name, true, false}, {item_type::policy_access, true, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
-    std::map<std::string, std::vector<access_entry>> add;
-    if (const int r = collect_policy(p.items, false, add); r) return r;
-    h.ep->policy.entries.clear();
-    for (const auto& [name, list] : add) h.ep->policy.entries[name] = policy_db::entry{list, h.ep};
-    for (auto& [id, c] : h.b->connections) wake(c);
-    return 0;
-  }
-
-  int hello(handle_id hid, handle& h, std::span<std::uint8_t> cmd, const credentials&) {
-    static constexpr item_rule rules[] = {
-        {item_type::name, false, false},  {item_type::creds, false, false},
-        {item_type::pids, false, false},  {item_type::seclabel, false, false},
-        {item_type::conn_description, false, false}, {item_type::policy_access, true, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_hello), kdbus::hello::allowed, rules, p); r || p.negotiate)
-      return r;
-    kdbus::cmd_hello hc{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, hc);
-    const std::uint64_t special = p.flags & (kdbus::hello::activator | kdbus::hello::policy_holder | kdbus::hello::monitor);
-    if (special & (special - 1)) return EINVAL;
-    if (!hc.pool_size || hc.pool_size % opt.page_size) return EINVAL;
-    if (check_attach(hc.attach_flags_send) || check_attach(hc.attach_flags_recv)) return EINVAL;
-    std::string_view name, description, seclabel;
-    const kdbus::item_ref *creds_item = nullptr, *pids_item = nullptr;
-    bool has_name = false, has_policy = false;
-    for (const auto& it : p.items) {
-      switch (it.kind()) {
-        case item_type::name: it.as_string(name); has_name = true; break;
-        case item_type::conn_description: it.as_string(description); break;
-        case item_type::seclabel: it.as_string(seclabel); break;
-        case item_type::creds: creds_item = &it; break;
-        case item_type::pids: pids_item = &it; break;
-        case item_type::policy_access: has_policy = true; break;
-        default: break;
+bool domain::impl::rule_matches(const bus_connection* c, const broker_match_rule& r, const match_subject& s) const {
+  const auto any_or = [](std::uint64_t rule, std::uint64_t v) { return rule == kdbus::match_id_any || rule == v; };
+  switch (r.type) {
+    case item_type::bloom_mask: {
+      if (s.kernel || s.bloom.empty()) return false;
+      const std::size_t words = s.bloom.size();
+      const std::size_t gens = r.mask.size() / words;
+      if (!gens) return false;
+      const std::size_t g = static_cast<std::size_t>(std::min<std::uint64_t>(s.generation, gens - 1));
+      for (std::size_t i = 0; i < words; ++i) {
+        const std::uint64_t m = r.mask[g * words + i];
+        if ((s.bloom[i] & m) != m) return false;
       }
+      return true;
     }
-    const bool activator = p.flags & kdbus::hello::activator;
-    const bool holder = p.flags & kdbus::hello::policy_holder;
-    const bool monitor = p.flags & kdbus::hello::monitor;
-    if ((activator || holder) && !has_name) return EINVAL;
-    if (!(activator || holder) && (has_name || has_policy)) return EINVAL;
-    if (has_name && !kdbus::is_valid_well_known_name(name, holder)) return EINVAL;
-    const bool owner = is_owner(h.b, h.opener) && !h.ep->custom;
-    if (special && !owner) return h.ep->custom && monitor ? EOPNOTSUPP : EPERM;
-    if ((creds_item || pids_item || !seclabel.empty()) && !owner) return EPERM;
-    std::map<std::string, std::vector<access_entry>> pol;
-    if (const int r = collect_policy(p.items, holder, pol); r) return r;
-    if (holder)
-      for (const auto& [n, list] : pol)
-        if (auto it = h.b->policy.entries.find(n); it != h.b->policy.entries.end()) return EEXIST;
-    if (activator)
-      if (auto it = h.b->names.find(name); it != h.b->names.end() && it->second.activator) return EEXIST;
-    const std::uint64_t user = h.opener.ids.euid;
-    if (user_conns[user] >= kdbus::user_max_conn) {
-      if (!user_conns[user]) user_conns.erase(user);
-      return EMFILE;
+    case item_type::id: return !s.kernel && s.sender && any_or(r.id, s.sender->id);
+    case item_type::dst_id: return !s.kernel && any_or(r.id, s.dst_id);
+    case item_type::name: {
+      if (s.kernel || !s.sender) return false;
+      auto it = c->b->names.find(r.name);
+      return it != c->b->names.end() && !it->second.queue.empty() && it->second.queue.front().conn == s.sender;
     }
+    case item_type::name_add:
+    case item_type::name_remove:
+    case item_type::name_change:
+      return s.kernel && s.notify == r.type && any_or(r.old_id, s.old_id) && any_or(r.new_id, s.new_id) &&
+             (!r.has_name || r.name == s.name);
+    case item_type::id_add:
+    case item_type::id_remove: return s.kernel && s.notify == r.type && any_or(r.id, s.id);
+    default: return false;
+  }
+}
 
-    auto c = std::make_unique<bus_connection>();
-    c->id = next_id;
-    c->b = h.b;
-    c->ep = h.ep;
-    c->handle = hid;
-    c->flags = p.flags;
-    c->attach_send = hc.attach_flags_send;
-    c->attach_recv = hc.attach_flags_recv;
-    c->owner = owner;
-    c->privileged = h.opener.privileged;
-    c->user = user;
-    c->creds = h.opener;
-    if (creds_item) {
-      creds_item->as(c->creds.ids);
-      c->faked = true;
+int domain::impl::match_add(bus_connection* c, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {
+      {item_type::bloom_mask, true, false}, {item_type::name, true, false},
+      {item_type::id, true, false},         {item_type::dst_id, true, false},
+      {item_type::name_add, true, false},   {item_type::name_remove, true, false},
+      {item_type::name_change, true, false}, {item_type::id_add, true, false},
+      {item_type::id_remove, true, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_match), kdbus::match::allowed, rules, p); r || p.negotiate)
+    return r;
+  if (!c->ordinary()) return EOPNOTSUPP;
+  kdbus::cmd_match m{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, m);
+  match_entry entry;
+  entry.cookie = m.cookie;
+  for (const auto& it : p.items) {
+    broker_match_rule r;
+    if (const int e = read_match_rule(it, c->b->bloom.size, r); e) return e;
+    entry.rules.push_back(std::move(r));
+  }
+  // REPLACE: the entries with the same cookie go, and do not count against the limit.
+  const auto same_cookie = [&](const match_entry& e) { return e.cookie == m.cookie; };
+  std::size_t replaced = 0;
+  if (m.flags & kdbus::match::replace)
+    replaced = static_cast<std::size_t>(std::count_if(c->matches.begin(), c->matches.end(), same_cookie));
+  if (c->matches.size() - replaced >= kdbus::match_max) return EMFILE;
+  if (m.flags & kdbus::match::replace) std::erase_if(c->matches, same_cookie);
+  c->matches.push_back(std::move(entry));
+  return 0;
+}
+
+int domain::impl::match_remove(bus_connection* c, std::span<std::uint8_t> cmd) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_match), 0, {}, p); r || p.negotiate) return r;
+  if (!c->ordinary()) return EOPNOTSUPP;
+  kdbus::cmd_match m{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, m);
+  if (!std::erase_if(c->matches, [&](const match_entry& e) { return e.cookie == m.cookie; })) return EBADSLT;
+  return 0;
+}
+
+using kdbus::item_type;
+
+// The tracker of a call from `caller` to `replier` with `cookie`, or trackers.end().
+domain::impl::tracker_iterator domain::impl::find_tracker(std::uint64_t caller, std::uint64_t replier,
+                                                          std::uint64_t cookie) {
+  for (auto it = trackers.begin(); it != trackers.end(); ++it)
+    if (!it->second.done && it->second.caller == caller && it->second.replier == replier &&
+        it->second.cookie == cookie)
+      return it;
+  return trackers.end();
+}
+
+// The call is dead: the replier went away or dropped it.
+void domain::impl::tracker_dead(tracker_iterator it) {
+  auto& t = it->second;
+  if (auto c = conns.find(t.caller); c != conns.end() && c->second->replies_pending) c->second->replies_pending--;
+  if (t.sync) {
+    t.done = true;
+    t.error = EPIPE;
+    wake_sync();
+    return;
+  }
+  const auto caller = t.caller, cookie = t.cookie;
+  trackers.erase(it);
+  reply_notice(caller, item_type::reply_dead, cookie);
+}
+
+int domain::sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd, peer_io& io) {
+  auto& d = *impl_;
+  auto it = d.trackers.find(ticket);
+  if (it == d.trackers.end()) return EBADSLT;
+  if (!it->second.done) return in_progress;
+  auto& t = it->second;
+  const int r = t.error;
+  if (!r) {
+    auto c = d.conns.find(t.caller);
+    const auto slice = c == d.conns.end() ? std::span<std::uint8_t>{} : c->second->p.slice(t.info.offset);
+    for (std::size_t i = 0; i < t.files.size(); ++i) {
+      const std::int32_t fd = io.install_fd(t.files[i]);
+      if (fd < 0) t.info.return_flags |= kdbus::recv::return_incomplete_fds;
+      if (t.file_slots[i] + 4 <= slice.size()) std::memcpy(slice.data() + t.file_slots[i], &fd, 4);
     }
-    if (pids_item) {
-      pids_item->as(c->creds.pids);
-      c->faked = true;
+    kdbus::store(cmd, offsetof(kdbus::cmd_send, reply), t.info);
+  }
+  d.trackers.erase(it);
+  return r;
+}
+
+void domain::sync_abort(std::uint64_t ticket, int error) {
+  auto& d = *impl_;
+  auto it = d.trackers.find(ticket);
+  if (it == d.trackers.end() || it->second.done) return;
+  if (auto c = d.conns.find(it->second.caller); c != d.conns.end() && c->second->replies_pending)
+    c->second->replies_pending--;
+  it->second.done = true;
+  it->second.error = error;
+}
+
+std::optional<int> domain::sync_cancel_fd(std::uint64_t ticket) const {
+  auto it = impl_->trackers.find(ticket);
+  return it == impl_->trackers.end() ? std::nullopt : it->second.cancel_fd;
+}
+
+std::uint64_t domain::expire(std::uint64_t now) {
+  auto& d = *impl_;
+  for (auto it = d.trackers.begin(); it != d.trackers.end();) {
+    auto& t = it->second;
+    if (t.done || t.deadline > now) {
+      ++it;
+      continue;
     }
-    if (!seclabel.empty()) {
-      c->creds.seclabel = std::string(seclabel);
-      c->faked = true;
+    if (auto c = d.conns.find(t.caller); c != d.conns.end() && c->second->replies_pending)
+      c->second->replies_pending--;
+    if (t.sync) {
+      t.done = true;
+      t.error = ETIMEDOUT;
+      ++it;
+      continue;
     }
-    if (c->faked) {
-      // Faked credentials replace the process metadata entirely (§2.7).
-      credentials f;
-      f.ids = c->creds.ids;
-      f.pids = c->creds.pids;
-      f.seclabel = c->creds.seclabel;
-      if (!creds_item) f.ids = kdbus::creds{~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
-      f.privileged = c->creds.privileged;
-      c->creds = f;
+    const auto caller = t.caller, cookie = t.cookie;
+    it = d.trackers.erase(it);
+    d.reply_notice(caller, item_type::reply_timeout, cookie);
+  }
+  return next_deadline();
+}
+
+std::uint64_t domain::next_deadline() const {
+  std::uint64_t next = UINT64_MAX;
+  for (const auto& [k, t] : impl_->trackers)
+    if (!t.done) next = std::min(next, t.deadline);
+  return next;
+}
+
+using kdbus::item_type;
+
+std::uint64_t domain::impl::name_flags_of(const bus_connection* c, const name_entry& e) const {
+  if (e.activator == c && (e.queue.empty())) return kdbus::name_flags::activator | kdbus::name_flags::primary;
+  if (e.activator == c) return kdbus::name_flags::activator | kdbus::name_flags::in_queue;
+  bool first = true;
+  for (const auto& o : e.queue) {
+    if (o.conn == c) return o.flags | (first ? kdbus::name_flags::primary : kdbus::name_flags::in_queue);
+    first = false;
+  }
+  return 0;
+}
+
+void domain::impl::name_notify_change(bus* b, std::string_view name, bus_connection* old_c, std::uint64_t old_f,
+                                      bus_connection* new_c, std::uint64_t new_f) {
+  if (!old_c && new_c)
+    notify(b, item_type::name_add, 0, 0, new_c->id, new_f, name);
+  else if (old_c && !new_c)
+    notify(b, item_type::name_remove, old_c->id, old_f, 0, 0, name);
+  else if (old_c && new_c)
+    notify(b, item_type::name_change, old_c->id, old_f, new_c->id, new_f, name);
+}
+
+// Moves messages addressed to `name` from `from`'s queue to `to`'s (activator hand-over).
+void domain::impl::move_name_messages(bus_connection* from, bus_connection* to, std::string_view name) {
+  if (!from || !to || from == to) return;
+  for (auto it = from->queue.begin(); it != from->queue.end();) {
+    if (it->dst_name != name) {
+      ++it;
+      continue;
     }
-    c->description = std::string(description);
-    if (opt.map_pool) {
-      c->pool_memory = opt.map_pool(hid, hc.pool_size);
-      if (c->pool_memory.size() < hc.pool_size) return ENOMEM;
+    auto s = from->p.slice(it->slice);
+    std::vector<std::uint8_t> bytes(s.begin(), s.end());
+    queue_entry e = *it;
+    // A call moves with its reply tracker: the new owner is the one expected to reply.
+    if (e.expect_reply)
+      if (auto t = find_tracker(e.src_id, from->id, e.cookie); t != trackers.end()) t->second.replier = to->id;
+    unaccount(from, *it);
+    from->p.release_kernel(it->slice);
+    it = from->queue.erase(it);
+    if (enqueue(to, bytes, std::move(e), true)) to->lost++;
+  }
+  wake(from);
+  wake(to);
+}
+
+// Removes `c` from `name`'s queue; a new primary takes over. Returns whether it was there.
+bool domain::impl::name_drop(bus* b, name_map::iterator it, bus_connection* c) {
+  name_entry& e = it->second;
+  const std::string name = it->first;
+  auto pos = std::find_if(e.queue.begin(), e.queue.end(), [&](const name_owner& o) { return o.conn == c; });
+  if (pos == e.queue.end()) return false;
+  const bool was_primary = pos == e.queue.begin();
+  const std::uint64_t old_flags = name_flags_of(c, e);
+  e.queue.erase(pos);
+  c->names--;
+  if (was_primary) {
+    bus_connection* next = e.primary();
+    const std::uint64_t nf = next ? name_flags_of(next, e) : 0;
+    if (next && next == e.activator) move_name_messages(c, next, name);
+    if (!next) b->names.erase(it);
+    name_notify_change(b, name, c, old_flags, next, nf);
+  }
+  return true;
+}
+
+int domain::impl::name_acquire(bus_connection* c, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {{item_type::name, false, true}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), kdbus::name_flags::acquire_allowed, rules, p);
+      r || p.negotiate)
+    return r;
+  std::string_view name;
+  p.items[0].as_string(name);
+  if (!kdbus::is_valid_well_known_name(name)) return EINVAL;
+  if (!c->ordinary()) return EOPNOTSUPP;
+  const auto own = static_cast<int>(kdbus::policy_access_kind::own);
+  if (c->ep->custom && c->ep->policy.query(c->creds, name) < own) return EPERM;
+  if (!c->owner && c->b->policy.query(c->creds, name) < own) return EPERM;
+  std::uint64_t ret = 0;
+  auto it = c->b->names.find(name);
+  const bool free = it == c->b->names.end() || it->second.queue.empty();
+  const int r = free ? acquire_free_name(c, name, p.flags, ret) : acquire_taken_name(c, it->second, name, p.flags, ret);
+  if (r) return r;
+  kdbus::store(cmd, offsetof(kdbus::cmd, return_flags), ret);
+  return 0;
+}
+
+// Nobody owns the name (an activator may hold it): `c` becomes its owner, and what was sent
+// to the activator for it moves to `c`.
+int domain::impl::acquire_free_name(bus_connection* c, std::string_view name, std::uint64_t flags,
+                                    std::uint64_t& ret) {
+  if (c->names >= kdbus::conn_max_names) return E2BIG;
+  const std::uint64_t stored = flags & (kdbus::name_flags::queue | kdbus::name_flags::allow_replacement);
+  bus* b = c->b;
+  auto [e, fresh] = b->names.try_emplace(std::string(name));
+  bus_connection* act = e->second.activator;
+  const std::uint64_t act_flags = act ? name_flags_of(act, e->second) : 0;
+  e->second.queue.push_back({c, stored});
+  c->names++;
+  ret = kdbus::name_flags::acquired | kdbus::name_flags::primary;
+  if (act) move_name_messages(act, c, name);
+  name_notify_change(b, name, act, act_flags, c, name_flags_of(c, e->second));
+  return 0;
+}
+
+// Someone owns the name: `c` already does, replaces an owner that allows it, queues, leaves
+// the queue (asking again without QUEUE), or gets EEXIST.
+int domain::impl::acquire_taken_name(bus_connection* c, name_entry& e, std::string_view name, std::uint64_t flags,
+                                     std::uint64_t& ret) {
+  const std::uint64_t stored = flags & (kdbus::name_flags::queue | kdbus::name_flags::allow_replacement);
+  auto pos = std::find_if(e.queue.begin(), e.queue.end(), [&](const name_owner& o) { return o.conn == c; });
+  name_owner& head = e.queue.front();
+  if (head.conn == c) {
+    head.flags = stored;
+    ret = kdbus::name_flags::primary;
+  } else if ((head.flags & kdbus::name_flags::allow_replacement) && (flags & kdbus::name_flags::replace_existing)) {
+    if (pos == e.queue.end() && c->names >= kdbus::conn_max_names) return E2BIG;
+    bus_connection* old = head.conn;
+    const std::uint64_t old_flags = name_flags_of(old, e);
+    const bool old_stays = head.flags & kdbus::name_flags::queue;
+    if (pos != e.queue.end()) e.queue.erase(pos);
+    else c->names++;
+    if (!old_stays) {
+      e.queue.pop_front();
+      old->names--;
+    }
+    e.queue.push_front({c, stored});
+    ret = kdbus::name_flags::acquired | kdbus::name_flags::primary;
+    name_notify_change(c->b, name, old, old_flags, c, name_flags_of(c, e));
+  } else if (flags & kdbus::name_flags::queue) {
+    if (pos == e.queue.end()) {
+      if (c->names >= kdbus::conn_max_names) return E2BIG;
+      e.queue.push_back({c, stored});
+      c->names++;
+      ret = kdbus::name_flags::acquired | kdbus::name_flags::in_queue;
     } else {
-      c->own_memory.assign(static_cast<std::size_t>(hc.pool_size), 0);
-      c->pool_memory = c->own_memory;
+      pos->flags = stored;
+      ret = kdbus::name_flags::in_queue;
     }
-    c->p = pool(c->pool_memory);
-    // The HELLO result: one BLOOM_PARAMETER item.
-    std::vector<std::uint8_t> items;
-    kdbus::item_writer{items}.add_struct(item_type::bloom_parameter, h.b->bloom);
-    std::uint64_t off = 0;
-    if (const int r = pool_result(c.get(), items, off); r) {
-      if (opt.release_pool) opt.release_pool(hid, c->pool_memory);
-      return r;
-    }
-    next_id++;
-    hc.bus_flags = h.b->flags;
-    hc.id = c->id;
-    hc.offset = off;
-    hc.items_size = items.size();
-    std::memcpy(hc.id128, h.b->id128.data(), 16);
-    hc.return_flags = 0;
-    kdbus::store(cmd, 0, hc);
-    user_conns[user]++;
-    bus_connection* raw = c.get();
-    h.conn = std::move(c);
-    h.kind = handle_kind::connection;
-    h.b->connections.emplace(raw->id, raw);
-    conns.emplace(raw->id, raw);
-    if (holder) install_policy(h.b->policy, raw, pol);
-    if (activator) {
-      install_policy(h.b->policy, raw, pol);
-      raw->special_name = std::string(name);
-      auto [it, fresh] = h.b->names.try_emplace(std::string(name));
-      it->second.activator = raw;
-      if (it->second.queue.empty())
-        notify(h.b, item_type::name_add, 0, 0, raw->id, kdbus::name_flags::activator | kdbus::name_flags::primary,
-               name);
-    }
-    if (!monitor) notify(h.b, item_type::id_add, 0, 0, raw->id, raw->flags, {});
-    return 0;
+  } else if (pos != e.queue.end()) {
+    e.queue.erase(pos);
+    c->names--;
+    ret = 0;
+  } else {
+    return EEXIST;
   }
+  return 0;
+}
 
-  int update(bus_connection* c, std::span<std::uint8_t> cmd) {
-    static constexpr item_rule rules[] = {{item_type::attach_flags_send, false, false},
-                                          {item_type::attach_flags_recv, false, false},
-                                          {item_type::name, true, false},
-                                          {item_type::policy_access, true, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
-    std::optional<std::uint64_t> send, recv;
-    bool policy = false;
-    for (const auto& it : p.items) {
-      std::uint64_t v = 0;
-      if (it.kind() == item_type::attach_flags_send) {
-        it.as_u64(v);
-        if (check_attach(v)) return EINVAL;
-        send = v;
-      } else if (it.kind() == item_type::attach_flags_recv) {
-        it.as_u64(v);
-        if (check_attach(v)) return EINVAL;
-        recv = v;
+int domain::impl::name_release(bus_connection* c, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {{item_type::name, false, true}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
+  std::string_view name;
+  p.items[0].as_string(name);
+  if (!c->ordinary()) return EOPNOTSUPP;
+  auto it = c->b->names.find(name);
+  if (it == c->b->names.end()) return ESRCH;
+  if (!name_drop(c->b, it, c)) return EADDRINUSE;
+  return 0;
+}
+
+using kdbus::item_type;
+
+// A bus or endpoint name starts with the maker's euid and a dash.
+int domain::impl::check_make_name(std::string_view name, const credentials& who) {
+  if (const int r = kdbus::check_sysname(name); r) return r;
+  const std::string prefix = std::to_string(who.ids.euid) + "-";
+  if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return EINVAL;
+  return 0;
+}
+
+bool domain::impl::is_owner(const bus* b, const credentials& who) const {
+  return who.privileged || who.ids.euid == b->creator.ids.euid;
+}
+
+int domain::impl::bus_make(handle& h, std::span<std::uint8_t> cmd, const credentials& who) {
+  static constexpr item_rule rules[] = {{item_type::make_name, false, true},
+                                        {item_type::bloom_parameter, false, true},
+                                        {item_type::attach_flags_send, false, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), kdbus::make::allowed, rules, p); r || p.negotiate) return r;
+  std::string_view name;
+  kdbus::bloom_parameter bloom{};
+  std::uint64_t attach = 0;
+  for (const auto& it : p.items) {
+    if (it.kind() == item_type::make_name) it.as_string(name);
+    if (it.kind() == item_type::bloom_parameter) it.as(bloom);
+    if (it.kind() == item_type::attach_flags_send) it.as_u64(attach);
+  }
+  if (const int r = check_make_name(name, who); r) return r;
+  if (bloom.size < kdbus::bus_bloom_min_size || bloom.size > kdbus::bus_bloom_max_size || bloom.size % 8 ||
+      bloom.n_hash < 1)
+    return EINVAL;
+  if (const int r = check_attach(attach); r) return r;
+  if (buses.count(name)) return EEXIST;
+  if (user_buses[who.ids.euid] >= kdbus::user_max_buses) return EMFILE;
+  auto b = std::make_unique<bus>();
+  b->id = next_id++;
+  b->name = std::string(name);
+  b->flags = p.flags;
+  b->bloom = bloom;
+  b->attach_send = attach;
+  b->creator = who;
+  for (auto& x : b->id128) x = static_cast<std::uint8_t>(rng());
+  b->id128[6] = static_cast<std::uint8_t>((b->id128[6] & 0x0f) | 0x40);  // UUID v4
+  b->id128[8] = static_cast<std::uint8_t>((b->id128[8] & 0x3f) | 0x80);
+  auto ep = std::make_unique<endpoint>();
+  ep->b = b.get();
+  ep->name = "bus";
+  ep->uid = who.ids.euid;
+  ep->gid = who.ids.egid;
+  b->endpoints.emplace("bus", std::move(ep));
+  user_buses[who.ids.euid]++;
+  h.kind = handle_kind::bus_owner;
+  h.b = b.get();
+  buses.emplace(b->name, std::move(b));
+  return 0;
+}
+
+// Every handle on the bus goes dead; its connections disconnect first.
+void domain::impl::destroy_bus(bus* b) {
+  for (auto& [id, hh] : handles) {
+    if (hh.b != b) continue;
+    if (hh.conn && !hh.byebye) disconnect(hh);
+    hh.kind = handle_kind::dead;
+    wakeups.insert(id);
+  }
+  for (auto& [id, hh] : handles)
+    if (hh.b == b) {
+      hh.b = nullptr;
+      hh.ep = nullptr;
+    }
+  if (auto u = user_buses.find(b->creator.ids.euid); u != user_buses.end() && --u->second == 0) user_buses.erase(u);
+  buses.erase(b->name);
+}
+
+using kdbus::item_type;
+
+int domain::impl::endpoint_make(handle& h, std::span<std::uint8_t> cmd, const credentials& who) {
+  static constexpr item_rule rules[] = {{item_type::make_name, false, true}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), kdbus::make::allowed, rules, p); r || p.negotiate) return r;
+  if (h.ep->custom) return EBADFD;
+  if (!is_owner(h.b, h.opener)) return EPERM;
+  std::string_view name;
+  p.items[0].as_string(name);
+  if (const int r = check_make_name(name, who); r) return r;
+  if (h.b->endpoints.count(name)) return EEXIST;
+  auto ep = std::make_unique<endpoint>();
+  ep->b = h.b;
+  ep->name = std::string(name);
+  ep->custom = true;
+  ep->uid = who.ids.euid;
+  ep->gid = who.ids.egid;
+  h.ep = ep.get();
+  h.b->endpoints.emplace(ep->name, std::move(ep));
+  h.kind = handle_kind::endpoint_owner;
+  return 0;
+}
+
+int domain::impl::endpoint_update(handle& h, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {{item_type::name, true, false}, {item_type::policy_access, true, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
+  policy_list add;
+  if (const int r = collect_policy(p.items, false, add); r) return r;
+  h.ep->policy.entries.clear();
+  for (const auto& [name, list] : add) h.ep->policy.entries[name] = policy_db::entry{list, h.ep};
+  // What the connections may see changed.
+  for (auto& [id, c] : h.b->connections) wake(c);
+  return 0;
+}
+
+// The endpoint owner's handle closed: every other handle on the endpoint goes dead.
+void domain::impl::close_endpoint(handle& h) {
+  endpoint* ep = h.ep;
+  bus* b = h.b;
+  for (auto& [hid, other] : handles) {
+    if (other.ep != ep || &other == &h) continue;
+    if (other.conn) disconnect(other);
+    other.kind = handle_kind::dead;
+    wakeups.insert(hid);
+  }
+  for (auto& [hid, other] : handles)
+    if (other.ep == ep) other.ep = nullptr;
+  b->endpoints.erase(ep->name);
+}
+
+using kdbus::item_type;
+
+int domain::impl::byebye(handle& h, std::span<std::uint8_t> cmd) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), 0, {}, p); r || p.negotiate) return r;
+  if (!h.conn->ordinary()) return EOPNOTSUPP;
+  if (!h.conn->queue.empty()) return EBUSY;
+  disconnect(h);
+  return 0;
+}
+
+void domain::impl::disconnect(handle& h) {
+  bus_connection* c = h.conn.get();
+  if (!c || h.byebye) return;
+  h.byebye = true;
+  bus* b = c->b;
+  drop_names(c);
+  b->policy.remove_owner(c);
+  end_calls(c);
+  b->connections.erase(c->id);
+  conns.erase(c->id);
+  if (auto u = user_conns.find(c->user); u != user_conns.end() && --u->second == 0) user_conns.erase(u);
+  if (!c->monitor()) notify(b, item_type::id_remove, c->id, c->flags, 0, 0, {});
+  if (opt.release_pool && !c->pool_memory.empty()) opt.release_pool(h.conn->handle, c->pool_memory);
+  c->pool_memory = {};
+  c->own_memory.clear();
+  c->p = pool();
+  wake(c);
+}
+
+// Every name `c` owns or queues for, and the one it activates, first (NAME_CHANGE / NAME_REMOVE).
+void domain::impl::drop_names(bus_connection* c) {
+  bus* b = c->b;
+  for (auto it = b->names.begin(); it != b->names.end();) {
+    const std::string key = it->first;
+    name_drop(b, it, c);
+    auto again = b->names.find(key);
+    if (again != b->names.end() && again->second.activator == c) {
+      name_entry& e = again->second;
+      const bool primary = e.queue.empty();
+      e.activator = nullptr;
+      if (primary) {
+        b->names.erase(again);
+        notify(b, item_type::name_remove, c->id, kdbus::name_flags::activator | kdbus::name_flags::primary, 0, 0,
+               key);
+      }
+    }
+    it = b->names.upper_bound(key);
+  }
+}
+
+// Calls waiting in `c`'s queue die (REPLY_DEAD); its own pending calls end.
+void domain::impl::end_calls(bus_connection* c) {
+  for (auto& e : c->queue) {
+    if (e.expect_reply)
+      if (auto t = find_tracker(e.src_id, c->id, e.cookie); t != trackers.end()) tracker_dead(t);
+  }
+  c->queue.clear();
+  for (auto it = trackers.begin(); it != trackers.end();) {
+    auto& t = it->second;
+    if (t.done) {
+      ++it;
+      continue;
+    }
+    if (t.replier == c->id) {
+      auto cur = it++;
+      tracker_dead(cur);
+      continue;
+    }
+    if (t.caller == c->id) {
+      if (t.sync) {
+        t.done = true;
+        t.error = ECONNRESET;
+        wake_sync();
+        ++it;
       } else {
-        policy = true;
+        it = trackers.erase(it);
       }
+      continue;
     }
-    std::map<std::string, std::vector<access_entry>> pol;
-    if (policy) {
-      if (!c->policy_holder() && !c->activator()) return EOPNOTSUPP;
-      if (const int r = collect_policy(p.items, c->policy_holder(), pol); r) return r;
-      if (const int r = install_policy(c->b->policy, c, pol); r) return r;
-    }
-    if (send) c->attach_send = *send;
-    if (recv) c->attach_recv = *recv;
-    return 0;
+    ++it;
   }
+}
 
-  int byebye(handle& h, std::span<std::uint8_t> cmd) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), 0, {}, p); r || p.negotiate) return r;
-    if (!h.conn->ordinary()) return EOPNOTSUPP;
-    if (!h.conn->queue.empty()) return EBUSY;
-    disconnect(h);
-    return 0;
-  }
+using kdbus::item_type;
 
-  int free_cmd(bus_connection* c, std::span<std::uint8_t> cmd) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_free), 0, {}, p); r || p.negotiate) return r;
-    kdbus::cmd_free f{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, f);
-    return c->p.release_user(f.offset);
-  }
-
-  int conn_info(bus_connection* c, std::span<std::uint8_t> cmd) {
-    static constexpr item_rule rules[] = {{item_type::name, false, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_info), 0, rules, p); r || p.negotiate) return r;
-    kdbus::cmd_info ci{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, ci);
-    if (check_attach(ci.attach_flags)) return EINVAL;
-    bus_connection* target = nullptr;
-    if (!p.items.empty()) {
-      std::string_view name;
-      p.items[0].as_string(name);
-      if (!kdbus::is_valid_well_known_name(name)) return EINVAL;
-      auto it = c->b->names.find(name);
-      if (it == c->b->names.end() || it->second.queue.empty() || !can_see_name(c, name)) return ESRCH;
-      target = it->second.queue.front().conn;
-      if (ci.id && ci.id != target->id) return ESRCH;
+int domain::impl::update(bus_connection* c, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {{item_type::attach_flags_send, false, false},
+                                        {item_type::attach_flags_recv, false, false},
+                                        {item_type::name, true, false},
+                                        {item_type::policy_access, true, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
+  std::optional<std::uint64_t> send, recv;
+  bool policy = false;
+  for (const auto& it : p.items) {
+    std::uint64_t v = 0;
+    if (it.kind() == item_type::attach_flags_send) {
+      it.as_u64(v);
+      if (check_attach(v)) return EINVAL;
+      send = v;
+    } else if (it.kind() == item_type::attach_flags_recv) {
+      it.as_u64(v);
+      if (check_attach(v)) return EINVAL;
+      recv = v;
     } else {
-      target = conn_by_id(c->b, ci.id);
-      if (!target || target->monitor() || !can_see_conn(c, target)) return ENXIO;
+      policy = true;
     }
-    std::vector<std::uint8_t> out(sizeof(kdbus::info), 0);
-    emit_metadata(out, target, target->creds, granted(ci.attach_flags, target->attach_send), c->b->seqnum);
-    out.resize(kdbus::align8(out.size()));
-    const kdbus::info inf{out.size(), target->id, target->flags};
-    std::memcpy(out.data(), &inf, sizeof inf);
-    std::uint64_t off = 0;
-    if (const int r = pool_result(c, out, off); r) return r;
-    ci.offset = off;
-    ci.info_size = out.size();
-    kdbus::store(cmd, offsetof(kdbus::cmd_info, offset), ci.offset);
-    kdbus::store(cmd, offsetof(kdbus::cmd_info, info_size), ci.info_size);
-    return 0;
   }
-
-  int bus_creator_info(bus_connection* c, std::span<std::uint8_t> cmd) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_info), 0, {}, p); r || p.negotiate) return r;
-    kdbus::cmd_info ci{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, ci);
-    if (check_attach(ci.attach_flags)) return EINVAL;
-    std::vector<std::uint8_t> out(sizeof(kdbus::info), 0);
-    emit_metadata(out, nullptr, c->b->creator, ci.attach_flags & c->b->attach_send, c->b->seqnum);
-    kdbus::item_writer{out}.add_string(item_type::make_name, c->b->name);
-    out.resize(kdbus::align8(out.size()));
-    const kdbus::info inf{out.size(), c->b->id, c->b->flags};
-    std::memcpy(out.data(), &inf, sizeof inf);
-    std::uint64_t off = 0;
-    if (const int r = pool_result(c, out, off); r) return r;
-    kdbus::store(cmd, offsetof(kdbus::cmd_info, offset), off);
-    kdbus::store(cmd, offsetof(kdbus::cmd_info, info_size), static_cast<std::uint64_t>(out.size()));
-    return 0;
+  policy_list pol;
+  if (policy) {
+    if (!c->policy_holder() && !c->activator()) return EOPNOTSUPP;
+    if (const int r = collect_policy(p.items, c->policy_holder(), pol); r) return r;
+    if (const int r = install_policy(c->b->policy, c, pol); r) return r;
   }
+  if (send) c->attach_send = *send;
+  if (recv) c->attach_recv = *recv;
+  return 0;
+}
 
-  int list(bus_connection* c, std::span<std::uint8_t> cmd) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_list), kdbus::list::allowed, {}, p); r || p.negotiate) return r;
-    std::vector<std::uint8_t> out;
-    auto record = [&](const bus_connection* peer, const std::string* name, std::uint64_t nflags) {
-      const std::size_t at = kdbus::align8(out.size());
-      out.resize(at + sizeof(kdbus::info), 0);
-      if (name) {
-        std::vector<std::uint8_t> items;
-        kdbus::item_writer{items}.add_struct_string(item_type::owned_name, kdbus::name{nflags}, *name);
-        out.insert(out.end(), items.begin(), items.end());
-      }
-      const kdbus::info inf{out.size() - at, peer->id, peer->flags};
-      std::memcpy(out.data() + at, &inf, sizeof inf);
-      out.resize(kdbus::align8(out.size()));
-    };
-    for (const auto& [id, peer] : c->b->connections) {
-      if (peer->monitor() || !can_see_conn(c, peer)) continue;
-      bool named = false;
-      if (p.flags & (kdbus::list::names | kdbus::list::activators | kdbus::list::queued)) {
-        for (const auto& [name, e] : c->b->names) {
-          if (!can_see_name(c, name)) continue;
-          const std::uint64_t nf = name_flags_of(peer, e);
-          if (!nf) continue;
-          const bool is_act = nf & kdbus::name_flags::activator;
-          const bool queued = nf & kdbus::name_flags::in_queue;
-          bool want = false;
-          if (is_act) want = p.flags & kdbus::list::activators;
-          else if (queued) want = p.flags & kdbus::list::queued;
-          else want = p.flags & kdbus::list::names;
-          if (!want) continue;
-          record(peer, &name, nf);
-          named = true;
-        }
-      }
-      if (!named && (p.flags & kdbus::list::unique)) record(peer, nullptr, 0);
-    }
-    std::uint64_t off = c->p.size();
-    if (!out.empty())
-      if (const int r = pool_result(c, out, off); r) return r;
-    kdbus::store(cmd, offsetof(kdbus::cmd_list, offset), off);
-    kdbus::store(cmd, offsetof(kdbus::cmd_list, list_size), static_cast<std::uint64_t>(out.size()));
-    return 0;
-  }
+using kdbus::item_type;
 
-  int name_acquire(bus_connection* c, std::span<std::uint8_t> cmd, const credentials&) {
-    static constexpr item_rule rules[] = {{item_type::name, false, true}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), kdbus::name_flags::acquire_allowed, rules, p); r || p.negotiate)
-      return r;
+int domain::impl::conn_info(bus_connection* c, std::span<std::uint8_t> cmd) {
+  static constexpr item_rule rules[] = {{item_type::name, false, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_info), 0, rules, p); r || p.negotiate) return r;
+  kdbus::cmd_info ci{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, ci);
+  if (check_attach(ci.attach_flags)) return EINVAL;
+  bus_connection* target = nullptr;
+  if (!p.items.empty()) {
     std::string_view name;
     p.items[0].as_string(name);
     if (!kdbus::is_valid_well_known_name(name)) return EINVAL;
-    if (!c->ordinary()) return EOPNOTSUPP;
-    const auto own = static_cast<int>(kdbus::policy_access_kind::own);
-    if (c->ep->custom && c->ep->policy.query(c->creds, name) < own) return EPERM;
-    if (!c->owner && c->b->policy.query(c->creds, name) < own) return EPERM;
-    bus* b = c->b;
-    std::uint64_t ret = 0;
-    const std::uint64_t stored = p.flags & (kdbus::name_flags::queue | kdbus::name_flags::allow_replacement);
-    auto it = b->names.find(name);
-    if (it == b->names.end() || it->second.queue.empty()) {
-      if (c->names >= kdbus::conn_max_names) return E2BIG;
-      auto [e, fresh] = b->names.try_emplace(std::string(name));
-      bus_connection* act = e->second.activator;
-      const std::uint64_t act_flags = act ? name_flags_of(act, e->second) : 0;
-      e->second.queue.push_back({c, stored});
-      c->names++;
-      ret = kdbus::name_flags::acquired | kdbus::name_flags::primary;
-      if (act) move_name_messages(act, c, name);
-      name_notify_change(b, name, act, act_flags, c, name_flags_of(c, e->second));
-    } else {
-      name_entry& e = it->second;
-      auto pos = std::find_if(e.queue.begin(), e.queue.end(), [&](const name_owner& o) { return o.conn == c; });
-      name_owner& head = e.queue.front();
-      if (head.conn == c) {
-        head.flags = stored;
-        ret = kdbus::name_flags::primary;
-      } else if ((head.flags & kdbus::name_flags::allow_replacement) && (p.flags & kdbus::name_flags::replace_existing)) {
-        if (pos == e.queue.end() && c->names >= kdbus::conn_max_names) return E2BIG;
-        bus_connection* old = head.conn;
-        const std::uint64_t old_flags = name_flags_of(old, e);
-        const bool old_stays = head.flags & kdbus::name_flags::queue;
-        if (pos != e.queue.end()) e.queue.erase(pos);
-        else c->names++;
-        if (!old_stays) {
-          e.queue.pop_front();
-          old->names--;
-        }
-        e.queue.push_front({c, stored});
-        ret = kdbus::name_flags::acquired | kdbus::name_flags::primary;
-        name_notify_change(b, name, old, old_flags, c, name_flags_of(c, e));
-      } else if (p.flags & kdbus::name_flags::queue) {
-        if (pos == e.queue.end()) {
-          if (c->names >= kdbus::conn_max_names) return E2BIG;
-          e.queue.push_back({c, stored});
-          c->names++;
-          ret = kdbus::name_flags::acquired | kdbus::name_flags::in_queue;
-        } else {
-          pos->flags = stored;
-          ret = kdbus::name_flags::in_queue;
-        }
-      } else if (pos != e.queue.end()) {
-        e.queue.erase(pos);
-        c->names--;
-        ret = 0;
-      } else {
-        return EEXIST;
-      }
-    }
-    kdbus::store(cmd, offsetof(kdbus::cmd, return_flags), ret);
-    return 0;
-  }
-
-  int name_release(bus_connection* c, std::span<std::uint8_t> cmd) {
-    static constexpr item_rule rules[] = {{item_type::name, false, true}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd), 0, rules, p); r || p.negotiate) return r;
-    std::string_view name;
-    p.items[0].as_string(name);
-    if (!c->ordinary()) return EOPNOTSUPP;
     auto it = c->b->names.find(name);
-    if (it == c->b->names.end()) return ESRCH;
-    if (!name_drop(c->b, it, c)) return EADDRINUSE;
-    return 0;
+    if (it == c->b->names.end() || it->second.queue.empty() || !can_see_name(c, name)) return ESRCH;
+    target = it->second.queue.front().conn;
+    if (ci.id && ci.id != target->id) return ESRCH;
+  } else {
+    target = conn_by_id(c->b, ci.id);
+    if (!target || target->monitor() || !can_see_conn(c, target)) return ENXIO;
   }
+  std::vector<std::uint8_t> out(sizeof(kdbus::info), 0);
+  emit_metadata(out, target, target->creds, granted(ci.attach_flags, target->attach_send), c->b->seqnum);
+  out.resize(kdbus::align8(out.size()));
+  const kdbus::info inf{out.size(), target->id, target->flags};
+  std::memcpy(out.data(), &inf, sizeof inf);
+  std::uint64_t off = 0;
+  if (const int r = pool_result(c, out, off); r) return r;
+  ci.offset = off;
+  ci.info_size = out.size();
+  kdbus::store(cmd, offsetof(kdbus::cmd_info, offset), ci.offset);
+  kdbus::store(cmd, offsetof(kdbus::cmd_info, info_size), ci.info_size);
+  return 0;
+}
 
-  int match_add(bus_connection* c, std::span<std::uint8_t> cmd) {
-    static constexpr item_rule rules[] = {
-        {item_type::bloom_mask, true, false}, {item_type::name, true, false},
-        {item_type::id, true, false},         {item_type::dst_id, true, false},
-        {item_type::name_add, true, false},   {item_type::name_remove, true, false},
-        {item_type::name_change, true, false}, {item_type::id_add, true, false},
-        {item_type::id_remove, true, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_match), kdbus::match::allowed, rules, p); r || p.negotiate)
-      return r;
-    if (!c->ordinary()) return EOPNOTSUPP;
-    kdbus::cmd_match m{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, m);
-    match_entry entry;
-    entry.cookie = m.cookie;
-    for (const auto& it : p.items) {
-      broker_match_rule r;
-      r.type = it.kind();
-      switch (it.kind()) {
-        case item_type::bloom_mask: {
-          const std::uint64_t bs = c->b->bloom.size;
-          if (it.payload.empty() || it.payload.size() % bs) return EDOM;
-          r.mask.resize(it.payload.size() / 8);
-          std::memcpy(r.mask.data(), it.payload.data(), it.payload.size());
-          break;
-        }
-        case item_type::name: {
-          std::string_view n;
-          it.as_string(n);
-          if (!kdbus::is_valid_well_known_name(n)) return EINVAL;
-          r.name = std::string(n);
-          break;
-        }
-        case item_type::id:
-        case item_type::dst_id: it.as_u64(r.id); break;
-        case item_type::id_add:
-        case item_type::id_remove: {
-          kdbus::notify_id_change ic{};
-          it.as(ic);
-          r.id = ic.id;
-          break;
-        }
-        default: {  // NAME_ADD / NAME_REMOVE / NAME_CHANGE
-          kdbus::notify_name_change nc{};
-          kdbus::load(it.payload, 0, nc);
-          r.old_id = nc.old_id.id;
-          r.new_id = nc.new_id.id;
-          if (it.payload.size() > sizeof nc) {
-            auto rest = it.payload.subspan(sizeof nc);
-            const auto* s = reinterpret_cast<const char*>(rest.data());
-            r.name = std::string(s, strnlen(s, rest.size()));
-            r.has_name = true;
-          }
-          break;
-        }
-      }
-      entry.rules.push_back(std::move(r));
-    }
-    std::size_t replaced = 0;
-    if (m.flags & kdbus::match::replace)
-      replaced = static_cast<std::size_t>(
-          std::count_if(c->matches.begin(), c->matches.end(), [&](const match_entry& e) { return e.cookie == m.cookie; }));
-    if (c->matches.size() - replaced >= kdbus::match_max) return EMFILE;
-    if (m.flags & kdbus::match::replace)
-      std::erase_if(c->matches, [&](const match_entry& e) { return e.cookie == m.cookie; });
-    c->matches.push_back(std::move(entry));
-    return 0;
+int domain::impl::bus_creator_info(bus_connection* c, std::span<std::uint8_t> cmd) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_info), 0, {}, p); r || p.negotiate) return r;
+  kdbus::cmd_info ci{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, ci);
+  if (check_attach(ci.attach_flags)) return EINVAL;
+  std::vector<std::uint8_t> out(sizeof(kdbus::info), 0);
+  emit_metadata(out, nullptr, c->b->creator, ci.attach_flags & c->b->attach_send, c->b->seqnum);
+  kdbus::item_writer{out}.add_string(item_type::make_name, c->b->name);
+  out.resize(kdbus::align8(out.size()));
+  const kdbus::info inf{out.size(), c->b->id, c->b->flags};
+  std::memcpy(out.data(), &inf, sizeof inf);
+  std::uint64_t off = 0;
+  if (const int r = pool_result(c, out, off); r) return r;
+  kdbus::store(cmd, offsetof(kdbus::cmd_info, offset), off);
+  kdbus::store(cmd, offsetof(kdbus::cmd_info, info_size), static_cast<std::uint64_t>(out.size()));
+  return 0;
+}
+
+namespace {
+
+// One LIST record: a kdbus_info, with the name it owns, queues for or activates.
+void list_record(std::vector<std::uint8_t>& out, const bus_connection* peer, const std::string* name,
+                 std::uint64_t nflags) {
+  const std::size_t at = kdbus::align8(out.size());
+  out.resize(at + sizeof(kdbus::info), 0);
+  if (name) {
+    std::vector<std::uint8_t> items;
+    kdbus::item_writer{items}.add_struct_string(item_type::owned_name, kdbus::name{nflags}, *name);
+    out.insert(out.end(), items.begin(), items.end());
   }
+  const kdbus::info inf{out.size() - at, peer->id, peer->flags};
+  std::memcpy(out.data() + at, &inf, sizeof inf);
+  out.resize(kdbus::align8(out.size()));
+}
 
-  int match_remove(bus_connection* c, std::span<std::uint8_t> cmd) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_match), 0, {}, p); r || p.negotiate) return r;
-    if (!c->ordinary()) return EOPNOTSUPP;
-    kdbus::cmd_match m{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, m);
-    if (!std::erase_if(c->matches, [&](const match_entry& e) { return e.cookie == m.cookie; })) return EBADSLT;
-    return 0;
+// Whether LIST with `flags` wants a name held with `nflags`.
+bool list_wants(std::uint64_t flags, std::uint64_t nflags) {
+  if (nflags & kdbus::name_flags::activator) return flags & kdbus::list::activators;
+  if (nflags & kdbus::name_flags::in_queue) return flags & kdbus::list::queued;
+  return flags & kdbus::list::names;
+}
+
+}  // namespace
+
+int domain::impl::list(bus_connection* c, std::span<std::uint8_t> cmd) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_list), kdbus::list::allowed, {}, p); r || p.negotiate)
+    return r;
+  std::vector<std::uint8_t> out;
+  for (const auto& [id, peer] : c->b->connections) {
+    if (peer->monitor() || !can_see_conn(c, peer)) continue;
+    bool named = false;
+    if (p.flags & (kdbus::list::names | kdbus::list::activators | kdbus::list::queued)) {
+      for (const auto& [name, e] : c->b->names) {
+        if (!can_see_name(c, name)) continue;
+        const std::uint64_t nf = name_flags_of(peer, e);
+        if (!nf || !list_wants(p.flags, nf)) continue;
+        list_record(out, peer, &name, nf);
+        named = true;
+      }
+    }
+    if (!named && (p.flags & kdbus::list::unique)) list_record(out, peer, nullptr, 0);
   }
+  std::uint64_t off = c->p.size();
+  if (!out.empty())
+    if (const int r = pool_result(c, out, off); r) return r;
+  kdbus::store(cmd, offsetof(kdbus::cmd_list, offset), off);
+  kdbus::store(cmd, offsetof(kdbus::cmd_list, list_size), static_cast<std::uint64_t>(out.size()));
+  return 0;
+}
 
-  // ------------------------------------------------------------------ SEND (§2.5)
-
-  struct staged_vec {
-    bool data = false;
-    std::uint64_t size = 0;
-    std::size_t at = 0;  // in payload
-  };
-  struct staged_msg {
-    kdbus::msg head{};
-    std::vector<std::uint8_t> items;  // the sender's items, transformed (VEC -> OFF)
-    std::vector<std::size_t> off_items;  // positions of PAYLOAD_OFF items in `items`
-    std::vector<staged_vec> vecs;
-    std::vector<std::uint8_t> payload;  // the payload stream (§2.6 step 3)
-    std::vector<file_ref> files;        // FDS then memfds
-    std::vector<std::size_t> file_slots;  // positions in `items` of each file's int
-    std::size_t nfds = 0;
-    std::vector<std::uint64_t> bloom;
-    std::uint64_t generation = 0;
-    bool has_bloom = false;
-    std::string dst_name;
-  };
-
-  // The receiver's slice: header + items + metadata, then the payload at ALIGN8(msg.size).
-  std::vector<std::uint8_t> build_slice(const staged_msg& m, const bus_connection* sender, const credentials& who,
-                                        const bus_connection* to, std::vector<std::size_t>& slots) {
-    std::vector<std::uint8_t> out(sizeof(kdbus::msg) + m.items.size(), 0);
-    std::copy(m.items.begin(), m.items.end(), out.begin() + sizeof(kdbus::msg));
-    out.resize(kdbus::align8(out.size()));
-    emit_metadata(out, sender, who, granted(to->attach_recv, sender->attach_send), sender->b->seqnum);
-    kdbus::msg head = m.head;
-    head.size = out.size();
-    std::memcpy(out.data(), &head, sizeof head);
-    const std::size_t payload_at = kdbus::align8(out.size());
-    for (std::size_t i = 0; i < m.off_items.size(); ++i) {
-      const std::size_t pos = sizeof(kdbus::msg) + m.off_items[i] + kdbus::item_header_size;
-      kdbus::vec v{};
-      v.size = m.vecs[i].size;
-      v.offset = m.vecs[i].data ? payload_at + m.vecs[i].at : ~std::uint64_t{0};
-      std::memcpy(out.data() + pos, &v, sizeof v);
-    }
-    out.resize(payload_at, 0);
-    out.insert(out.end(), m.payload.begin(), m.payload.end());
-    out.resize(kdbus::align8(out.size()), 0);
-    slots.clear();
-    for (auto s : m.file_slots) slots.push_back(sizeof(kdbus::msg) + s);
-    return out;
+int domain::impl::recv(bus_connection* c, std::span<std::uint8_t> cmd, peer_io& io) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_recv), kdbus::recv::allowed, {}, p); r || p.negotiate)
+    return r;
+  if ((p.flags & kdbus::recv::drop) && (p.flags & kdbus::recv::use_priority)) return EINVAL;
+  if (c->policy_holder()) return EOPNOTSUPP;
+  kdbus::cmd_recv rc{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, rc);
+  std::uint64_t ret_flags = 0;
+  if (c->lost) {
+    kdbus::store(cmd, offsetof(kdbus::cmd_recv, dropped_msgs), c->lost);
+    ret_flags |= kdbus::recv::return_dropped_msgs;
+    c->lost = 0;
+    kdbus::store(cmd, offsetof(kdbus::cmd_recv, return_flags), ret_flags);
   }
-
-  int deliver(const staged_msg& m, bus_connection* sender, const credentials& who, bus_connection* to, bool accounted,
-              bool expect_reply) {
-    queue_entry e;
-    e.priority = m.head.priority;
-    e.src_id = sender->id;
-    e.cookie = m.head.cookie;
-    e.expect_reply = expect_reply;
-    e.quota_user = sender->user;
-    e.dst_name = m.dst_name;
-    auto bytes = build_slice(m, sender, who, to, e.file_slots);
-    // Files are passed only to receivers that accept them; memfds always.
-    const bool accept = to->flags & kdbus::hello::accept_fd;
-    for (std::size_t i = 0; i < m.files.size(); ++i) {
-      if (i < m.nfds && !accept) continue;
-      e.files.push_back(m.files[i]);
-    }
-    if (!accept && m.nfds) e.file_slots.erase(e.file_slots.begin(), e.file_slots.begin() + static_cast<std::ptrdiff_t>(m.nfds));
-    // Until RECV installs them, fds read -1.
-    for (auto s : e.file_slots) {
-      const std::int32_t minus1 = -1;
-      if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
-    }
-    if (m.nfds && !accept) {
-      for (std::size_t i = 0; i < m.nfds; ++i) {
-        const std::int32_t minus1 = -1;
-        const std::size_t s = sizeof(kdbus::msg) + m.file_slots[i];
-        if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
-      }
-    }
-    return enqueue(to, bytes, std::move(e), accounted);
+  if (c->queue.empty()) return EAGAIN;
+  auto pick = c->queue.begin();
+  if (p.flags & kdbus::recv::use_priority) {
+    for (auto it = c->queue.begin(); it != c->queue.end(); ++it)
+      if (it->priority < pick->priority) pick = it;
+    if (pick->priority > rc.priority) return EAGAIN;
   }
-
-  void copy_to_monitors(const staged_msg& m, bus_connection* sender, const credentials& who) {
-    for (auto& [id, mon] : sender->b->connections) {
-      if (!mon->monitor()) continue;
-      staged_msg copy = m;
-      copy.nfds = 0;
-      if (deliver(copy, sender, who, mon, true, false)) {
-        mon->lost++;
-        wake(mon);
-      }
-    }
-  }
-
-  int send(bus_connection* c, std::span<std::uint8_t> cmd, const credentials& who, peer_io& io, std::uint64_t* ticket) {
-    static constexpr item_rule rules[] = {{item_type::cancel_fd, false, false}};
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_send), kdbus::send::allowed, rules, p); r) return r;
-    kdbus::cmd_send sc{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, sc);
-    std::optional<int> cancel_fd;
-    for (const auto& it : p.items)
-      if (it.kind() == item_type::cancel_fd) {
-        std::int32_t fd = -1;
-        kdbus::load(it.payload, 0, fd);
-        cancel_fd = fd;
-      }
-    // The message, from the caller's memory.
-    if (sc.msg_address % 8) return EFAULT;
-    kdbus::msg head{};
-    if (io.read_user(sc.msg_address, &head, sizeof head)) return EFAULT;
-    if (head.size < sizeof(kdbus::msg)) return EINVAL;
-    if (head.size > kdbus::cmd_max_size) return EMSGSIZE;
-    std::vector<std::uint8_t> raw(static_cast<std::size_t>(head.size));
-    if (io.read_user(sc.msg_address, raw.data(), raw.size())) return EFAULT;
-    std::memcpy(&head, raw.data(), sizeof head);
-    if (head.size != raw.size()) return EINVAL;
-    if (head.flags & kdbus::flag_negotiate) {
-      if (!p.negotiate) return EINVAL;
-      return 0;  // the message's flags are not written back through the caller's memory
-    }
-    if (p.negotiate) return 0;
-    if (head.flags & ~kdbus::msg_flags::allowed) return EINVAL;
-
-    static constexpr item_rule msg_rules[] = {{item_type::payload_vec, true, false},
-                                              {item_type::payload_memfd, true, false},
-                                              {item_type::fds, true, false},
-                                              {item_type::bloom_filter, true, false},
-                                              {item_type::dst_name, true, false}};
-    std::vector<kdbus::item_ref> items;
-    std::size_t n_fds_items = 0, n_bloom = 0, n_dst = 0, n_memfd = 0;
-    std::uint64_t vec_total = 0;
-    const int wr = kdbus::for_each_item(std::span<const std::uint8_t>(raw).subspan(sizeof(kdbus::msg)),
-                                        [&](const kdbus::item_ref& it) {
-                                          bool known = false;
-                                          for (const auto& r : msg_rules) known = known || r.type == it.kind();
-                                          if (!known) return EINVAL;
-                                          if (it.kind() == item_type::bloom_filter && (it.payload.size() - 8) % 8)
-                                            return it.payload.size() < 8 ? EINVAL : EFAULT;
-                                          if (const int e = validate_item(it); e) return e;
-                                          switch (it.kind()) {
-                                            case item_type::fds: n_fds_items++; break;
-                                            case item_type::bloom_filter: n_bloom++; break;
-                                            case item_type::dst_name: n_dst++; break;
-                                            case item_type::payload_memfd: n_memfd++; break;
-                                            case item_type::payload_vec: {
-                                              kdbus::vec v{};
-                                              it.as(v);
-                                              vec_total += v.size;
-                                              if (vec_total > kdbus::msg_max_payload_vec_size) return EMSGSIZE;
-                                              break;
-                                            }
-                                            default: break;
-                                          }
-                                          if (n_fds_items > 1 || n_bloom > 1 || n_dst > 1) return EEXIST;
-                                          items.push_back(it);
-                                          return 0;
-                                        });
-    if (wr) return wr;
-    if (n_memfd > kdbus::msg_max_memfd_items) return E2BIG;
-
-    if (!c->ordinary()) return EOPNOTSUPP;
-    if (head.payload_type == kdbus::payload_kernel) return EINVAL;
-    if (head.src_id && head.src_id != c->id) return EINVAL;
-    const bool broadcast = head.dst_id == kdbus::dst_id_broadcast;
-    const bool is_signal = head.flags & kdbus::msg_flags::signal;
-    const bool expect = head.flags & kdbus::msg_flags::expect_reply;
-    const bool sync = sc.flags & kdbus::send::sync_reply;
-    if (broadcast && !is_signal) return EBADMSG;
-    if (broadcast && head.timeout_ns) return ENOTUNIQ;
-    if (expect && !head.timeout_ns) return EINVAL;
-    if (expect && is_signal) return ENOTUNIQ;
-    if (sync && !expect) return EINVAL;
-    const bool is_reply = !expect && head.cookie_reply;
-    if (is_reply && is_signal) return EINVAL;
-    if (is_signal != (n_bloom == 1)) return EBADMSG;
-
-    staged_msg m;
-    m.head = head;
-    m.head.src_id = c->id;
-    kdbus::item_writer em{m.items};
-    std::vector<kdbus::vec> vec_items;
-    for (const auto& it : items) {
-      switch (it.kind()) {
-        case item_type::bloom_filter: {
-          if (it.payload.size() - 8 != c->b->bloom.size) return EDOM;
-          kdbus::load(it.payload, 0, m.generation);
-          m.bloom.resize((it.payload.size() - 8) / 8);
-          std::memcpy(m.bloom.data(), it.payload.data() + 8, it.payload.size() - 8);
-          m.has_bloom = true;
-          em.add(item_type::bloom_filter, it.payload);
-          break;
-        }
-        case item_type::dst_name: {
-          std::string_view n;
-          it.as_string(n);
-          if (!kdbus::is_valid_well_known_name(n)) return EINVAL;
-          if (broadcast) return EBADMSG;
-          m.dst_name = std::string(n);
-          em.add_string(item_type::dst_name, n);
-          break;
-        }
-        case item_type::fds: {
-          const std::size_t n = it.payload.size() / 4;
-          if (broadcast && n) return ENOTUNIQ;
-          if (n > kdbus::conn_max_fds_per_user) return EMFILE;
-          m.nfds = n;
-          break;
-        }
-        default: break;
-      }
-    }
-    if (head.dst_id == kdbus::dst_id_name && m.dst_name.empty()) return EDESTADDRREQ;
-
-    // Resolve the destination before taking anything from the caller.
-    bus* b = c->b;
-    bus_connection* dst = nullptr;
-    std::uint64_t tracker_ticket = 0;
-    if (!broadcast) {
-      if (!m.dst_name.empty()) {
-        auto it = b->names.find(m.dst_name);
-        if (it == b->names.end() || !it->second.primary() || !can_see_name(c, m.dst_name)) return ESRCH;
-        dst = it->second.primary();
-        if (head.dst_id != kdbus::dst_id_name && head.dst_id != dst->id) return EREMCHG;
-        if (dst->activator() && (head.flags & kdbus::msg_flags::no_auto_start)) return EADDRNOTAVAIL;
-      } else {
-        dst = conn_by_id(b, head.dst_id);
-        if (!dst || !dst->ordinary() || !can_see_conn(c, dst)) return ENXIO;
-      }
-      if (m.nfds && !(dst->flags & kdbus::hello::accept_fd) && !is_signal) return ECOMM;
-      if (is_reply) {
-        auto t = find_tracker(dst->id, c->id, head.cookie_reply);
-        if (t == trackers.end()) return EBADSLT;
-        tracker_ticket = t->first;
-      } else if (!is_signal && !can_talk(c, dst)) {
-        return EPERM;
-      }
-      if (expect && c->replies_pending >= kdbus::conn_max_requests_pending) return EMLINK;
-    }
-
-    // Items in the receiver's form: files, vecs (payload copied from the caller's memory).
-    std::vector<file_ref> fds_files, memfd_files;
-    std::vector<std::size_t> memfd_slots;
-    for (const auto& it : items) {
-      switch (it.kind()) {
-        case item_type::fds: {
-          std::vector<std::int32_t> fds(it.payload.size() / 4);
-          std::memcpy(fds.data(), it.payload.data(), it.payload.size());
-          for (auto fd : fds) {
-            file_ref f;
-            if (const int r = io.take_fd(fd, f); r) return r;
-            fds_files.push_back(std::move(f));
-          }
-          m.items.resize(kdbus::align8(m.items.size()));
-          const std::size_t at = m.items.size();
-          em.add(item_type::fds, it.payload);
-          for (std::size_t i = 0; i < fds.size(); ++i) m.file_slots.push_back(at + kdbus::item_header_size + 4 * i);
-          break;
-        }
-        case item_type::payload_vec: {
-          kdbus::vec v{};
-          it.as(v);
-          staged_vec sv;
-          sv.size = v.size;
-          if (v.address) {
-            sv.data = true;
-            sv.at = m.payload.size();
-            const std::size_t old = m.payload.size();
-            m.payload.resize(old + static_cast<std::size_t>(v.size));
-            if (io.read_user(v.address, m.payload.data() + old, static_cast<std::size_t>(v.size))) return EFAULT;
-          } else {
-            m.payload.resize(m.payload.size() + static_cast<std::size_t>(v.size % 8), 0);
-          }
-          m.items.resize(kdbus::align8(m.items.size()));
-          m.off_items.push_back(m.items.size());
-          m.vecs.push_back(sv);
-          em.add_struct(item_type::payload_off, kdbus::vec{});
-          break;
-        }
-        case item_type::payload_memfd: {
-          kdbus::memfd mf{};
-          it.as(mf);
-          file_ref f;
-          if (const int r = io.take_memfd(mf.fd, mf.start, mf.size, f); r) return r;
-          memfd_files.push_back(std::move(f));
-          m.payload.resize(m.payload.size() + static_cast<std::size_t>(mf.size % 8), 0);
-          m.items.resize(kdbus::align8(m.items.size()));
-          const std::size_t at = m.items.size();
-          mf.fd = -1;
-          em.add_struct(item_type::payload_memfd, mf);
-          memfd_slots.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
-          break;
-        }
-        default: break;
-      }
-    }
-    m.files = std::move(fds_files);
-    m.files.insert(m.files.end(), memfd_files.begin(), memfd_files.end());
-    m.file_slots.insert(m.file_slots.end(), memfd_slots.begin(), memfd_slots.end());
-    b->seqnum++;
-
-    if (broadcast) {
-      copy_to_monitors(m, c, who);
-      match_subject s;
-      s.sender = c;
-      s.dst_id = head.dst_id;
-      s.bloom = m.bloom;
-      s.generation = m.generation;
-      for (auto& [id, to] : b->connections) {
-        if (!to->ordinary() || !matches(to, s) || !can_talk(to, c) || !can_see_conn(to, c)) continue;
-        if (deliver(m, c, who, to, true, false)) {
-          to->lost++;
-          wake(to);
-        }
-      }
-      return 0;
-    }
-
-    if (is_signal) {
-      copy_to_monitors(m, c, who);
-      match_subject s;
-      s.sender = c;
-      s.dst_id = head.dst_id;
-      s.bloom = m.bloom;
-      s.generation = m.generation;
-      if (matches(dst, s) && can_talk(dst, c))
-        if (deliver(m, c, who, dst, true, false)) {
-          dst->lost++;
-          wake(dst);
-        }
-      return 0;
-    }
-
-    if (is_reply) {
-      auto& t = trackers.at(tracker_ticket);
-      if (t.sync) {
-        // Straight into the waiting caller's pool, no queue (§2.5).
-        std::vector<std::size_t> slots;
-        auto bytes = build_slice(m, c, who, dst, slots);
-        std::uint64_t off = 0;
-        if (dst->p.alloc(bytes.size(), false, off)) {
-          t.done = true;
-          t.error = EREMOTEIO;
-        } else {
-          auto s = dst->p.slice(off);
-          std::memcpy(s.data(), bytes.data(), bytes.size());
-          const bool accept = dst->flags & kdbus::hello::accept_fd;
-          for (std::size_t i = 0; i < m.files.size() && i < slots.size(); ++i) {
-            const std::int32_t none = -1;
-            std::memcpy(s.data() + slots[i], &none, 4);
-            if (i >= m.nfds || accept) {
-              t.files.push_back(m.files[i]);
-              t.file_slots.push_back(slots[i]);
-            }
-          }
-          dst->p.publish(off);
-          dst->p.release_kernel(off);
-          t.done = true;
-          t.error = 0;
-          t.info = kdbus::msg_info{off, bytes.size(), 0};
-        }
-        if (dst->replies_pending) dst->replies_pending--;
-        wake_sync();
-        copy_to_monitors(m, c, who);
-        return 0;
-      }
-      if (const int r = deliver(m, c, who, dst, false, false); r) return r;
-      if (dst->replies_pending) dst->replies_pending--;
-      trackers.erase(tracker_ticket);
-      copy_to_monitors(m, c, who);
-      return 0;
-    }
-
-    if (const int r = deliver(m, c, who, dst, true, expect); r) return r;
-    copy_to_monitors(m, c, who);
-    if (expect) {
-      reply_tracker t;
-      t.caller = c->id;
-      t.replier = dst->id;
-      t.cookie = head.cookie;
-      t.deadline = head.timeout_ns;
-      t.sync = sync;
-      t.cancel_fd = cancel_fd;
-      const std::uint64_t tk = next_ticket++;
-      trackers.emplace(tk, t);
-      c->replies_pending++;
-      if (sync) {
-        if (ticket) *ticket = tk;
-        return in_progress;
-      }
-    }
-    return 0;
-  }
-
-  // ------------------------------------------------------------------ RECV (§2.6)
-
-  int recv(bus_connection* c, std::span<std::uint8_t> cmd, peer_io& io) {
-    parsed p;
-    if (const int r = parse(cmd, sizeof(kdbus::cmd_recv), kdbus::recv::allowed, {}, p); r || p.negotiate) return r;
-    if ((p.flags & kdbus::recv::drop) && (p.flags & kdbus::recv::use_priority)) return EINVAL;
-    if (c->policy_holder()) return EOPNOTSUPP;
-    kdbus::cmd_recv rc{};
-    kdbus::load(std::span<const std::uint8_t>(cmd), 0, rc);
-    std::uint64_t ret_flags = 0;
-    if (c->lost) {
-      kdbus::store(cmd, offsetof(kdbus::cmd_recv, dropped_msgs), c->lost);
-      ret_flags |= kdbus::recv::return_dropped_msgs;
-      c->lost = 0;
-      kdbus::store(cmd, offsetof(kdbus::cmd_recv, return_flags), ret_flags);
-    }
-    if (c->queue.empty()) return EAGAIN;
-    auto pick = c->queue.begin();
-    if (p.flags & kdbus::recv::use_priority) {
-      for (auto it = c->queue.begin(); it != c->queue.end(); ++it)
-        if (it->priority < pick->priority) pick = it;
-      if (pick->priority > rc.priority) return EAGAIN;
-    }
-    wake(c);
-    if (p.flags & kdbus::recv::peek) {
-      c->p.publish(pick->slice);
-      const kdbus::msg_info mi{pick->slice, pick->size, 0};
-      kdbus::store(cmd, offsetof(kdbus::cmd_recv, msg), mi);
-      return 0;
-    }
-    queue_entry e = std::move(*pick);
-    c->queue.erase(pick);
-    unaccount(c, e);
-    if (p.flags & kdbus::recv::drop) {
-      if (e.expect_reply)
-        if (auto t = find_tracker(e.src_id, c->id, e.cookie); t != trackers.end()) tracker_dead(t);
-      c->p.release_kernel(e.slice);
-      return 0;
-    }
-    std::uint64_t rflags = 0;
-    auto s = c->p.slice(e.slice);
-    for (std::size_t i = 0; i < e.files.size() && i < e.file_slots.size(); ++i) {
-      const int fd = io.install_fd(e.files[i]);
-      if (fd < 0) rflags |= kdbus::recv::return_incomplete_fds;
-      const std::int32_t v = fd;
-      if (e.file_slots[i] + 4 <= s.size()) std::memcpy(s.data() + e.file_slots[i], &v, 4);
-    }
-    c->p.publish(e.slice);
-    c->p.release_kernel(e.slice);
-    const kdbus::msg_info mi{e.slice, e.size, rflags};
+  wake(c);
+  if (p.flags & kdbus::recv::peek) {
+    c->p.publish(pick->slice);
+    const kdbus::msg_info mi{pick->slice, pick->size, 0};
     kdbus::store(cmd, offsetof(kdbus::cmd_recv, msg), mi);
     return 0;
   }
-};
+  queue_entry e = std::move(*pick);
+  c->queue.erase(pick);
+  unaccount(c, e);
+  if (p.flags & kdbus::recv::drop) {
+    // A dropped call gets no reply: its caller learns so now.
+    if (e.expect_reply)
+      if (auto t = find_tracker(e.src_id, c->id, e.cookie); t != trackers.end()) tracker_dead(t);
+    c->p.release_kernel(e.slice);
+    return 0;
+  }
+  std::uint64_t rflags = 0;
+  auto s = c->p.slice(e.slice);
+  for (std::size_t i = 0; i < e.files.size() && i < e.file_slots.size(); ++i) {
+    const int fd = io.install_fd(e.files[i]);
+    if (fd < 0) rflags |= kdbus::recv::return_incomplete_fds;
+    const std::int32_t v = fd;
+    if (e.file_slots[i] + 4 <= s.size()) std::memcpy(s.data() + e.file_slots[i], &v, 4);
+  }
+  c->p.publish(e.slice);
+  c->p.release_kernel(e.slice);
+  const kdbus::msg_info mi{e.slice, e.size, rflags};
+  kdbus::store(cmd, offsetof(kdbus::cmd_recv, msg), mi);
+  return 0;
+}
 
-// ------------------------------------------------------------------------------------------
+int domain::impl::free_cmd(bus_connection* c, std::span<std::uint8_t> cmd) {
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_free), 0, {}, p); r || p.negotiate) return r;
+  kdbus::cmd_free f{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, f);
+  return c->p.release_user(f.offset);
+}
+
+using kdbus::item_type;
+
+int domain::impl::hello(handle_id hid, handle& h, std::span<std::uint8_t> cmd, const credentials&) {
+  static constexpr item_rule rules[] = {
+      {item_type::name, false, false},  {item_type::creds, false, false},
+      {item_type::pids, false, false},  {item_type::seclabel, false, false},
+      {item_type::conn_description, false, false}, {item_type::policy_access, true, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_hello), kdbus::hello::allowed, rules, p); r || p.negotiate)
+    return r;
+  kdbus::cmd_hello hc{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, hc);
+  const std::uint64_t special = p.flags & (kdbus::hello::activator | kdbus::hello::policy_holder | kdbus::hello::monitor);
+  if (special & (special - 1)) return EINVAL;
+  if (!hc.pool_size || hc.pool_size % opt.page_size) return EINVAL;
+  if (check_attach(hc.attach_flags_send) || check_attach(hc.attach_flags_recv)) return EINVAL;
+  std::string_view name, description, seclabel;
+  const kdbus::item_ref *creds_item = nullptr, *pids_item = nullptr;
+  bool has_name = false, has_policy = false;
+  for (const auto& it : p.items) {
+    switch (it.kind()) {
+      case item_type::name: it.as_string(name); has_name = true; break;
+      case item_type::conn_description: it.as_string(description); break;
+      case item_type::seclabel: it.as_string(seclabel); break;
+      case item_type::creds: creds_item = &it; break;
+      case item_type::pids: pids_item = &it; break;
+      case item_type::policy_access: has_policy = true; break;
+      default: break;
+    }
+  }
+  const bool activator = p.flags & kdbus::hello::activator;
+  const bool holder = p.flags & kdbus::hello::policy_holder;
+  const bool monitor = p.flags & kdbus::hello::monitor;
+  if ((activator || holder) && !has_name) return EINVAL;
+  if (!(activator || holder) && (has_name || has_policy)) return EINVAL;
+  if (has_name && !kdbus::is_valid_well_known_name(name, holder)) return EINVAL;
+  const bool owner = is_owner(h.b, h.opener) && !h.ep->custom;
+  if (special && !owner) return h.ep->custom && monitor ? EOPNOTSUPP : EPERM;
+  if ((creds_item || pids_item || !seclabel.empty()) && !owner) return EPERM;
+  policy_list pol;
+  if (const int r = collect_policy(p.items, holder, pol); r) return r;
+  if (holder)
+    for (const auto& [n, list] : pol)
+      if (auto it = h.b->policy.entries.find(n); it != h.b->policy.entries.end()) return EEXIST;
+  if (activator)
+    if (auto it = h.b->names.find(name); it != h.b->names.end() && it->second.activator) return EEXIST;
+  const std::uint64_t user = h.opener.ids.euid;
+  if (user_conns[user] >= kdbus::user_max_conn) {
+    if (!user_conns[user]) user_conns.erase(user);
+    return EMFILE;
+  }
+
+  auto c = std::make_unique<bus_connection>();
+  c->id = next_id;
+  c->b = h.b;
+  c->ep = h.ep;
+  c->handle = hid;
+  c->flags = p.flags;
+  c->attach_send = hc.attach_flags_send;
+  c->attach_recv = hc.attach_flags_recv;
+  c->owner = owner;
+  c->privileged = h.opener.privileged;
+  c->user = user;
+  c->creds = h.opener;
+  if (creds_item) {
+    creds_item->as(c->creds.ids);
+    c->faked = true;
+  }
+  if (pids_item) {
+    pids_item->as(c->creds.pids);
+    c->faked = true;
+  }
+  if (!seclabel.empty()) {
+    c->creds.seclabel = std::string(seclabel);
+    c->faked = true;
+  }
+  if (c->faked) {
+    // Faked credentials replace the process metadata entirely (§2.7).
+    credentials f;
+    f.ids = c->creds.ids;
+    f.pids = c->creds.pids;
+    f.seclabel = c->creds.seclabel;
+    if (!creds_item) f.ids = kdbus::creds{~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+    f.privileged = c->creds.privileged;
+    c->creds = f;
+  }
+  c->description = std::string(description);
+  if (opt.map_pool) {
+    c->pool_memory = opt.map_pool(hid, hc.pool_size);
+    if (c->pool_memory.size() < hc.pool_size) return ENOMEM;
+  } else {
+    c->own_memory.assign(static_cast<std::size_t>(hc.pool_size), 0);
+    c->pool_memory = c->own_memory;
+  }
+  c->p = pool(c->pool_memory);
+  // The HELLO result: one BLOOM_PARAMETER item.
+  std::vector<std::uint8_t> items;
+  kdbus::item_writer{items}.add_struct(item_type::bloom_parameter, h.b->bloom);
+  std::uint64_t off = 0;
+  if (const int r = pool_result(c.get(), items, off); r) {
+    if (opt.release_pool) opt.release_pool(hid, c->pool_memory);
+    return r;
+  }
+  next_id++;
+  hc.bus_flags = h.b->flags;
+  hc.id = c->id;
+  hc.offset = off;
+  hc.items_size = items.size();
+  std::memcpy(hc.id128, h.b->id128.data(), 16);
+  hc.return_flags = 0;
+  kdbus::store(cmd, 0, hc);
+  user_conns[user]++;
+  bus_connection* raw = c.get();
+  h.conn = std::move(c);
+  h.kind = handle_kind::connection;
+  h.b->connections.emplace(raw->id, raw);
+  conns.emplace(raw->id, raw);
+  if (holder) install_policy(h.b->policy, raw, pol);
+  if (activator) {
+    install_policy(h.b->policy, raw, pol);
+    raw->special_name = std::string(name);
+    auto [it, fresh] = h.b->names.try_emplace(std::string(name));
+    it->second.activator = raw;
+    if (it->second.queue.empty())
+      notify(h.b, item_type::name_add, 0, 0, raw->id, kdbus::name_flags::activator | kdbus::name_flags::primary,
+             name);
+  }
+  if (!monitor) notify(h.b, item_type::id_add, 0, 0, raw->id, raw->flags, {});
+  return 0;
+}
+
+using kdbus::item_type;
+
+// The receiver's slice: header + items + metadata, then the payload at ALIGN8(msg.size).
+std::vector<std::uint8_t> domain::impl::build_slice(const staged_message& m, const bus_connection* sender, const credentials& who,
+                                      const bus_connection* to, std::vector<std::size_t>& slots) {
+  std::vector<std::uint8_t> out(sizeof(kdbus::msg) + m.items.size(), 0);
+  std::copy(m.items.begin(), m.items.end(), out.begin() + sizeof(kdbus::msg));
+  out.resize(kdbus::align8(out.size()));
+  emit_metadata(out, sender, who, granted(to->attach_recv, sender->attach_send), sender->b->seqnum);
+  kdbus::msg head = m.head;
+  head.size = out.size();
+  std::memcpy(out.data(), &head, sizeof head);
+  const std::size_t payload_at = kdbus::align8(out.size());
+  for (std::size_t i = 0; i < m.off_items.size(); ++i) {
+    const std::size_t pos = sizeof(kdbus::msg) + m.off_items[i] + kdbus::item_header_size;
+    kdbus::vec v{};
+    v.size = m.vecs[i].size;
+    v.offset = m.vecs[i].data ? payload_at + m.vecs[i].at : ~std::uint64_t{0};
+    std::memcpy(out.data() + pos, &v, sizeof v);
+  }
+  out.resize(payload_at, 0);
+  out.insert(out.end(), m.payload.begin(), m.payload.end());
+  out.resize(kdbus::align8(out.size()), 0);
+  slots.clear();
+  for (auto s : m.file_slots) slots.push_back(sizeof(kdbus::msg) + s);
+  return out;
+}
+
+int domain::impl::deliver(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* to, bool accounted,
+            bool expect_reply) {
+  queue_entry e;
+  e.priority = m.head.priority;
+  e.src_id = sender->id;
+  e.cookie = m.head.cookie;
+  e.expect_reply = expect_reply;
+  e.quota_user = sender->user;
+  e.dst_name = m.dst_name;
+  auto bytes = build_slice(m, sender, who, to, e.file_slots);
+  // Files are passed only to receivers that accept them; memfds always.
+  const bool accept = to->flags & kdbus::hello::accept_fd;
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    if (i < m.nfds && !accept) continue;
+    e.files.push_back(m.files[i]);
+  }
+  if (!accept && m.nfds) e.file_slots.erase(e.file_slots.begin(), e.file_slots.begin() + static_cast<std::ptrdiff_t>(m.nfds));
+  // Until RECV installs them, fds read -1.
+  for (auto s : e.file_slots) {
+    const std::int32_t minus1 = -1;
+    if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
+  }
+  if (m.nfds && !accept) {
+    for (std::size_t i = 0; i < m.nfds; ++i) {
+      const std::int32_t minus1 = -1;
+      const std::size_t s = sizeof(kdbus::msg) + m.file_slots[i];
+      if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
+    }
+  }
+  return enqueue(to, bytes, std::move(e), accounted);
+}
+
+void domain::impl::copy_to_monitors(const staged_message& m, bus_connection* sender, const credentials& who) {
+  for (auto& [id, mon] : sender->b->connections) {
+    if (!mon->monitor()) continue;
+    staged_message copy = m;
+    copy.nfds = 0;
+    if (deliver(copy, sender, who, mon, true, false)) {
+      mon->lost++;
+      wake(mon);
+    }
+  }
+}
+
+int domain::impl::send(bus_connection* c, std::span<std::uint8_t> cmd, const credentials& who, peer_io& io, std::uint64_t* ticket) {
+  static constexpr item_rule rules[] = {{item_type::cancel_fd, false, false}};
+  parsed_command p;
+  if (const int r = parse_command(cmd, sizeof(kdbus::cmd_send), kdbus::send::allowed, rules, p); r) return r;
+  kdbus::cmd_send sc{};
+  kdbus::load(std::span<const std::uint8_t>(cmd), 0, sc);
+  std::optional<int> cancel_fd;
+  for (const auto& it : p.items)
+    if (it.kind() == item_type::cancel_fd) {
+      std::int32_t fd = -1;
+      kdbus::load(it.payload, 0, fd);
+      cancel_fd = fd;
+    }
+  // The message, from the caller's memory.
+  if (sc.msg_address % 8) return EFAULT;
+  kdbus::msg head{};
+  if (io.read_user(sc.msg_address, &head, sizeof head)) return EFAULT;
+  if (head.size < sizeof(kdbus::msg)) return EINVAL;
+  if (head.size > kdbus::cmd_max_size) return EMSGSIZE;
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(head.size));
+  if (io.read_user(sc.msg_address, raw.data(), raw.size())) return EFAULT;
+  std::memcpy(&head, raw.data(), sizeof head);
+  if (head.size != raw.size()) return EINVAL;
+  if (head.flags & kdbus::flag_negotiate) {
+    if (!p.negotiate) return EINVAL;
+    return 0;  // the message's flags are not written back through the caller's memory
+  }
+  if (p.negotiate) return 0;
+  if (head.flags & ~kdbus::msg_flags::allowed) return EINVAL;
+
+  static constexpr item_rule msg_rules[] = {{item_type::payload_vec, true, false},
+                                            {item_type::payload_memfd, true, false},
+                                            {item_type::fds, true, false},
+                                            {item_type::bloom_filter, true, false},
+                                            {item_type::dst_name, true, false}};
+  std::vector<kdbus::item_ref> items;
+  std::size_t n_fds_items = 0, n_bloom = 0, n_dst = 0, n_memfd = 0;
+  std::uint64_t vec_total = 0;
+  const int wr = kdbus::for_each_item(std::span<const std::uint8_t>(raw).subspan(sizeof(kdbus::msg)),
+                                      [&](const kdbus::item_ref& it) {
+                                        bool known = false;
+                                        for (const auto& r : msg_rules) known = known || r.type == it.kind();
+                                        if (!known) return EINVAL;
+                                        if (it.kind() == item_type::bloom_filter && (it.payload.size() - 8) % 8)
+                                          return it.payload.size() < 8 ? EINVAL : EFAULT;
+                                        if (const int e = validate_item(it); e) return e;
+                                        switch (it.kind()) {
+                                          case item_type::fds: n_fds_items++; break;
+                                          case item_type::bloom_filter: n_bloom++; break;
+                                          case item_type::dst_name: n_dst++; break;
+                                          case item_type::payload_memfd: n_memfd++; break;
+                                          case item_type::payload_vec: {
+                                            kdbus::vec v{};
+                                            it.as(v);
+                                            vec_total += v.size;
+                                            if (vec_total > kdbus::msg_max_payload_vec_size) return EMSGSIZE;
+                                            break;
+                                          }
+                                          default: break;
+                                        }
+                                        if (n_fds_items > 1 || n_bloom > 1 || n_dst > 1) return EEXIST;
+                                        items.push_back(it);
+                                        return 0;
+                                      });
+  if (wr) return wr;
+  if (n_memfd > kdbus::msg_max_memfd_items) return E2BIG;
+
+  if (!c->ordinary()) return EOPNOTSUPP;
+  if (head.payload_type == kdbus::payload_kernel) return EINVAL;
+  if (head.src_id && head.src_id != c->id) return EINVAL;
+  const bool broadcast = head.dst_id == kdbus::dst_id_broadcast;
+  const bool is_signal = head.flags & kdbus::msg_flags::signal;
+  const bool expect = head.flags & kdbus::msg_flags::expect_reply;
+  const bool sync = sc.flags & kdbus::send::sync_reply;
+  if (broadcast && !is_signal) return EBADMSG;
+  if (broadcast && head.timeout_ns) return ENOTUNIQ;
+  if (expect && !head.timeout_ns) return EINVAL;
+  if (expect && is_signal) return ENOTUNIQ;
+  if (sync && !expect) return EINVAL;
+  const bool is_reply = !expect && head.cookie_reply;
+  if (is_reply && is_signal) return EINVAL;
+  if (is_signal != (n_bloom == 1)) return EBADMSG;
+
+  staged_message m;
+  m.head = head;
+  m.head.src_id = c->id;
+  kdbus::item_writer em{m.items};
+  std::vector<kdbus::vec> vec_items;
+  for (const auto& it : items) {
+    switch (it.kind()) {
+      case item_type::bloom_filter: {
+        if (it.payload.size() - 8 != c->b->bloom.size) return EDOM;
+        kdbus::load(it.payload, 0, m.generation);
+        m.bloom.resize((it.payload.size() - 8) / 8);
+        std::memcpy(m.bloom.data(), it.payload.data() + 8, it.payload.size() - 8);
+        m.has_bloom = true;
+        em.add(item_type::bloom_filter, it.payload);
+        break;
+      }
+      case item_type::dst_name: {
+        std::string_view n;
+        it.as_string(n);
+        if (!kdbus::is_valid_well_known_name(n)) return EINVAL;
+        if (broadcast) return EBADMSG;
+        m.dst_name = std::string(n);
+        em.add_string(item_type::dst_name, n);
+        break;
+      }
+      case item_type::fds: {
+        const std::size_t n = it.payload.size() / 4;
+        if (broadcast && n) return ENOTUNIQ;
+        if (n > kdbus::conn_max_fds_per_user) return EMFILE;
+        m.nfds = n;
+        break;
+      }
+      default: break;
+    }
+  }
+  if (head.dst_id == kdbus::dst_id_name && m.dst_name.empty()) return EDESTADDRREQ;
+
+  // Resolve the destination before taking anything from the caller.
+  bus* b = c->b;
+  bus_connection* dst = nullptr;
+  std::uint64_t tracker_ticket = 0;
+  if (!broadcast) {
+    if (!m.dst_name.empty()) {
+      auto it = b->names.find(m.dst_name);
+      if (it == b->names.end() || !it->second.primary() || !can_see_name(c, m.dst_name)) return ESRCH;
+      dst = it->second.primary();
+      if (head.dst_id != kdbus::dst_id_name && head.dst_id != dst->id) return EREMCHG;
+      if (dst->activator() && (head.flags & kdbus::msg_flags::no_auto_start)) return EADDRNOTAVAIL;
+    } else {
+      dst = conn_by_id(b, head.dst_id);
+      if (!dst || !dst->ordinary() || !can_see_conn(c, dst)) return ENXIO;
+    }
+    if (m.nfds && !(dst->flags & kdbus::hello::accept_fd) && !is_signal) return ECOMM;
+    if (is_reply) {
+      auto t = find_tracker(dst->id, c->id, head.cookie_reply);
+      if (t == trackers.end()) return EBADSLT;
+      tracker_ticket = t->first;
+    } else if (!is_signal && !can_talk(c, dst)) {
+      return EPERM;
+    }
+    if (expect && c->replies_pending >= kdbus::conn_max_requests_pending) return EMLINK;
+  }
+
+  // Items in the receiver's form: files, vecs (payload copied from the caller's memory).
+  std::vector<file_ref> fds_files, memfd_files;
+  std::vector<std::size_t> memfd_slots;
+  for (const auto& it : items) {
+    switch (it.kind()) {
+      case item_type::fds: {
+        std::vector<std::int32_t> fds(it.payload.size() / 4);
+        std::memcpy(fds.data(), it.payload.data(), it.payload.size());
+        for (auto fd : fds) {
+          file_ref f;
+          if (const int r = io.take_fd(fd, f); r) return r;
+          fds_files.push_back(std::move(f));
+        }
+        m.items.resize(kdbus::align8(m.items.size()));
+        const std::size_t at = m.items.size();
+        em.add(item_type::fds, it.payload);
+        for (std::size_t i = 0; i < fds.size(); ++i) m.file_slots.push_back(at + kdbus::item_header_size + 4 * i);
+        break;
+      }
+      case item_type::payload_vec: {
+        kdbus::vec v{};
+        it.as(v);
+        staged_vec sv;
+        sv.size = v.size;
+        if (v.address) {
+          sv.data = true;
+          sv.at = m.payload.size();
+          const std::size_t old = m.payload.size();
+          m.payload.resize(old + static_cast<std::size_t>(v.size));
+          if (io.read_user(v.address, m.payload.data() + old, static_cast<std::size_t>(v.size))) return EFAULT;
+        } else {
+          m.payload.resize(m.payload.size() + static_cast<std::size_t>(v.size % 8), 0);
+        }
+        m.items.resize(kdbus::align8(m.items.size()));
+        m.off_items.push_back(m.items.size());
+        m.vecs.push_back(sv);
+        em.add_struct(item_type::payload_off, kdbus::vec{});
+        break;
+      }
+      case item_type::payload_memfd: {
+        kdbus::memfd mf{};
+        it.as(mf);
+        file_ref f;
+        if (const int r = io.take_memfd(mf.fd, mf.start, mf.size, f); r) return r;
+        memfd_files.push_back(std::move(f));
+        m.payload.resize(m.payload.size() + static_cast<std::size_t>(mf.size % 8), 0);
+        m.items.resize(kdbus::align8(m.items.size()));
+        const std::size_t at = m.items.size();
+        mf.fd = -1;
+        em.add_struct(item_type::payload_memfd, mf);
+        memfd_slots.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
+        break;
+      }
+      default: break;
+    }
+  }
+  m.files = std::move(fds_files);
+  m.files.insert(m.files.end(), memfd_files.begin(), memfd_files.end());
+  m.file_slots.insert(m.file_slots.end(), memfd_slots.begin(), memfd_slots.end());
+  b->seqnum++;
+
+  if (broadcast) {
+    copy_to_monitors(m, c, who);
+    match_subject s;
+    s.sender = c;
+    s.dst_id = head.dst_id;
+    s.bloom = m.bloom;
+    s.generation = m.generation;
+    for (auto& [id, to] : b->connections) {
+      if (!to->ordinary() || !matches(to, s) || !can_talk(to, c) || !can_see_conn(to, c)) continue;
+      if (deliver(m, c, who, to, true, false)) {
+        to->lost++;
+        wake(to);
+      }
+    }
+    return 0;
+  }
+
+  if (is_signal) {
+    copy_to_monitors(m, c, who);
+    match_subject s;
+    s.sender = c;
+    s.dst_id = head.dst_id;
+    s.bloom = m.bloom;
+    s.generation = m.generation;
+    if (matches(dst, s) && can_talk(dst, c))
+      if (deliver(m, c, who, dst, true, false)) {
+        dst->lost++;
+        wake(dst);
+      }
+    return 0;
+  }
+
+  if (is_reply) {
+    auto& t = trackers.at(tracker_ticket);
+    if (t.sync) {
+      // Straight into the waiting caller's pool, no queue (§2.5).
+      std::vector<std::size_t> slots;
+      auto bytes = build_slice(m, c, who, dst, slots);
+      std::uint64_t off = 0;
+      if (dst->p.alloc(bytes.size(), false, off)) {
+        t.done = true;
+        t.error = EREMOTEIO;
+      } else {
+        auto s = dst->p.slice(off);
+        std::memcpy(s.data(), bytes.data(), bytes.size());
+        const bool accept = dst->flags & kdbus::hello::accept_fd;
+        for (std::size_t i = 0; i < m.files.size() && i < slots.size(); ++i) {
+          const std::int32_t none = -1;
+          std::memcpy(s.data() + slots[i], &none, 4);
+          if (i >= m.nfds || accept) {
+            t.files.push_back(m.files[i]);
+            t.file_slots.push_back(slots[i]);
+          }
+        }
+        dst->p.publish(off);
+        dst->p.release_kernel(off);
+        t.done = true;
+        t.error = 0;
+        t.info = kdbus::msg_info{off, bytes.size(), 0};
+      }
+      if (dst->replies_pending) dst->replies_pending--;
+      wake_sync();
+      copy_to_monitors(m, c, who);
+      return 0;
+    }
+    if (const int r = deliver(m, c, who, dst, false, false); r) return r;
+    if (dst->replies_pending) dst->replies_pending--;
+    trackers.erase(tracker_ticket);
+    copy_to_monitors(m, c, who);
+    return 0;
+  }
+
+  if (const int r = deliver(m, c, who, dst, true, expect); r) return r;
+  copy_to_monitors(m, c, who);
+  if (expect) {
+    reply_tracker t;
+    t.caller = c->id;
+    t.replier = dst->id;
+    t.cookie = head.cookie;
+    t.deadline = head.timeout_ns;
+    t.sync = sync;
+    t.cancel_fd = cancel_fd;
+    const std::uint64_t tk = next_ticket++;
+    trackers.emplace(tk, t);
+    c->replies_pending++;
+    if (sync) {
+      if (ticket) *ticket = tk;
+      return in_progress;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+std::uint64_t now_ns(auto clock_now) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_now.time_since_epoch()).count());
+}
+
+}  // namespace
+
+std::uint64_t domain::impl::mono() const {
+  return opt.monotonic_ns ? opt.monotonic_ns() : now_ns(std::chrono::steady_clock::now());
+}
+std::uint64_t domain::impl::real() const {
+  return opt.realtime_ns ? opt.realtime_ns() : now_ns(std::chrono::system_clock::now());
+}
+
+bus_connection* domain::impl::conn_by_id(bus* b, std::uint64_t id) {
+  auto it = b->connections.find(id);
+  return it == b->connections.end() ? nullptr : it->second;
+}
 
 domain::domain(domain_options options) : impl_(std::make_unique<impl>()) { impl_->opt = std::move(options); }
 domain::~domain() {
@@ -1888,17 +1819,7 @@ void domain::close(handle_id id) {
   if (h.kind == handle_kind::bus_owner && h.b) {
     d.destroy_bus(h.b);
   } else if (h.kind == handle_kind::endpoint_owner && h.ep && h.b) {
-    endpoint* ep = h.ep;
-    bus* b = h.b;
-    for (auto& [hid, other] : d.handles) {
-      if (other.ep != ep || &other == &h) continue;
-      if (other.conn) d.disconnect(other);
-      other.kind = handle_kind::dead;
-      d.wakeups.insert(hid);
-    }
-    for (auto& [hid, other] : d.handles)
-      if (other.ep == ep) other.ep = nullptr;
-    b->endpoints.erase(ep->name);
+    d.close_endpoint(h);
   } else if (h.conn) {
     d.disconnect(h);
   }
@@ -1916,6 +1837,7 @@ int domain::ioctl(handle_id id, std::uint32_t number, std::span<std::uint8_t> cm
   handle& h = it->second;
   if (cmd.size() < kdbus::ioctl_fixed_size(number)) return EINVAL;
   if (cmd.size() > kdbus::cmd_max_size) return EMSGSIZE;
+  // What a handle may do depends on what it was opened on and made into (§1.2).
   switch (h.kind) {
     case handle_kind::dead: return ESHUTDOWN;
     case handle_kind::control: return number == io_::bus_make ? d.bus_make(h, cmd, who) : EBADFD;
@@ -1928,21 +1850,27 @@ int domain::ioctl(handle_id id, std::uint32_t number, std::span<std::uint8_t> cm
     case handle_kind::connection: break;
   }
   if (h.byebye) return ECONNRESET;
+  return d.connection_command(h, number, cmd, who, io, ticket);
+}
+
+// The commands of a connection.
+int domain::impl::connection_command(handle& h, std::uint32_t number, std::span<std::uint8_t> cmd,
+                                     const credentials& who, peer_io& io, std::uint64_t* ticket) {
+  namespace io_ = kdbus::ioctl;
   bus_connection* c = h.conn.get();
-  int r = EBADFD;
-  if (number == io_::update) r = d.update(c, cmd);
-  else if (number == io_::byebye) r = d.byebye(h, cmd);
-  else if (number == io_::free) r = d.free_cmd(c, cmd);
-  else if (number == io_::conn_info) r = d.conn_info(c, cmd);
-  else if (number == io_::bus_creator_info) r = d.bus_creator_info(c, cmd);
-  else if (number == io_::list) r = d.list(c, cmd);
-  else if (number == io_::send) r = d.send(c, cmd, who, io, ticket);
-  else if (number == io_::recv) r = d.recv(c, cmd, io);
-  else if (number == io_::name_acquire) r = d.name_acquire(c, cmd, who);
-  else if (number == io_::name_release) r = d.name_release(c, cmd);
-  else if (number == io_::match_add) r = d.match_add(c, cmd);
-  else if (number == io_::match_remove) r = d.match_remove(c, cmd);
-  return r;
+  if (number == io_::update) return update(c, cmd);
+  if (number == io_::byebye) return byebye(h, cmd);
+  if (number == io_::free) return free_cmd(c, cmd);
+  if (number == io_::conn_info) return conn_info(c, cmd);
+  if (number == io_::bus_creator_info) return bus_creator_info(c, cmd);
+  if (number == io_::list) return list(c, cmd);
+  if (number == io_::send) return send(c, cmd, who, io, ticket);
+  if (number == io_::recv) return recv(c, cmd, io);
+  if (number == io_::name_acquire) return name_acquire(c, cmd);
+  if (number == io_::name_release) return name_release(c, cmd);
+  if (number == io_::match_add) return match_add(c, cmd);
+  if (number == io_::match_remove) return match_remove(c, cmd);
+  return EBADFD;
 }
 
 bool domain::known_command(std::uint32_t number) noexcept {
@@ -1953,42 +1881,6 @@ bool domain::known_command(std::uint32_t number) noexcept {
                                             io_::name_acquire, io_::name_release, io_::match_add,
                                             io_::match_remove};
   return std::find(std::begin(known), std::end(known), number) != std::end(known);
-}
-
-int domain::sync_result(std::uint64_t ticket, std::span<std::uint8_t> cmd, peer_io& io) {
-  auto& d = *impl_;
-  auto it = d.trackers.find(ticket);
-  if (it == d.trackers.end()) return EBADSLT;
-  if (!it->second.done) return in_progress;
-  auto& t = it->second;
-  const int r = t.error;
-  if (!r) {
-    auto c = d.conns.find(t.caller);
-    const auto slice = c == d.conns.end() ? std::span<std::uint8_t>{} : c->second->p.slice(t.info.offset);
-    for (std::size_t i = 0; i < t.files.size(); ++i) {
-      const std::int32_t fd = io.install_fd(t.files[i]);
-      if (fd < 0) t.info.return_flags |= kdbus::recv::return_incomplete_fds;
-      if (t.file_slots[i] + 4 <= slice.size()) std::memcpy(slice.data() + t.file_slots[i], &fd, 4);
-    }
-    kdbus::store(cmd, offsetof(kdbus::cmd_send, reply), t.info);
-  }
-  d.trackers.erase(it);
-  return r;
-}
-
-void domain::sync_abort(std::uint64_t ticket, int error) {
-  auto& d = *impl_;
-  auto it = d.trackers.find(ticket);
-  if (it == d.trackers.end() || it->second.done) return;
-  if (auto c = d.conns.find(it->second.caller); c != d.conns.end() && c->second->replies_pending)
-    c->second->replies_pending--;
-  it->second.done = true;
-  it->second.error = error;
-}
-
-std::optional<int> domain::sync_cancel_fd(std::uint64_t ticket) const {
-  auto it = impl_->trackers.find(ticket);
-  return it == impl_->trackers.end() ? std::nullopt : it->second.cancel_fd;
 }
 
 poll_state domain::poll(handle_id id) const {
@@ -2006,36 +1898,6 @@ std::vector<handle_id> domain::take_wakeups() {
   std::vector<handle_id> out(impl_->wakeups.begin(), impl_->wakeups.end());
   impl_->wakeups.clear();
   return out;
-}
-
-std::uint64_t domain::expire(std::uint64_t now) {
-  auto& d = *impl_;
-  for (auto it = d.trackers.begin(); it != d.trackers.end();) {
-    auto& t = it->second;
-    if (t.done || t.deadline > now) {
-      ++it;
-      continue;
-    }
-    if (auto c = d.conns.find(t.caller); c != d.conns.end() && c->second->replies_pending)
-      c->second->replies_pending--;
-    if (t.sync) {
-      t.done = true;
-      t.error = ETIMEDOUT;
-      ++it;
-      continue;
-    }
-    const auto caller = t.caller, cookie = t.cookie;
-    it = d.trackers.erase(it);
-    d.reply_notice(caller, item_type::reply_timeout, cookie);
-  }
-  return next_deadline();
-}
-
-std::uint64_t domain::next_deadline() const {
-  std::uint64_t next = UINT64_MAX;
-  for (const auto& [k, t] : impl_->trackers)
-    if (!t.done) next = std::min(next, t.deadline);
-  return next;
 }
 
 std::span<const std::uint8_t> domain::pool_memory(handle_id id) const {

@@ -5,7 +5,7 @@
 // and who is calling. The result is 0 or an errno, as the kernel's ioctl returns -1/errno.
 // Everything the core cannot do itself goes through a peer_io (peer_io.hpp) the front supplies
 // per call; pool memory comes from the domain_options. The core is not thread-safe: a front
-// serialises calls.
+// serialises calls. Inside: domain_impl.hpp, and one file per concept beside it.
 #pragma once
 
 #include "broker/credentials.hpp"
