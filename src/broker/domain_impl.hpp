@@ -69,8 +69,16 @@ struct domain::impl {
   bool can_see_conn(const bus_connection* c, const bus_connection* peer) const;
   bool can_talk(const bus_connection* from, const bus_connection* to) const;
 
-  // hello.cpp: HELLO.
+  // hello.cpp: HELLO, in steps.
+  struct hello_request;
   int hello(handle_id hid, handle& h, std::span<std::uint8_t> cmd, const credentials& who);
+  int check_hello_rights(const handle& h, hello_request& rq);
+  int check_hello_conflicts(const handle& h, const hello_request& rq);
+  std::unique_ptr<bus_connection> make_connection(handle_id hid, const handle& h, const hello_request& rq);
+  int map_connection_pool(handle_id hid, bus_connection& c, std::uint64_t size);
+  int write_hello_result(handle_id hid, const handle& h, bus_connection& c, hello_request& rq,
+                         std::span<std::uint8_t> cmd);
+  void join_bus(handle& h, std::unique_ptr<bus_connection> c, const hello_request& rq);
 
   // update.cpp: UPDATE.
   int update(bus_connection* c, std::span<std::uint8_t> cmd);
