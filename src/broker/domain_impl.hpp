@@ -136,15 +136,30 @@ struct domain::impl {
   int bus_creator_info(bus_connection* c, std::span<std::uint8_t> cmd);
   int list(bus_connection* c, std::span<std::uint8_t> cmd);
 
-  // send.cpp: SEND (§2.5), and a staged message into its receivers' pools (§2.6).
+  // send.cpp: SEND, in steps (§2.5).
   int send(bus_connection* c, std::span<std::uint8_t> cmd, const credentials& who, peer_io& io,
            std::uint64_t* ticket);
+  int resolve_destination(const bus_connection* c, const staged_message& m, bus_connection*& dst);
+  int check_may_send(const bus_connection* c, const bus_connection* dst, const staged_message& m,
+                     const send_kind& kind, std::uint64_t& tracker_ticket);
+
+  // delivery.cpp: a staged message into its receivers' pools (§2.5, §2.6).
   std::vector<std::uint8_t> build_slice(const staged_message& m, const bus_connection* sender,
                                         const credentials& who, const bus_connection* to,
                                         std::vector<std::size_t>& slots);
   int deliver(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* to,
               bool accounted, bool expect_reply);
+  void deliver_or_count_lost(const staged_message& m, bus_connection* sender, const credentials& who,
+                             bus_connection* to);
   void copy_to_monitors(const staged_message& m, bus_connection* sender, const credentials& who);
+  void deliver_broadcast(const staged_message& m, bus_connection* sender, const credentials& who);
+  void deliver_signal(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* dst);
+  int deliver_reply(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* dst,
+                    std::uint64_t tracker_ticket);
+  void reply_to_waiting_caller(const staged_message& m, bus_connection* sender, const credentials& who,
+                               bus_connection* dst, reply_tracker& t);
+  int deliver_call(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* dst,
+                   const send_kind& kind, const send_request& rq, std::uint64_t* ticket);
 
   // recv.cpp: RECV and FREE (§2.6).
   int recv(bus_connection* c, std::span<std::uint8_t> cmd, peer_io& io);

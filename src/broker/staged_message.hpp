@@ -1,5 +1,5 @@
-// A message being sent (SEND, kdbus ABI notes §2.5), with its items already in the receiver's
-// form.
+// A message being sent (SEND, kdbus ABI notes §2.5), read from the caller and checked step by
+// step, with its items already in the receiver's form.
 #pragma once
 
 #include "broker/bus_connection.hpp"
@@ -15,6 +15,22 @@
 #include <vector>
 
 namespace kbus::broker {
+
+// The SEND command itself.
+struct send_request {
+  kdbus::cmd_send cmd{};
+  std::optional<int> cancel_fd;  // CANCEL_FD of a synchronous call
+  bool negotiate = false;
+};
+
+// What the message is, from its flags and destination.
+struct send_kind {
+  bool broadcast = false;
+  bool signal = false;
+  bool expect_reply = false;
+  bool sync = false;   // KDBUS_SEND_SYNC_REPLY: the caller waits in SEND
+  bool reply = false;  // answers a call (cookie_reply, no EXPECT_REPLY)
+};
 
 // A PAYLOAD_VEC: its bytes in the payload stream, or only padding when it had no address.
 struct staged_vec {
@@ -37,5 +53,21 @@ struct staged_message {
   bool has_bloom = false;
   std::string dst_name;
 };
+
+// The SEND command: its flags and CANCEL_FD.
+int read_send_command(std::span<std::uint8_t> cmd, send_request& rq);
+// The whole kdbus_msg from the caller's memory at `address`, its size checked.
+int copy_message_in(peer_io& io, std::uint64_t address, std::vector<std::uint8_t>& raw);
+// The message's items (views into `raw`): only those a message may carry, each at most as
+// often as allowed; `n_bloom` counts BLOOM_FILTER items.
+int scan_message_items(std::span<const std::uint8_t> raw, std::vector<kdbus::item_ref>& items, std::size_t& n_bloom);
+// Which kind of message `head` (from `sender_id`) is, and whether its flags fit together.
+int classify_message(const kdbus::msg& head, std::uint64_t sender_id, const send_request& rq, std::size_t n_bloom,
+                     send_kind& kind);
+// The items that route the message: its bloom filter, its destination name, how many fds.
+int stage_routing_items(const bus& b, const std::vector<kdbus::item_ref>& items, const send_kind& kind,
+                        staged_message& m);
+// The files and the payload, taken from the caller: FDS, PAYLOAD_VEC, PAYLOAD_MEMFD.
+int take_payload_and_files(peer_io& io, const std::vector<kdbus::item_ref>& items, staged_message& m);
 
 }  // namespace kbus::broker
