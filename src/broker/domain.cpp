@@ -1,16 +1,13 @@
-// kbusd's core (domain.hpp): what is not yet in a file of its own, defined out of line
-// (domain_impl.hpp declares it).
+// A kdbusfs domain (domain.hpp): its handles on the control node, endpoints and connections,
+// and the dispatcher that gives each ioctl to the command it names.
 #include "broker/domain.hpp"
 
-#include "broker/command_parser.hpp"
 #include "broker/domain_impl.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <iterator>
-#include <set>
 
 namespace kbus::broker {
 
