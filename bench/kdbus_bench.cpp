@@ -4,6 +4,13 @@
 //   kdbus/sync_64B     one synchronous Echo(s) call with 64 bytes (KDBUS_SEND_SYNC_REPLY),
 //                      answered by a server thread; the reply checked
 //   kdbus/fanout_10    one broadcast signal, done when all 10 subscribers received it
+//   kdbus/ping_pong_4KiB_vec
+//                      4 KiB from one end to the other, read there, in one thread (kdbus
+//                      selftests 37-38): kbus = a call (no reply expected) whose body is 4 KiB
+//                      of bytes, through the kdbus transport; bare = the same 4 KiB written to
+//                      one end of a SOCK_SEQPACKET socket pair and read from the other, the
+//                      least a local socket costs (selftest 38, benchmark-uds). Both check the
+//                      bytes they read.
 //
 // Times are wall-clock (UseRealTime). A wrong reply ends the benchmark with an error.
 #include "broker/device.hpp"
@@ -13,9 +20,11 @@
 
 #include <benchmark/benchmark.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -38,6 +47,7 @@ constexpr std::uint64_t bloom_size = 64;
 constexpr std::uint64_t bloom_hashes = 8;
 constexpr std::uint64_t pool_size = 4 * 1024 * 1024;
 constexpr std::size_t fanout = 10;
+constexpr std::size_t ping_size = 4096;
 // How long a server or subscriber waits in poll(2) before looking at its stop flag.
 constexpr int poll_ms = 100;
 
@@ -152,8 +162,66 @@ void fanout_10(benchmark::State& state) {
   }
 }
 
+// The 4 KiB of every ping: bytes that differ from their neighbours, so a misplaced slice shows.
+std::vector<std::uint8_t> ping_bytes() {
+  std::vector<std::uint8_t> data(ping_size);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  return data;
+}
+
+void ping_pong_4KiB_vec(benchmark::State& state) {
+  try {
+    bus b;
+    auto sender = b.connect();
+    auto receiver = b.connect();
+    const auto data = ping_bytes();
+    auto dest = kbus::bus_name::make(receiver->unique_name()).value();
+    std::uint32_t serial = 1;
+    for (auto _ : state) {
+      auto ping = message_builder::method_call(dest, "/org/kbus/Ping"_path, "org.kbus.Ping"_iface, "Ping"_member)
+                      .flags(kbus::message_flags::no_reply_expected)
+                      .build(data);
+      ping.set_serial(serial++);
+      if (sender->send(std::move(ping), {}).outcome != send_outcome::ok) throw std::runtime_error("send failed");
+      auto m = wait_message(*receiver, 1000);
+      if (!m) throw std::runtime_error("the ping did not arrive");
+      if (m->read<std::vector<std::uint8_t>>().value() != std::make_tuple(data)) {
+        state.SkipWithError("wrong bytes");
+        break;
+      }
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * ping_size));
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// The unix-socket baseline, with no bus and no library.
+void ping_pong_4KiB_vec_bare(benchmark::State& state) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    state.SkipWithError("socketpair failed");
+    return;
+  }
+  const auto data = ping_bytes();
+  std::vector<std::uint8_t> in(2 * ping_size);
+  for (auto _ : state) {
+    if (write(sv[0], data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
+        read(sv[1], in.data(), in.size()) != static_cast<ssize_t>(data.size()) ||
+        std::memcmp(in.data(), data.data(), data.size()) != 0) {
+      state.SkipWithError("wrong bytes");
+      break;
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * ping_size));
+  close(sv[0]);
+  close(sv[1]);
+}
+
 BENCHMARK(sync_64B)->Name("kdbus/sync_64B/kbus")->UseRealTime();
 BENCHMARK(fanout_10)->Name("kdbus/fanout_10/kbus")->UseRealTime();
+BENCHMARK(ping_pong_4KiB_vec)->Name("kdbus/ping_pong_4KiB_vec/kbus")->UseRealTime();
+BENCHMARK(ping_pong_4KiB_vec_bare)->Name("kdbus/ping_pong_4KiB_vec/bare")->UseRealTime();
 
 }  // namespace
 

@@ -21,7 +21,8 @@ import sys
 
 IMPLS = ["kbus", "sd-bus", "sdbus-c++", "libdbus", "gdbus", "bare"]
 # "bare" (bench/bare_client.hpp) is no library: the least work a client can do, in
-# call/pipelined_64B only, to show how much of the throughput the bus and the server decide.
+# call/pipelined_64B, to show how much of the throughput the bus and the server decide; and in
+# kdbus/ping_pong_4KiB_vec, 4 KiB through a unix socket pair, what a local socket costs at least.
 BUSES = ["broker", "daemon"]
 
 # The workload ids, in report order. kdbus/* run the kdbus transport through kbusd's
@@ -35,7 +36,7 @@ WORKLOADS = (
     + [f"signal/fanout_{n}/{b}" for n in [1, 10, 100] for b in BUSES]
     + [f"connect/{b}" for b in BUSES]
     + ["memory/idle_connection", "memory/subscription"]
-    + ["kdbus/sync_64B", "kdbus/fanout_10"]
+    + ["kdbus/sync_64B", "kdbus/fanout_10", "kdbus/ping_pong_4KiB_vec"]
 )
 NOT_YET = {}
 KDBUS_BESIDE = {"kdbus/sync_64B": "call/sync_64B/broker", "kdbus/fanout_10": "signal/fanout_10/broker"}
