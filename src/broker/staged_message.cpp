@@ -131,56 +131,73 @@ int stage_routing_items(const bus& b, const std::vector<kdbus::item_ref>& items,
   return 0;
 }
 
+namespace {
+
+// FDS: the files are taken now; the receiver's item keeps their slots.
+int take_fds(peer_io& io, const kdbus::item_ref& it, kdbus::item_writer& w, staged_message& m) {
+  std::vector<std::int32_t> fds(it.payload.size() / 4);
+  std::memcpy(fds.data(), it.payload.data(), it.payload.size());
+  for (auto fd : fds) {
+    file_ref f;
+    if (const int r = io.take_fd(fd, f); r) return r;
+    m.files.push_back(std::move(f));
+  }
+  const std::size_t at = w.add(item_type::fds, it.payload);
+  for (std::size_t i = 0; i < fds.size(); ++i) m.file_slots.push_back(at + kdbus::item_header_size + 4 * i);
+  return 0;
+}
+
+// PAYLOAD_VEC: its bytes copied into the payload stream (padding only when it has no address);
+// the receiver gets a PAYLOAD_OFF item, filled in per receiver.
+int copy_vec(peer_io& io, const kdbus::item_ref& it, kdbus::item_writer& w, staged_message& m) {
+  kdbus::vec v{};
+  it.as(v);
+  staged_vec sv;
+  sv.size = v.size;
+  if (v.address) {
+    sv.data = true;
+    sv.at = m.payload.size();
+    const std::size_t old = m.payload.size();
+    m.payload.resize(old + static_cast<std::size_t>(v.size));
+    if (io.read_user(v.address, m.payload.data() + old, static_cast<std::size_t>(v.size))) return EFAULT;
+  } else {
+    m.payload.resize(m.payload.size() + static_cast<std::size_t>(v.size % 8), 0);
+  }
+  m.off_items.push_back(w.add_struct(item_type::payload_off, kdbus::vec{}));
+  m.vecs.push_back(sv);
+  return 0;
+}
+
+// PAYLOAD_MEMFD: the memfd is taken now; the receiver's item gets its fd at RECV.
+int take_memfd(peer_io& io, const kdbus::item_ref& it, kdbus::item_writer& w, staged_message& m,
+               std::vector<file_ref>& files, std::vector<std::size_t>& slots) {
+  kdbus::memfd mf{};
+  it.as(mf);
+  file_ref f;
+  if (const int r = io.take_memfd(mf.fd, mf.start, mf.size, f); r) return r;
+  files.push_back(std::move(f));
+  m.payload.resize(m.payload.size() + static_cast<std::size_t>(mf.size % 8), 0);
+  mf.fd = -1;
+  const std::size_t at = w.add_struct(item_type::payload_memfd, mf);
+  slots.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
+  return 0;
+}
+
+}  // namespace
+
 int take_payload_and_files(peer_io& io, const std::vector<kdbus::item_ref>& items, staged_message& m) {
   kdbus::item_writer w(m.items);
   std::vector<file_ref> memfd_files;
   std::vector<std::size_t> memfd_slots;
   for (const auto& it : items) {
+    int r = 0;
     switch (it.kind()) {
-      case item_type::fds: {
-        std::vector<std::int32_t> fds(it.payload.size() / 4);
-        std::memcpy(fds.data(), it.payload.data(), it.payload.size());
-        for (auto fd : fds) {
-          file_ref f;
-          if (const int r = io.take_fd(fd, f); r) return r;
-          m.files.push_back(std::move(f));
-        }
-        const std::size_t at = w.add(item_type::fds, it.payload);
-        for (std::size_t i = 0; i < fds.size(); ++i) m.file_slots.push_back(at + kdbus::item_header_size + 4 * i);
-        break;
-      }
-      case item_type::payload_vec: {
-        kdbus::vec v{};
-        it.as(v);
-        staged_vec sv;
-        sv.size = v.size;
-        if (v.address) {
-          sv.data = true;
-          sv.at = m.payload.size();
-          const std::size_t old = m.payload.size();
-          m.payload.resize(old + static_cast<std::size_t>(v.size));
-          if (io.read_user(v.address, m.payload.data() + old, static_cast<std::size_t>(v.size))) return EFAULT;
-        } else {
-          m.payload.resize(m.payload.size() + static_cast<std::size_t>(v.size % 8), 0);
-        }
-        m.off_items.push_back(w.add_struct(item_type::payload_off, kdbus::vec{}));
-        m.vecs.push_back(sv);
-        break;
-      }
-      case item_type::payload_memfd: {
-        kdbus::memfd mf{};
-        it.as(mf);
-        file_ref f;
-        if (const int r = io.take_memfd(mf.fd, mf.start, mf.size, f); r) return r;
-        memfd_files.push_back(std::move(f));
-        m.payload.resize(m.payload.size() + static_cast<std::size_t>(mf.size % 8), 0);
-        mf.fd = -1;
-        const std::size_t at = w.add_struct(item_type::payload_memfd, mf);
-        memfd_slots.push_back(at + kdbus::item_header_size + offsetof(kdbus::memfd, fd));
-        break;
-      }
+      case item_type::fds: r = take_fds(io, it, w, m); break;
+      case item_type::payload_vec: r = copy_vec(io, it, w, m); break;
+      case item_type::payload_memfd: r = take_memfd(io, it, w, m, memfd_files, memfd_slots); break;
       default: break;
     }
+    if (r) return r;
   }
   // FDS first, then the memfds.
   m.files.insert(m.files.end(), memfd_files.begin(), memfd_files.end());
