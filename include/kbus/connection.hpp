@@ -360,8 +360,10 @@ class connection {
   // connection_errc::disconnected. Returns once done, or once connect_options::close_timeout
   // has passed (what was not written by then reaches the send error handler). Called on the
   // connection's own executor it cannot wait: it returns at once and the delivery goes on in
-  // the background, as long as that executor runs. Destroying an open connection closes it
-  // this way.
+  // the background, as long as that executor runs. With nothing left to deliver it does not
+  // wait for the executor either (the connection ends there soon after). When the executor's
+  // io_context has stopped, the calling thread writes what is queued itself. Destroying an
+  // open connection closes it this way.
   void close();
   // The same, completing when the connection has ended: with success once everything queued
   // was delivered, connection_errc::timeout when the bound passed first, or the reason the

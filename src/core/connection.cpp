@@ -237,7 +237,8 @@ void connection::start_close(std::unique_ptr<detail::op_completion> done) {
 }
 
 void connection::close() {
-  // On its own executor it cannot wait; closed or never opened, there is nothing to deliver.
+  // On its own executor it cannot wait; closed or never opened, or with everything written,
+  // there is nothing to wait for (and the executor may not even run any more).
   if (detail::would_deadlock(impl_->strand_) || !is_open()) return start_close(nullptr);
   if (detail::executor_stopped(impl_->strand_)) {
     // Nothing runs the strand any more, so nothing else touches the connection: this thread
@@ -245,6 +246,7 @@ void connection::close() {
     if (is_open()) impl_->close_without_executor();
     return;
   }
+  if (!impl_->has_work_in_flight()) return start_close(nullptr);
   // Waits for the strand, within the close bound (and a margin for the strand to start): an
   // executor that nobody runs cannot hold the caller for ever.
   auto done = std::make_shared<std::promise<void>>();

@@ -47,10 +47,14 @@ class connection_status {
   void add_skipped(std::string entry_and_reason);
   void set_last_error(std::string why);
   void count_failed_send() noexcept { failed_sends_.fetch_add(1, std::memory_order_relaxed); }
+  // Whether messages wait to be written (queued in the transport, or waiting for room).
+  bool undelivered() const noexcept { return undelivered_.load(std::memory_order_acquire); }
+  void set_undelivered(bool u) noexcept { undelivered_.store(u, std::memory_order_release); }
 
  private:
   std::atomic<bool> open_{false};
   std::atomic<std::uint64_t> failed_sends_{0};
+  std::atomic<bool> undelivered_{false};
   mutable std::mutex mutex_;
   connection_info info_;
   std::string last_error_;
@@ -104,6 +108,10 @@ class connection_core {
   // The close bound passed: ends the connection now, reporting what was not written.
   void close_timed_out();
   bool closing() const noexcept { return closing_ && open_; }
+  // Messages wait to be written.
+  bool undelivered() const noexcept {
+    return open_ && transport_ && (transport_->queued_bytes() > 0 || !waiting_for_room_.empty());
+  }
   void set_send_error_handler(send_error_handler h) { send_error_handler_ = std::move(h); }
 
   // Subscriptions (connection::subscribe): `confirmed` may be empty.

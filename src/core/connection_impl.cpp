@@ -137,6 +137,7 @@ void connection_impl::start_reading() {
 }
 
 void connection_impl::after_core() {
+  core_.status().set_undelivered(core_.undelivered());
   if (!core_.attached()) {
     stop_watching();
     deadline_timer_.cancel();

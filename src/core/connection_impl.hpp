@@ -61,11 +61,18 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   template <class F>
   void post_op(F f) {
     queued_.fetch_add(1, std::memory_order_relaxed);
+    unfinished_.fetch_add(1, std::memory_order_acq_rel);
     boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
       self->queued_.fetch_sub(1, std::memory_order_relaxed);
       f(*self);
       self->after_core();
+      self->unfinished_.fetch_sub(1, std::memory_order_acq_rel);
     });
+  }
+  // Safe from any thread: operations were posted and have not finished, or messages wait to be
+  // written. A close then has something to deliver.
+  bool has_work_in_flight() const noexcept {
+    return unfinished_.load(std::memory_order_acquire) > 0 || core_.status().undelivered();
   }
   // Runs `f` now when the caller is on the strand with nothing queued, else posts it.
   template <class F>
@@ -98,6 +105,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void sync_timer();
 
   std::atomic<std::size_t> queued_{0};
+  std::atomic<std::size_t> unfinished_{0};  // posted operations not yet finished
   std::atomic<std::chrono::milliseconds::rep> close_timeout_ms_{connect_options{}.close_timeout.count()};
   // Connecting.
   std::vector<address_entry> entries_;
