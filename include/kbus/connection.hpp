@@ -44,6 +44,7 @@ enum class connection_errc {
   not_connected,
   peer_sent_invalid_message,
   would_deadlock,     // a blocking call made on the connection's own executor: nothing could run it
+  outgoing_queue_full,  // send() found the outgoing queue at its bound (connect_options)
 };
 const std::error_category& connection_category() noexcept;
 inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }
@@ -69,6 +70,14 @@ class call_error : public std::runtime_error {
 struct connect_options {
   // A message bus: say Hello and get a unique name. false: a peer-to-peer connection.
   bool bus = true;
+  // The most bytes the outgoing queue holds before senders wait (async_send, calls) or fail
+  // (send()): a peer that stops reading never makes the connection grow without limit. An
+  // empty queue takes a message of any size. The default: the largest message the
+  // specification allows.
+  std::size_t outgoing_queue_limit = detail::max_message_length;
+  // How long close(), async_close() and destruction may spend delivering what was queued
+  // before the connection ends anyway (sd-bus's and libdbus's reply timeout).
+  std::chrono::milliseconds close_timeout{25000};
 };
 
 struct call_options {
@@ -92,6 +101,8 @@ struct connection_info {
     std::int64_t pid = -1;  // -1: the platform does not say
   };
   std::optional<credentials> peer;
+  // Messages send() took that never went out (each also reached the send error handler).
+  std::uint64_t failed_sends = 0;
 };
 
 // How a subscription reaches the bus.
@@ -103,6 +114,11 @@ struct subscribe_options {
 
 // Receives the messages a subscription's rule matches, on the connection's executor.
 using signal_handler = std::function<void(const message&)>;
+
+// Learns of each message that send() took and that could not go out: the outgoing queue was
+// full, the transport refused it, or the connection ended before it was written. `why` says
+// which, in words. Called on the connection's executor.
+using send_error_handler = std::function<void(const message& m, boost::system::error_code ec, const std::string& why)>;
 
 namespace detail {
 class connection_impl;
@@ -220,9 +236,10 @@ template <class Handler, class Executor>
 using subscribe_completion_for =
     completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code, subscription>;
 
-using connect_completion = completion<boost::system::error_code>;
+// Operations that complete with an error code only: connect, send, flush, close.
+using op_completion = completion<boost::system::error_code>;
 template <class Handler, class Executor>
-using connect_completion_for = completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code>;
+using op_completion_for = completion_for<completion_delivery::post, Handler, Executor, boost::system::error_code>;
 }  // namespace detail
 
 class connection {
@@ -248,7 +265,7 @@ class connection {
         [this, options](auto handler, std::string a) {
           using H = decltype(handler);
           start_connect(std::move(a), options,
-                        std::make_unique<detail::connect_completion_for<H, executor_type>>(std::move(handler),
+                        std::make_unique<detail::op_completion_for<H, executor_type>>(std::move(handler),
                                                                                             get_executor()));
         },
         token, std::move(address));
@@ -281,7 +298,37 @@ class connection {
   message call(message m, call_options options = {});
 
   // Queues a message that expects no reply (a signal, a reply, a call with no_reply_expected).
+  // Fire and forget, but never silent: a message that cannot go out reaches the send error
+  // handler and counts in info().failed_sends. At the outgoing queue's bound it fails
+  // (outgoing_queue_full) instead of waiting.
   void send(message m);
+  // The same, completing once the message has been handed over (to the kernel, the device or
+  // the bus), or with the reason it could not be. At the outgoing queue's bound it waits for
+  // room. Signature: void(error_code).
+  template <class Token>
+  auto async_send(message m, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, message msg) {
+          using H = decltype(handler);
+          start_send(std::move(msg), std::make_unique<detail::op_completion_for<H, executor_type>>(std::move(handler),
+                                                                                                 get_executor()));
+        },
+        token, std::move(m));
+  }
+  // Completes once everything sent before it has been handed over. Signature: void(error_code).
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) {
+          using H = decltype(handler);
+          start_flush(std::make_unique<detail::op_completion_for<H, executor_type>>(std::move(handler), get_executor()));
+        },
+        token);
+  }
+  // Blocking form of async_flush (would_deadlock on the connection's own executor).
+  void flush(boost::system::error_code& ec);
+  void flush();  // throws boost::system::system_error
+  void set_send_error_handler(send_error_handler h);
   // Every incoming method call and signal that is not a reply, after the subscriptions saw it
   // and no incoming handler took it. With no handler, calls that expect a reply are answered
   // UnknownMethod.
@@ -309,8 +356,27 @@ class connection {
         },
         token, std::move(rule), std::move(handler));
   }
-  // Ends the connection: pending calls complete with connection_errc::disconnected.
+  // Delivers what was queued before it, then ends the connection: pending calls complete with
+  // connection_errc::disconnected. Returns once done, or once connect_options::close_timeout
+  // has passed (what was not written by then reaches the send error handler). Called on the
+  // connection's own executor it cannot wait: it returns at once and the delivery goes on in
+  // the background, as long as that executor runs. With nothing left to deliver it does not
+  // wait for the executor either (the connection ends there soon after). When the executor's
+  // io_context has stopped, the calling thread writes what is queued itself. Destroying an
+  // open connection closes it this way.
   void close();
+  // The same, completing when the connection has ended: with success once everything queued
+  // was delivered, connection_errc::timeout when the bound passed first, or the reason the
+  // connection ended on its own meanwhile. Signature: void(error_code).
+  template <class Token>
+  auto async_close(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) {
+          using H = decltype(handler);
+          start_close(std::make_unique<detail::op_completion_for<H, executor_type>>(std::move(handler), get_executor()));
+        },
+        token);
+  }
 
   // These four are safe from any thread; they give a copy of the moment.
   bool is_open() const noexcept;
@@ -323,13 +389,16 @@ class connection {
   friend class detail::server_impl;
   friend bool detail::blocking_would_deadlock(const connection& c);
   explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
-  void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
+  void start_connect(std::string address, connect_options options, std::unique_ptr<detail::op_completion> done);
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
                                std::unique_ptr<detail::subscribe_completion> done);
   // Returns the id that cancel_call takes, or 0 when the call is not `cancellable`.
   std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done,
                            bool cancellable);
   void cancel_call(std::uint64_t id);
+  void start_send(message m, std::unique_ptr<detail::op_completion> done);
+  void start_flush(std::unique_ptr<detail::op_completion> done);
+  void start_close(std::unique_ptr<detail::op_completion> done);
 
   std::shared_ptr<detail::connection_impl> impl_;
 };

@@ -26,12 +26,16 @@ class connection_category_impl final : public std::error_category {
       case connection_errc::peer_sent_invalid_message: return "the peer sent an invalid message";
       case connection_errc::would_deadlock:
         return "a blocking call on the connection's own executor would wait forever";
+      case connection_errc::outgoing_queue_full: return "the outgoing queue is full";
     }
     return "unknown kbus.connection error";
   }
 };
 
 std::atomic<std::uint64_t> next_subscription_id{1};
+
+// How long close() waits beyond the close timeout for the connection's executor to start it.
+constexpr std::chrono::seconds close_start_margin{1};
 std::atomic<std::uint64_t> next_consumer_id{1};
 
 }  // namespace
@@ -59,21 +63,30 @@ bool blocking_would_deadlock(const connection& c) { return would_deadlock(c.impl
 connection::connection(executor_type ex) : impl_(std::make_shared<detail::connection_impl>(std::move(ex))) {}
 
 connection::~connection() {
-  if (impl_) close();
+  if (!impl_) return;
+  try {
+    close();
+  } catch (...) {
+    // Only allocation can fail in close(); the connection then ends with its strand.
+  }
 }
 
 connection::executor_type connection::get_executor() const noexcept { return impl_->strand_; }
 
 connection& connection::operator=(connection&& o) noexcept {
   if (this != &o) {
-    if (impl_) close();
+    try {
+      if (impl_) close();
+    } catch (...) {
+      // As in the destructor.
+    }
     impl_ = std::move(o.impl_);
   }
   return *this;
 }
 
 void connection::start_connect(std::string address, connect_options options,
-                               std::unique_ptr<detail::connect_completion> done) {
+                               std::unique_ptr<detail::op_completion> done) {
   impl_->post_op([address = std::move(address), options, d = std::move(done)](detail::connection_impl& impl) mutable {
     impl.connect(std::move(address), options, std::move(d));
   });
@@ -185,8 +198,61 @@ subscription connection::start_subscribe(match_rule rule, signal_handler handler
   return subscription(std::move(weak), id);
 }
 
+void connection::start_send(message m, std::unique_ptr<detail::op_completion> done) {
+  impl_->run_or_post([m = std::move(m), d = std::move(done)](detail::connection_impl& impl) mutable {
+    impl.start_reading();
+    impl.core_.send(std::move(m), std::move(d));
+  });
+}
+
+void connection::start_flush(std::unique_ptr<detail::op_completion> done) {
+  impl_->run_or_post([d = std::move(done)](detail::connection_impl& impl) mutable { impl.core_.flush(std::move(d)); });
+}
+
+void connection::flush(boost::system::error_code& ec) {
+  if (detail::would_deadlock(impl_->strand_)) {
+    ec = make_error_code(connection_errc::would_deadlock);
+    return;
+  }
+  std::promise<boost::system::error_code> done;
+  auto result = done.get_future();
+  async_flush([&done](boost::system::error_code e) { done.set_value(e); });
+  ec = result.get();
+}
+
+void connection::flush() {
+  boost::system::error_code ec;
+  flush(ec);
+  if (ec) throw boost::system::system_error(ec, last_error());
+}
+
+void connection::set_send_error_handler(send_error_handler h) {
+  impl_->post_op([h = std::move(h)](detail::connection_impl& impl) mutable {
+    impl.core_.set_send_error_handler(std::move(h));
+  });
+}
+
+void connection::start_close(std::unique_ptr<detail::op_completion> done) {
+  impl_->post_op([d = std::move(done)](detail::connection_impl& impl) mutable { impl.close_gracefully(std::move(d)); });
+}
+
 void connection::close() {
-  impl_->post_op([](detail::connection_impl& impl) { impl.close_now("closed by this side"); });
+  // On its own executor it cannot wait; closed or never opened, or with everything written,
+  // there is nothing to wait for (and the executor may not even run any more).
+  if (detail::would_deadlock(impl_->strand_) || !is_open()) return start_close(nullptr);
+  if (detail::executor_stopped(impl_->strand_)) {
+    // Nothing runs the strand any more, so nothing else touches the connection: this thread
+    // delivers what is queued itself.
+    if (is_open()) impl_->close_without_executor();
+    return;
+  }
+  if (!impl_->has_work_in_flight()) return start_close(nullptr);
+  // Waits for the strand, within the close bound (and a margin for the strand to start): an
+  // executor that nobody runs cannot hold the caller for ever.
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  async_close([done](boost::system::error_code) { done->set_value(); });
+  finished.wait_for(impl_->close_timeout() + close_start_margin);
 }
 
 bool connection::is_open() const noexcept { return impl_->core_.status().open(); }

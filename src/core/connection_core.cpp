@@ -29,7 +29,9 @@ bool is_become_monitor(const message& m) {
 
 connection_info connection_status::info() const {
   std::lock_guard lock(mutex_);
-  return info_;
+  connection_info info = info_;
+  info.failed_sends = failed_sends_.load(std::memory_order_relaxed);
+  return info;
 }
 
 std::string connection_status::unique_name() const {
@@ -46,6 +48,7 @@ void connection_status::set_info(connection_info info) {
   std::lock_guard lock(mutex_);
   // What was skipped on the way stays: the transport knows only its own entry.
   info.skipped = std::move(info_.skipped);
+  info.failed_sends = 0;  // counted apart, read by info()
   info_ = std::move(info);
 }
 
@@ -80,6 +83,9 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
   transport_ = std::move(t);
   bus_ = options.bus;
   open_ = true;
+  closing_ = false;
+  handed_bytes_ = 0;
+  outgoing_limit_ = options.outgoing_queue_limit;
   status_.set_info(transport_->info());
   status_.set_open(true);
   if (!bus_) return ready({});
@@ -103,52 +109,28 @@ std::uint32_t connection_core::assign_serial(message& m) noexcept {
   return serial;
 }
 
-// ---- sending ----
-
-void connection_core::send(message m) {
-  if (!open_) return;
-  assign_serial(m);
-  transmit(std::move(m), call_options{}.timeout);
-}
+// ---- calls (their sending: outgoing.cpp) ----
 
 void connection_core::call(message m, call_options options, std::unique_ptr<call_completion> done,
                            std::uint64_t cancel_id) {
-  if (!open_) return deliver(std::move(done), code_of(connection_errc::not_connected), {});
+  if (!open_ || closing_) return deliver(std::move(done), code_of(connection_errc::not_connected), {});
   const std::uint32_t serial = assign_serial(m);
   if (is_become_monitor(m)) become_monitor_serial_ = serial;
   calls_.add(serial, {cancel_id, std::move(done), now_() + options.timeout, false});
+  if (!waiting_for_room_.empty() || !fits(m.bytes().size())) {
+    waiting_for_room_.push_back({waiting_send::kind::call, std::move(m), options.timeout, nullptr});
+    return;
+  }
   if (calls_.awaiting() >= transport_->capabilities().max_awaited_replies) {
     backlog_.emplace_back(std::move(m), options.timeout);
     return;
   }
   calls_.mark_sent(serial);
-  transmit(std::move(m), options.timeout);
+  transmit(std::move(m), options.timeout, nullptr);
 }
 
 void connection_core::call(message m, std::function<void(boost::system::error_code, message)> done) {
   call(std::move(m), call_options{}, std::make_unique<function_completion>(std::move(done)));
-}
-
-void connection_core::transmit(message m, std::chrono::milliseconds reply_timeout) {
-  const std::uint32_t serial = m.serial();
-  const bool awaited = m.expects_reply() && calls_.contains(serial);
-  const send_status sent = transport_->send(std::move(m), {reply_timeout});
-  if (sent.outcome == send_outcome::gone) return disconnect(sent.error.message);
-  // Only this message failed: a call learns it at once.
-  if (sent.outcome == send_outcome::message_failed && awaited)
-    complete_call(serial, boost::system::error_code(sent.error.code), {});
-  if (!dispatching_) end_output_batch();
-}
-
-void connection_core::end_output_batch() {
-  // A transport that found its descriptor full is flushed once it is writable, not before.
-  if (!open_ || !transport_ || transport_->wants_write()) return;
-  flush_output();
-}
-
-void connection_core::flush_output() {
-  if (!open_ || !transport_) return;
-  if (auto r = transport_->flush(); !r) disconnect(r.error().message);
 }
 
 // A call's reply came (or it ended): one more may go out of the backlog.
@@ -159,7 +141,7 @@ void connection_core::send_backlog() {
     backlog_.pop_front();
     if (!calls_.contains(m.serial())) continue;  // cancelled or timed out while it waited
     calls_.mark_sent(m.serial());
-    transmit(std::move(m), timeout);
+    transmit(std::move(m), timeout, nullptr);
   }
 }
 
@@ -276,10 +258,14 @@ void connection_core::unsubscribe(std::uint64_t id) { subscriptions_.remove(id);
 
 void connection_core::disconnect(const std::string& why, connection_errc code) {
   if (!open_ && calls_.size() == 0) return;
+  // What the transport wrote already is delivered: its waiters learn so before the rest fails.
+  if (open_ && transport_) complete_written();
   open_ = false;
+  closing_ = false;
   status_.set_last_error(why);
   status_.set_open(false);
   if (transport_) transport_->close();
+  report_all_unsent(code_of(code), why);
   backlog_.clear();
   // Every pending call ends now, with the reason.
   for (auto& e : calls_.take_all()) deliver(std::move(e.done), code_of(code), {});

@@ -46,12 +46,27 @@ class connection_status {
   void set_unique_name(std::string name);
   void add_skipped(std::string entry_and_reason);
   void set_last_error(std::string why);
+  void count_failed_send() noexcept { failed_sends_.fetch_add(1, std::memory_order_relaxed); }
+  // Whether messages wait to be written (queued in the transport, or waiting for room).
+  bool undelivered() const noexcept { return undelivered_.load(std::memory_order_acquire); }
+  void set_undelivered(bool u) noexcept { undelivered_.store(u, std::memory_order_release); }
 
  private:
   std::atomic<bool> open_{false};
+  std::atomic<std::uint64_t> failed_sends_{0};
+  std::atomic<bool> undelivered_{false};
   mutable std::mutex mutex_;
   connection_info info_;
   std::string last_error_;
+};
+
+// A message, call or flush that waits for room in the outgoing queue.
+struct waiting_send {
+  enum class kind : std::uint8_t { send, call, flush };
+  kind what = kind::send;
+  message m;                                 // send, call (its serial set)
+  std::chrono::milliseconds reply_timeout{};  // call
+  std::unique_ptr<op_completion> done;       // send, flush
 };
 
 class connection_core {
@@ -67,6 +82,7 @@ class connection_core {
 
   struct attach_options {
     bool bus = true;  // say Hello; false: a peer-to-peer connection
+    std::size_t outgoing_queue_limit = connect_options{}.outgoing_queue_limit;
   };
   // Takes a connected transport. On a bus, Hello goes out and `ready` learns its outcome (the
   // unique name is in status() then); else `ready` is called at once with success.
@@ -78,8 +94,25 @@ class connection_core {
   // A call made by the library itself (driver calls of subscriptions, Hello).
   void call(message m, std::function<void(boost::system::error_code, message)> done);
   void cancel(std::uint64_t cancel_id);
-  // Sends a message that expects no reply.
+  // Sends a message that expects no reply; one that cannot go out reaches the send error
+  // handler. At the outgoing queue's bound it fails.
   void send(message m);
+  // The same, completing once the transport has handed it over (or with why it could not).
+  // At the bound it waits for room, in order with calls and flushes.
+  void send(message m, std::unique_ptr<op_completion> done);
+  // Completes once everything sent before it has been handed over.
+  void flush(std::unique_ptr<op_completion> done);
+  // Delivers what was sent before it, then ends the connection; `done` (may be null) learns
+  // how. Sends after it fail with not_connected.
+  void close(std::unique_ptr<op_completion> done);
+  // The close bound passed: ends the connection now, reporting what was not written.
+  void close_timed_out();
+  bool closing() const noexcept { return closing_ && open_; }
+  // Messages wait to be written.
+  bool undelivered() const noexcept {
+    return open_ && transport_ && (transport_->queued_bytes() > 0 || !waiting_for_room_.empty());
+  }
+  void set_send_error_handler(send_error_handler h) { send_error_handler_ = std::move(h); }
 
   // Subscriptions (connection::subscribe): `confirmed` may be empty.
   void subscribe(std::uint64_t id, match_rule rule, signal_handler handler, subscribe_options options,
@@ -140,7 +173,6 @@ class connection_core {
 
  private:
   std::uint32_t assign_serial(message& m) noexcept;
-  void transmit(message m, std::chrono::milliseconds reply_timeout);
   void send_backlog();
   void complete_call(std::uint32_t serial, boost::system::error_code ec, message reply);
   void deliver(std::unique_ptr<call_completion> done, boost::system::error_code ec, message reply);
@@ -148,6 +180,20 @@ class connection_core {
   bool offer_to_consumers(message& m);
   void answer_unknown(const message& call);
   void end_output_batch();
+  void write_queued();
+  // Output was written: completes what waited for it, admits what waited for room, and ends a
+  // close once everything is out.
+  void output_progressed();
+  void complete_written();
+  bool fits(std::size_t size) const noexcept;
+  void admit_waiting();
+  bool admit(waiting_send& w);
+  std::uint64_t written_bytes() const noexcept;
+  void transmit(message m, std::chrono::milliseconds reply_timeout, std::unique_ptr<op_completion> done);
+  void report_unsent(message m, boost::system::error_code ec, std::string why);
+  void report_all_unsent(boost::system::error_code ec, const std::string& why);
+  void deliver(std::unique_ptr<op_completion> done, boost::system::error_code ec);
+  void finish_close();
 
   now_function now_;
   std::unique_ptr<transport> transport_;
@@ -166,6 +212,23 @@ class connection_core {
   bool dispatching_ = false;  // sends queue, and go out together when dispatch ends
   std::vector<deferred_completion> deferred_;
   connection_status status_;
+
+  // Output. Bytes handed to the transport since attach; those it still queues are not written.
+  std::uint64_t handed_bytes_ = 0;
+  std::size_t outgoing_limit_ = connect_options{}.outgoing_queue_limit;
+  // What waits for room in the outgoing queue, in order.
+  std::deque<waiting_send> waiting_for_room_;
+  bool admitting_ = false;
+  // What waits for its bytes to be written: ends ascending (async_send, flush).
+  struct write_waiter {
+    std::uint64_t end;
+    std::uint32_t serial;  // the message's (0: a flush)
+    std::unique_ptr<op_completion> done;
+  };
+  std::deque<write_waiter> write_waiters_;
+  send_error_handler send_error_handler_;
+  bool closing_ = false;
+  std::vector<std::unique_ptr<op_completion>> close_waiters_;
 };
 
 }  // namespace kbus::detail

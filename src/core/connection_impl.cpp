@@ -4,6 +4,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 namespace kbus::detail {
 
 namespace {
@@ -16,10 +22,11 @@ connection_impl::~connection_impl() { stop_watching(); }
 
 // ---- connecting ----
 
-void connection_impl::connect(std::string address, connect_options options, std::unique_ptr<connect_completion> done) {
+void connection_impl::connect(std::string address, connect_options options, std::unique_ptr<op_completion> done) {
   ++attempt_;
   connect_done_ = std::move(done);
   connect_options_ = options;
+  close_timeout_ms_.store(options.close_timeout.count(), std::memory_order_relaxed);
   auto list = parse_address_list(address);
   if (!list) {
     core_.status().set_last_error(list.error().what());
@@ -59,7 +66,8 @@ void connection_impl::try_entry() {
 }
 
 void connection_impl::connected(std::unique_ptr<transport> t) {
-  core_.attach(std::move(t), {connect_options_.bus}, [this](boost::system::error_code ec) { finish_connect(ec); });
+  core_.attach(std::move(t), {connect_options_.bus, connect_options_.outgoing_queue_limit},
+               [this](boost::system::error_code ec) { finish_connect(ec); });
   after_core();
 }
 
@@ -82,6 +90,44 @@ void connection_impl::close_now(const std::string& why) {
   }
 }
 
+void connection_impl::close_gracefully(std::unique_ptr<op_completion> done) {
+  if (connect_done_ || !core_.attached()) {
+    close_now("closed by this side");
+    if (done) done->complete({});
+    return;
+  }
+  core_.close(std::move(done));
+  if (!core_.closing()) return;
+  close_timer_.expires_after(close_timeout());
+  close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->core_.close_timed_out();
+    self->after_core();
+  });
+}
+
+void connection_impl::close_without_executor() {
+  const auto deadline = std::chrono::steady_clock::now() + close_timeout();
+  core_.close(nullptr);
+  while (core_.closing()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      core_.close_timed_out();
+      break;
+    }
+    pollfd p{core_.wait_fd(), POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000))) < 0 && errno != EINTR) {
+      core_.disconnect(std::string("poll: ") + std::strerror(errno));
+      break;
+    }
+    core_.flush_output();
+  }
+  // Completions and reports run here: no executor will run them.
+  for (auto& d : core_.take_deferred()) d.run();
+  stop_watching();
+}
+
 // ---- waiting ----
 
 void connection_impl::start_reading() {
@@ -91,9 +137,11 @@ void connection_impl::start_reading() {
 }
 
 void connection_impl::after_core() {
+  core_.status().set_undelivered(core_.undelivered());
   if (!core_.attached()) {
     stop_watching();
     deadline_timer_.cancel();
+    close_timer_.cancel();
     timer_armed_for_.reset();
   } else if (!read_deferred_) {
     if (core_.wait_fd() != watched_fd_) watch(core_.wait_fd());
@@ -175,6 +223,12 @@ void connection_impl::sync_timer() {
     self->core_.expire();
     self->after_core();
   });
+}
+
+bool executor_stopped(const connection_impl::strand_type& strand) {
+  const auto inner = strand.get_inner_executor();
+  if (auto* io = inner.target<boost::asio::io_context::executor_type>()) return io->context().stopped();
+  return false;
 }
 
 bool would_deadlock(const connection_impl::strand_type& strand) {

@@ -36,11 +36,22 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   connection_core core_;
 
   // ---- connecting ----
-  void connect(std::string address, connect_options options, std::unique_ptr<connect_completion> done);
+  void connect(std::string address, connect_options options, std::unique_ptr<op_completion> done);
   // An accepted peer's transport (kbus::server): open at once, reading from its first use.
   void adopt_accepted(std::unique_ptr<transport> t);
   // Ends the connection (and a connect in progress) with `why`.
   void close_now(const std::string& why);
+  // Delivers what is queued, then ends the connection, within connect_options::close_timeout;
+  // `done` may be null.
+  void close_gracefully(std::unique_ptr<op_completion> done);
+  // The same, for a caller on another thread while nothing runs the connection's executor
+  // (its io_context has stopped): writes what is queued from the calling thread, waiting for
+  // the descriptor with poll(), within the close timeout.
+  void close_without_executor();
+  // Safe from any thread.
+  std::chrono::milliseconds close_timeout() const noexcept {
+    return std::chrono::milliseconds(close_timeout_ms_.load(std::memory_order_relaxed));
+  }
 
   // ---- operations of the public API ----
   // Whether an operation may run at once, in the caller (which is on the strand): nothing of
@@ -50,11 +61,18 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   template <class F>
   void post_op(F f) {
     queued_.fetch_add(1, std::memory_order_relaxed);
+    unfinished_.fetch_add(1, std::memory_order_acq_rel);
     boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
       self->queued_.fetch_sub(1, std::memory_order_relaxed);
       f(*self);
       self->after_core();
+      self->unfinished_.fetch_sub(1, std::memory_order_acq_rel);
     });
+  }
+  // Safe from any thread: operations were posted and have not finished, or messages wait to be
+  // written. A close then has something to deliver.
+  bool has_work_in_flight() const noexcept {
+    return unfinished_.load(std::memory_order_acquire) > 0 || core_.status().undelivered();
   }
   // Runs `f` now when the caller is on the strand with nothing queued, else posts it.
   template <class F>
@@ -87,11 +105,13 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void sync_timer();
 
   std::atomic<std::size_t> queued_{0};
+  std::atomic<std::size_t> unfinished_{0};  // posted operations not yet finished
+  std::atomic<std::chrono::milliseconds::rep> close_timeout_ms_{connect_options{}.close_timeout.count()};
   // Connecting.
   std::vector<address_entry> entries_;
   std::size_t entry_ = 0;
   connect_options connect_options_;
-  std::unique_ptr<connect_completion> connect_done_;
+  std::unique_ptr<op_completion> connect_done_;
   unsigned attempt_ = 0;  // counts connects: a connector that answers after close() is ignored
   // Waiting.
   boost::asio::posix::basic_stream_descriptor<strand_type> descriptor_{strand_};
@@ -107,7 +127,14 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
                                     strand_type>
       deadline_timer_{strand_};
   std::optional<std::chrono::steady_clock::time_point> timer_armed_for_;
+  // The bound on a graceful close.
+  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
+                                    strand_type>
+      close_timer_{strand_};
 };
+
+// Whether nothing runs `strand` any more: its io_context has stopped.
+bool executor_stopped(const connection_impl::strand_type& strand);
 
 // Whether a blocking wait here would stop the very thread that has to complete the operation.
 bool would_deadlock(const connection_impl::strand_type& strand);

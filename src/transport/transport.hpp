@@ -3,7 +3,7 @@
 // itself. Its owner waits on wait_fd() (readable; writable too while wants_write()), then calls
 // flush(), and receive() until it says "nothing now".
 //
-//   t->send(msg, {});                       // msg.serial() set; queued or handed over at once
+//   t->send(std::move(msg), {});                       // msg.serial() set; queued or handed over at once
 //   t->flush();                             // when done sending for now
 //   if (t->wants_write()) wait for wait_fd() writable, then t->flush();
 //   // wait_fd() readable:
@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <limits>
 #include <optional>
+#include <vector>
 
 namespace kbus::detail {
 
@@ -71,7 +72,8 @@ class transport {
 
   // Sends `m` (serial set). A transport with an output queue only queues here: the owner calls
   // flush() when it is done sending for now (so that several messages go out in one write).
-  virtual send_status send(message m, const transport_send_options& options) = 0;
+  // When the outcome is not ok, `m` is left as it was, so that its owner can report it.
+  virtual send_status send(message&& m, const transport_send_options& options) = 0;
   // Writes queued output until it is all out or the descriptor is full. An error: the
   // connection is over, with that reason.
   virtual result<void> flush() = 0;
@@ -92,8 +94,13 @@ class transport {
   // What the connection reports (address, transport name, server guid, peer credentials,
   // fd passing); the core adds the unique name.
   virtual connection_info info() const = 0;
-  // Ends the connection (idempotent); queued output is dropped.
+  // Ends the connection (idempotent). Queued output is not written any more; take_unsent()
+  // gives it back.
   virtual void close() noexcept = 0;
+  // The messages send() took that were not wholly written (a message cut short counts), in
+  // order; they leave the transport. Called after close(): a connection that ends reports
+  // each of them instead of dropping it without a word.
+  virtual std::vector<message> take_unsent() = 0;
 };
 
 }  // namespace kbus::detail

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,12 +23,16 @@ using kbus::detail::connection_core;
 using kbus::detail::receive_mode;
 using kbus::detail::send_outcome;
 
-// A transport whose input is a script and whose output is a list.
+// A transport whose input is a script and whose output is a list: send() queues, flush()
+// writes whole messages while `writable` bytes last (unbounded unless a test sets it).
 class scripted_transport final : public kbus::detail::transport {
  public:
   struct state {
     std::deque<kbus::result<std::optional<message>>> input;  // what receive() gives, in order
-    std::vector<message> sent;
+    std::deque<message> queue;                                // sent, not yet written
+    std::vector<message> sent;                                // written
+    std::size_t writable = std::numeric_limits<std::size_t>::max();
+    bool full = false;
     int flushes = 0;
     bool closed = false;
     std::optional<kbus::detail::send_status> next_send;  // once, instead of ok
@@ -36,17 +41,33 @@ class scripted_transport final : public kbus::detail::transport {
   explicit scripted_transport(state& s) : s_(s) {}
 
   int wait_fd() const noexcept override { return s_.closed ? -1 : 42; }
-  kbus::detail::send_status send(message m, const kbus::detail::transport_send_options&) override {
+  kbus::detail::send_status send(message&& m, const kbus::detail::transport_send_options&) override {
     if (s_.next_send) return *std::exchange(s_.next_send, std::nullopt);
-    s_.sent.push_back(std::move(m));
+    s_.queue.push_back(std::move(m));
     return {};
   }
   kbus::result<void> flush() override {
     ++s_.flushes;
+    while (!s_.queue.empty() && s_.queue.front().bytes().size() <= s_.writable) {
+      if (s_.writable != std::numeric_limits<std::size_t>::max()) s_.writable -= s_.queue.front().bytes().size();
+      s_.sent.push_back(std::move(s_.queue.front()));
+      s_.queue.pop_front();
+    }
+    s_.full = !s_.queue.empty();
     return {};
   }
-  bool wants_write() const noexcept override { return false; }
-  std::size_t queued_bytes() const noexcept override { return 0; }
+  // As a socket: the last flush found the descriptor full.
+  bool wants_write() const noexcept override { return s_.full; }
+  std::size_t queued_bytes() const noexcept override {
+    std::size_t n = 0;
+    for (const auto& m : s_.queue) n += m.bytes().size();
+    return n;
+  }
+  std::vector<message> take_unsent() override {
+    std::vector<message> unsent(std::make_move_iterator(s_.queue.begin()), std::make_move_iterator(s_.queue.end()));
+    s_.queue.clear();
+    return unsent;
+  }
   kbus::result<std::optional<message>> receive(receive_mode) override {
     if (s_.input.empty()) return std::optional<message>{};
     auto next = std::move(s_.input.front());
@@ -102,11 +123,34 @@ class ConnectionCore : public ::testing::Test {
   ConnectionCore() : core([this] { return now; }) {}
 
   // A peer-to-peer attach: no Hello, so the script starts with the test's own calls.
-  void attach_peer() {
+  void attach_peer(std::size_t outgoing_queue_limit = kbus::connect_options{}.outgoing_queue_limit) {
     bool ready = false;
-    core.attach(std::make_unique<scripted_transport>(wire), {.bus = false}, [&](auto ec) { ready = !ec; });
+    core.attach(std::make_unique<scripted_transport>(wire), {.bus = false, .outgoing_queue_limit = outgoing_queue_limit},
+                [&](auto ec) { ready = !ec; });
     ASSERT_TRUE(ready);
   }
+  // Sends that complete with an error code (async_send, flush, close) record it here.
+  struct op_outcome {
+    std::optional<boost::system::error_code> ec;
+  };
+  struct recording_op final : kbus::detail::op_completion {
+    op_outcome& out;
+    explicit recording_op(op_outcome& o) : out(o) {}
+    void complete(boost::system::error_code ec) override { out.ec = ec; }
+  };
+  std::unique_ptr<recording_op> record(op_outcome& o) { return std::make_unique<recording_op>(o); }
+  // What the send error handler heard.
+  struct unsent {
+    std::uint32_t serial;
+    boost::system::error_code ec;
+    std::string why;
+  };
+  void watch_unsent() {
+    core.set_send_error_handler([this](const message& m, boost::system::error_code ec, const std::string& why) {
+      reported.push_back({m.serial(), ec, why});
+    });
+  }
+  std::vector<unsent> reported;
   std::unique_ptr<recording_completion> record(outcome& o) { return std::make_unique<recording_completion>(o); }
   void reply_with(message m) {
     wire.input.emplace_back(std::optional<message>(std::move(m)));
@@ -318,6 +362,133 @@ TEST_F(ConnectionCore, CompletionsDueInsideAnInitiatingFunctionAreDeferred) {
   deferred[0].run();
   ASSERT_TRUE(o.ec);
   EXPECT_EQ(*o.ec, kbus::make_error_code(connection_errc::not_connected));
+}
+
+// ---- the outgoing side: nothing lost, nothing unbounded ----
+
+message signal_of(std::size_t payload_bytes) {
+  return kbus::message_builder::signal("/org/example"_path, "org.example.Ticks"_iface, "Tick"_member)
+      .build(std::string(payload_bytes, 'x'));
+}
+
+TEST_F(ConnectionCore, AsyncSendCompletesOnceTheTransportHasWrittenTheMessage) {
+  attach_peer();
+  wire.writable = 0;
+  op_outcome o;
+  core.send(signal_of(100), record(o));
+  EXPECT_FALSE(o.ec);  // queued, not written
+  EXPECT_TRUE(core.wants_write());
+  wire.writable = std::numeric_limits<std::size_t>::max();
+  core.flush_output();
+  ASSERT_TRUE(o.ec);
+  EXPECT_FALSE(*o.ec);
+  ASSERT_EQ(wire.sent.size(), 1u);
+}
+
+TEST_F(ConnectionCore, AtTheBoundAsyncSendsAndCallsWaitInOrderAndSendFailsThroughTheHandler) {
+  attach_peer(1000);
+  watch_unsent();
+  wire.writable = 0;
+  op_outcome first, second;
+  outcome call;
+  core.send(signal_of(900), record(first));  // an empty queue takes any size
+  core.send(signal_of(200), record(second));  // over the bound: waits
+  core.call(echo_call(), {}, record(call));   // waits behind it
+  core.send(signal_of(10));                   // fire and forget: fails at once
+  EXPECT_EQ(wire.queue.size(), 1u);
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].ec, kbus::make_error_code(connection_errc::outgoing_queue_full));
+  EXPECT_NE(reported[0].why.find("outgoing queue is full"), std::string::npos) << reported[0].why;
+  EXPECT_EQ(core.status().info().failed_sends, 1u);
+  // A flush waits for what waits for room too.
+  op_outcome flushed;
+  core.flush(record(flushed));
+  EXPECT_FALSE(flushed.ec);
+  wire.writable = std::numeric_limits<std::size_t>::max();
+  core.flush_output();
+  ASSERT_TRUE(first.ec && second.ec && flushed.ec);
+  EXPECT_FALSE(*first.ec);
+  EXPECT_FALSE(*second.ec);
+  EXPECT_FALSE(*flushed.ec);
+  ASSERT_EQ(wire.sent.size(), 3u);
+  EXPECT_EQ(wire.sent[0].type(), kbus::message_type::signal);
+  EXPECT_EQ(wire.sent[1].type(), kbus::message_type::signal);
+  EXPECT_EQ(wire.sent[1].bytes().size(), signal_of(200).bytes().size());
+  EXPECT_EQ(wire.sent[2].type(), kbus::message_type::method_call);
+  EXPECT_FALSE(call.ec);  // sent, awaiting its reply
+}
+
+TEST_F(ConnectionCore, CloseDeliversWhatWasQueuedBeforeEndingTheConnection) {
+  attach_peer();
+  wire.writable = 0;
+  for (int i = 0; i < 3; ++i) core.send(signal_of(100));
+  op_outcome closed;
+  core.close(record(closed));
+  EXPECT_FALSE(closed.ec);
+  EXPECT_FALSE(wire.closed);
+  EXPECT_TRUE(core.closing());
+  op_outcome late;
+  core.send(signal_of(1), record(late));  // after close(): refused
+  ASSERT_TRUE(late.ec);
+  EXPECT_EQ(*late.ec, kbus::make_error_code(connection_errc::not_connected));
+  wire.writable = std::numeric_limits<std::size_t>::max();
+  core.flush_output();
+  EXPECT_EQ(wire.sent.size(), 3u);
+  EXPECT_TRUE(wire.closed);
+  ASSERT_TRUE(closed.ec);
+  EXPECT_FALSE(*closed.ec);
+  EXPECT_EQ(core.status().last_error(), "closed by this side");
+}
+
+TEST_F(ConnectionCore, ACloseThatTimesOutReportsEveryMessageNotWritten) {
+  attach_peer();
+  watch_unsent();
+  wire.writable = 0;
+  op_outcome awaited;
+  core.send(signal_of(100));
+  core.send(signal_of(100), record(awaited));
+  op_outcome closed;
+  core.close(record(closed));
+  core.close_timed_out();
+  EXPECT_TRUE(wire.closed);
+  ASSERT_TRUE(closed.ec && awaited.ec);
+  EXPECT_EQ(*closed.ec, kbus::make_error_code(connection_errc::timeout));
+  EXPECT_EQ(*awaited.ec, kbus::make_error_code(connection_errc::disconnected));
+  // The fire-and-forget one through the handler; the other through its own completion only.
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].serial, 1u);
+  EXPECT_NE(reported[0].why.find("before it was written"), std::string::npos) << reported[0].why;
+  EXPECT_EQ(core.status().info().failed_sends, 1u);
+}
+
+TEST_F(ConnectionCore, WhenThePeerLeavesEachQueuedMessageIsReportedFailed) {
+  attach_peer();
+  watch_unsent();
+  wire.writable = 0;
+  outcome call;
+  core.call(echo_call(), {}, record(call));
+  core.send(signal_of(10));
+  core.send(signal_of(20));
+  wire.input.emplace_back(kbus::error(kbus::make_error_code(connection_errc::disconnected), "the peer closed the connection"));
+  core.process_input(receive_mode::read_once);
+  ASSERT_TRUE(call.ec);
+  EXPECT_EQ(*call.ec, kbus::make_error_code(connection_errc::disconnected));
+  ASSERT_EQ(reported.size(), 2u);  // the call reports through its completion, not twice
+  EXPECT_EQ(reported[0].serial, 2u);
+  EXPECT_EQ(reported[1].serial, 3u);
+  EXPECT_EQ(core.status().info().failed_sends, 2u);
+}
+
+TEST_F(ConnectionCore, ASignalTheTransportRefusesReachesTheHandler) {
+  attach_peer();
+  watch_unsent();
+  wire.next_send = kbus::detail::send_status{send_outcome::message_failed,
+                                             kbus::error(std::make_error_code(std::errc::no_buffer_space), "pool full")};
+  core.send(signal_of(10));
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].ec, std::errc::no_buffer_space);
+  EXPECT_EQ(reported[0].why, "pool full");
+  EXPECT_TRUE(core.attached());
 }
 
 }  // namespace

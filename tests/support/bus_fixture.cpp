@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 #include <utility>
 
 namespace kbus::test {
@@ -238,19 +239,43 @@ private_bus::private_bus(private_bus&& o) noexcept
   o.dir_.clear();
 }
 
+namespace {
+// A process and its children (dbus-broker-launch runs the broker as its child).
+std::vector<pid_t> process_and_children(pid_t pid) {
+  std::vector<pid_t> all{pid};
+  std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  for (pid_t child; children >> child;) all.push_back(child);
+  return all;
+}
+}  // namespace
+
 void private_bus::kill() {
   // kbusd in this process: the bus ends with its object, and its connections see it go.
   embedded_.reset();
   if (pid_ > 0) {
-    // dbus-broker-launch runs the broker as its child, in its process group.
-    ::kill(pid_, SIGKILL);
+    // dbus-broker-launch runs the broker as its child: both go (a paused child would not
+    // notice its launcher's end).
+    for (pid_t p : process_and_children(pid_)) ::kill(p, SIGKILL);
     int status;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
   }
 }
 
+bool private_bus::pause() {
+  if (pid_ <= 0) return false;
+  for (pid_t p : process_and_children(pid_)) ::kill(p, SIGSTOP);
+  return true;
+}
+
+bool private_bus::resume() {
+  if (pid_ <= 0) return false;
+  for (pid_t p : process_and_children(pid_)) ::kill(p, SIGCONT);
+  return true;
+}
+
 private_bus::~private_bus() {
+  resume();  // a paused bus would not hear that it must end
   terminate_child(std::exchange(pid_, -1));
   if (!dir_.empty()) {
     std::error_code ec;

@@ -31,6 +31,10 @@ class private_bus {
   bus_kind kind() const noexcept { return kind_; }
   // Ends the bus at once, as a crash would: SIGKILL, or kbusd's bus object destroyed.
   void kill();
+  // Stops the bus's processes (SIGSTOP), so that it reads nothing from its clients, and lets
+  // them go on (SIGCONT). False where the bus is no process of its own (kbusd in this process).
+  bool pause();
+  bool resume();
 
  private:
   private_bus() = default;

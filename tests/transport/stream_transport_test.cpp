@@ -332,8 +332,15 @@ TEST(StreamTransport, ClosedIsClosed) {
   t.close();
   EXPECT_EQ(t.wait_fd(), -1);
   EXPECT_FALSE(t.wants_write());
+  // What was queued is not written any more, and not dropped: its owner takes it back.
+  auto unsent = t.take_unsent();
+  ASSERT_EQ(unsent.size(), 1u);
+  EXPECT_EQ(unsent[0].serial(), 1u);
   EXPECT_EQ(t.queued_bytes(), 0u);
-  EXPECT_EQ(t.send(call(2, "late"), {}).outcome, kbus::detail::send_outcome::gone);
+  EXPECT_TRUE(t.take_unsent().empty());
+  auto late = call(2, "late");
+  EXPECT_EQ(t.send(std::move(late), {}).outcome, kbus::detail::send_outcome::gone);
+  EXPECT_EQ(late.serial(), 2u);  // a message that did not go stays with its sender
   t.close();  // again: nothing happens
   // The peer sees the end.
   char c;

@@ -104,10 +104,12 @@ class kdbus_transport final : public transport {
   // kdbus_options. A call to org.freedesktop.DBus is answered by the emulated driver, a call to
   // a missing peer with a ServiceUnknown error: both onto the local queue. gone: ECONNRESET,
   // ESHUTDOWN, EBADF or ENOTCONN; any other error fails only this message.
-  send_status send(message m, const transport_send_options& options) override;
+  send_status send(message&& m, const transport_send_options& options) override;
   result<void> flush() override { return {}; }
   bool wants_write() const noexcept override { return false; }
   std::size_t queued_bytes() const noexcept override { return 0; }
+  // Messages are handed to the device at once: nothing is ever left unsent in here.
+  std::vector<message> take_unsent() override { return {}; }
   // The local queue first; then, in read_once mode, one RECV from the pool (its slice freed).
   // Messages the rules do not want and malformed ones are dropped (and counted): one RECV may
   // yield nothing while more wait, and wait_fd() stays readable then.

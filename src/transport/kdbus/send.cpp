@@ -74,7 +74,7 @@ bool connection_gone(int err) noexcept { return err == ECONNRESET || err == ESHU
 
 }  // namespace
 
-send_status kdbus_transport::send(message m, const transport_send_options& options) {
+send_status kdbus_transport::send(message&& m, const transport_send_options& options) {
   auto sent = send_message(m, kernel_reply_deadline(options.reply_timeout, options_.reply_deadline_margin));
   if (sent) return {};
   const auto outcome = connection_gone(sent.error().code.value()) ? send_outcome::gone : send_outcome::message_failed;

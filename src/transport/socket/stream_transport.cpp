@@ -35,16 +35,21 @@ stream_transport::~stream_transport() { close(); }
 
 void stream_transport::close() noexcept {
   socket_.reset();
+  socket_full_ = false;
+  received_fds_.clear();
+}
+
+std::vector<message> stream_transport::take_unsent() {
+  std::vector<message> unsent(std::make_move_iterator(output_.begin()), std::make_move_iterator(output_.end()));
   output_.clear();
   written_ = 0;
-  socket_full_ = false;
   queued_bytes_ = 0;
-  received_fds_.clear();
+  return unsent;
 }
 
 // ---- sending ----
 
-send_status stream_transport::send(message m, const transport_send_options&) {
+send_status stream_transport::send(message&& m, const transport_send_options&) {
   if (!socket_) return {send_outcome::gone, connection_over("the connection is closed")};
   queued_bytes_ += m.bytes().size();
   output_.push_back(std::move(m));

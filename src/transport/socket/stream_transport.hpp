@@ -38,11 +38,12 @@ class stream_transport final : public transport {
 
   int wait_fd() const noexcept override { return socket_.get(); }
 
-  send_status send(message m, const transport_send_options& options) override;
+  send_status send(message&& m, const transport_send_options& options) override;
   result<void> flush() override;
   // The socket was full at the last write: flush() again once it is writable.
   bool wants_write() const noexcept override { return socket_full_; }
   std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
+  std::vector<message> take_unsent() override;
 
   result<std::optional<message>> receive(receive_mode mode) override;
   bool has_pending_input() const noexcept override;
