@@ -9,11 +9,13 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -135,6 +137,30 @@ TEST_P(Delivery, AsyncSendAndFlushCompleteOnceTheMessageIsHandedOver) {
   } catch (const boost::system::system_error& e) {
     EXPECT_EQ(e.code(), kbus::make_error_code(kbus::connection_errc::not_connected));
   }
+}
+
+TEST_P(Delivery, AsyncCloseCompletesOnceEverythingQueuedIsDelivered) {
+  sender s;
+  s.conn.connect(bus_->address());
+  for (std::uint32_t i = 0; i < 4; ++i) s.conn.send(chunk(i, 4 * mib));
+  s.conn.async_close(boost::asio::use_future).get();  // throws on failure
+  EXPECT_FALSE(s.conn.is_open());
+  EXPECT_EQ(s.conn.last_error(), "closed by this side");
+  ASSERT_TRUE(wait_for_chunks(4));
+}
+
+TEST_P(Delivery, CloseOnTheConnectionsOwnExecutorDeliversInTheBackground) {
+  sender s;
+  s.conn.connect(bus_->address());
+  std::promise<void> closed_inside;
+  boost::asio::post(s.conn.get_executor(), [&] {
+    for (std::uint32_t i = 0; i < 3; ++i) s.conn.send(chunk(i, 4 * mib));
+    s.conn.close();  // cannot wait here: it returns, and the delivery goes on
+    closed_inside.set_value();
+  });
+  closed_inside.get_future().get();
+  ASSERT_TRUE(wait_for_chunks(3));
+  EXPECT_EQ(s.conn.info().failed_sends, 0u);
 }
 
 TEST_P(Delivery, ASenderFacingABusThatStopsReadingWaitsAtItsBoundAndLosesNothing) {
