@@ -37,7 +37,7 @@ void add_credentials(fields& f, const peer_credentials& c) {
   if (!c.gids.empty()) {
     std::string text;
     for (auto g : c.gids) text += (text.empty() ? "" : " ") + std::to_string(g);
-    f.emplace_back("SupplementaryGIDs", text);
+    f.emplace_back("UnixGroupIDs", text);  // all of them, as the bus reports (busctl shows /proc's supplementary ones)
   }
   if (c.pid) add_proc_details(f, *c.pid);
   if (c.security_label) f.emplace_back("Label", *c.security_label);

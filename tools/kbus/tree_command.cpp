@@ -78,7 +78,7 @@ int tree_command(context& ctx) {
   if (all) {
     auto names = driver_value<std::vector<std::string>>(s, "ListNames");
     if (!names) return ctx.fail("cannot list the names on the bus");
-    std::sort(names->begin(), names->end());
+    // In the bus's order, as busctl.
     for (const auto& n : *names)
       if (n[0] != ':') services.push_back(bus_name::unchecked(n));
   }
