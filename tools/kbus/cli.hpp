@@ -10,7 +10,8 @@
 namespace kbus::cli {
 
 // For commands that run until stopped (monitor, capture, wait): `started` is called once they
-// listen, with a function that stops them from any thread, as SIGINT does.
+// listen, with a function that stops them from any thread, as SIGINT does (and does nothing
+// once they have ended).
 struct run_hooks {
   std::function<void(std::function<void()> stop)> started;
 };

@@ -54,7 +54,8 @@ std::string contents_signature(const value& v) {
 }
 
 void print_value(std::ostream& out, const value& v, int depth) {
-  const std::string indent(static_cast<std::size_t>(depth) * 8, ' ');
+  // As busctl: two spaces, then eight for each level of nesting.
+  const std::string indent(2 + static_cast<std::size_t>(depth) * 8, ' ');
   switch (v.code()) {
     case 'a':
     case '(':
@@ -108,7 +109,7 @@ void print_message_verbose(std::ostream& out, const message& m) {
     out << "  (body not readable: " << values.error().what() << ")\n\n";
   } else {
     out << "  MESSAGE \"" << m.signature() << "\" {\n";
-    for (const auto& v : *values) print_value(out, v, 2);
+    for (const auto& v : *values) print_value(out, v, 1);
     out << "  };\n\n";
   }
   out.flush();

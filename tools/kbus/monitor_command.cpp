@@ -43,7 +43,7 @@ int run_monitor(context& ctx, const std::function<void(const message&)>& on_mess
   // Until interrupted, or until the bus goes away.
   boost::asio::signal_set stop(s.io(), SIGINT, SIGTERM);
   stop.async_wait([&](auto, int) { s.io().stop(); });
-  if (ctx.hooks.started) ctx.hooks.started([&io = s.io()] { io.stop(); });
+  s.announce_started();
   while (!s.io().stopped() && s.conn().is_open()) s.io().run_for(std::chrono::milliseconds(200));
   return 0;
 }

@@ -25,6 +25,23 @@ std::string address_of(const options& o) {
 
 session::session(const context& ctx) : ctx_(ctx), conn_(io_.get_executor()) {}
 
+session::~session() {
+  std::lock_guard lock(stop_->mu);
+  stop_->io = nullptr;
+}
+
+void session::announce_started() {
+  if (!ctx_.hooks.started) return;
+  {
+    std::lock_guard lock(stop_->mu);
+    stop_->io = &io_;
+  }
+  ctx_.hooks.started([state = stop_] {
+    std::lock_guard lock(state->mu);
+    if (state->io) state->io->stop();
+  });
+}
+
 bool session::connect() {
   bool done = false;
   boost::system::error_code result;

@@ -7,6 +7,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -18,6 +20,13 @@ std::string address_of(const options& o);
 class session {
  public:
   explicit session(const context& ctx);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // Tells run_hooks::started that the command listens, with a way to stop it from any thread
+  // that stays safe to call after the session is gone.
+  void announce_started();
 
   // Connects; false after reporting why.
   bool connect();
@@ -42,7 +51,14 @@ class session {
   const context& ctx() const { return ctx_; }
 
  private:
+  // What a stop function from another thread reaches; emptied when the session ends.
+  struct stop_state {
+    std::mutex mu;
+    boost::asio::io_context* io = nullptr;  // guarded by mu
+  };
+
   const context& ctx_;
+  std::shared_ptr<stop_state> stop_ = std::make_shared<stop_state>();
   boost::asio::io_context io_;
   connection conn_;
 };

@@ -63,7 +63,7 @@ int wait_command(context& ctx) {
   }
   boost::asio::signal_set stop(s.io(), SIGINT, SIGTERM);
   stop.async_wait([&](auto, int) { s.io().stop(); });
-  if (ctx.hooks.started) ctx.hooks.started([&io = s.io()] { io.stop(); });
+  s.announce_started();
   while (!received && !timed_out && !s.io().stopped() && s.conn().is_open()) s.io().run_for(std::chrono::milliseconds(200));
 
   if (!received) {
