@@ -98,9 +98,10 @@ int status_command(context& ctx) {
   session s(ctx);
   if (!s.connect()) return 1;
   const auto info = s.conn().info();
-  f.emplace_back("BusAddress", info.address);
-  if (auto id = driver_value<std::string>(s, "GetId")) f.emplace_back("BusID", *id);
-  f.emplace_back("Transport", info.transport);
+  // The server's GUID from the handshake, as busctl's BusID (a daemon's GetId may differ).
+  std::string id = info.server_guid;
+  if (id.empty()) id = driver_value<std::string>(s, "GetId").value_or("");
+  f = {{"BusAddress", info.address}, {"BusID", id}, {"Transport", info.transport}};
   // A bus daemon reports itself; on a device bus there is no driver process to describe.
   const auto creds = get_credentials(s, std::string(dbus_names::driver_name));
   if (creds.known) add_credentials(f, creds);
