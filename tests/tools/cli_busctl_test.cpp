@@ -95,6 +95,19 @@ TEST_P(CliBesideBusctl, ListShowsTheSameNamesAndOwners) {
       EXPECT_EQ(a[5], b[5]);
     }
   }
+  // Activatable names (dbus-daemon counts its own), marked as busctl marks them.
+  auto their_activatable = run(busctl("list --activatable --no-legend"));
+  auto our_activatable = run(kbus("list --activatable --no-legend"));
+  ASSERT_EQ(our_activatable.status, 0) << our_activatable.out;
+  EXPECT_EQ(lines_of(our_activatable.out).size(), lines_of(their_activatable.out).size()) << our_activatable.out;
+  for (std::size_t i = 0; i < lines_of(our_activatable.out).size() && i < lines_of(their_activatable.out).size(); ++i)
+    EXPECT_EQ(cells_of(lines_of(our_activatable.out)[i]), cells_of(lines_of(their_activatable.out)[i]));
+  // The MACHINE column: the services' machine IDs.
+  auto their_machines = run(busctl("list --acquired --show-machine --no-legend"));
+  auto our_machines = run(kbus("list --acquirable --show-machine --no-legend"));
+  ASSERT_EQ(our_machines.status, 0) << our_machines.out;
+  for (std::size_t i = 0; i < lines_of(our_machines.out).size() && i < lines_of(their_machines.out).size(); ++i)
+    EXPECT_EQ(cells_of(lines_of(our_machines.out)[i]).back(), cells_of(lines_of(their_machines.out)[i]).back());
   // Unique names: each program sees itself, so only the services' rows are compared.
   auto their_unique = run(busctl("list --unique --no-legend"));
   auto our_unique = run(kbus("list --unique"));

@@ -66,17 +66,20 @@ int list_command(context& ctx) {
     return 1;
   }
   const std::set<std::string> running(names->begin(), names->end());
+  std::set<std::string> activatable;
+  if (auto names = driver_value<std::vector<std::string>>(s, "ListActivatableNames"))
+    activatable.insert(names->begin(), names->end());
   std::set<std::string> all = running;
-  if (auto activatable = driver_value<std::vector<std::string>>(s, "ListActivatableNames"))
-    all.insert(activatable->begin(), activatable->end());
+  all.insert(activatable.begin(), activatable.end());
 
   std::vector<row> rows;
   for (const auto& name : all) {
     const bool unique = name[0] == ':';
     if (ctx.opt.unique && !unique) continue;
     if (ctx.opt.acquirable && unique) continue;
-    if (ctx.opt.activatable && running.count(name)) continue;
-    rows.push_back(describe(s, name, running.count(name) > 0, ctx.opt.show_machine));
+    if (ctx.opt.activatable && !activatable.count(name)) continue;
+    // As busctl: --activatable lists names as activatable, whether or not they run now.
+    rows.push_back(describe(s, name, running.count(name) > 0 && !ctx.opt.activatable, ctx.opt.show_machine));
   }
 
   if (ctx.opt.json != json_mode::off) {
