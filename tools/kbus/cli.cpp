@@ -121,10 +121,10 @@ void add_global_options(CLI::App& app, options& o, raw_options& raw) {
   app.add_flag("--no-legend", o.no_legend, "tables without their header");
   app.add_option("--expect-reply", raw.expect_reply, "--expect-reply=no: do not ask for a reply");
   app.add_option("--auto-start", raw.auto_start, "--auto-start=no: do not start the destination");
+  app.add_option("--destination", raw.destination, "emit: send the signal to this name only");
 }
 
-void add_command_options(CLI::App& sub, std::string_view name, options& o, raw_options& raw,
-                         std::vector<std::string>& positional) {
+void add_command_options(CLI::App& sub, std::string_view name, options& o, std::vector<std::string>& positional) {
   sub.add_option("args", positional, "arguments");
   if (name == "list") {
     sub.add_flag("--unique", o.unique, "unique names only");
@@ -135,8 +135,6 @@ void add_command_options(CLI::App& sub, std::string_view name, options& o, raw_o
     sub.add_flag("--xml-interface", o.xml_interface, "the XML as received");
   } else if (name == "monitor") {
     sub.add_flag("--verbose", o.verbose, "every header field, the body as a typed tree");
-  } else if (name == "emit") {
-    sub.add_option("--destination", raw.destination, "send the signal to this name only");
   } else if (name == "decode" || name == "encode") {
     sub.add_flag("--hex", o.hex, "hex text instead of bytes");
     if (name == "encode") sub.add_flag("--big-endian", o.big_endian, "big-endian bytes");
@@ -160,7 +158,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   raw_options raw;
   add_global_options(app, o, raw);
   std::vector<std::string> positional;
-  for (const auto& c : commands) add_command_options(*app.add_subcommand(c.name, c.synopsis), c.name, o, raw, positional);
+  for (const auto& c : commands) add_command_options(*app.add_subcommand(c.name, c.synopsis), c.name, o, positional);
 
   std::vector<std::string> reversed(line.head.rbegin(), line.head.rend());
   try {
