@@ -205,6 +205,15 @@ TEST_P(CliCommands, StatusReportsThePeerAndTheBus) {
   EXPECT_NE(nobody.err.find("kbus status: org.freedesktop.DBus.Error.NameHasNoOwner"), std::string::npos) << nobody.err;
 }
 
+TEST_P(CliCommands, InfoNamesTheTransport) {
+  auto r = run_cli(kbus({"info"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(std::string("transport:       ") + (GetParam() == bus_kind::kbusd ? "kernel" : "unix") + "\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("unique name:     :"), std::string::npos) << r.out;
+}
+
 TEST_P(CliCommands, CallsPropertiesAndSignals) {
   const std::vector<std::string> thing = {"org.kbus.CliTest", "/org/kbus/CliTest/Thing", "org.kbus.CliTest1"};
   auto with = [&](std::vector<std::string> head, std::vector<std::string> tail) {

@@ -3,6 +3,7 @@
 
 #include "context.hpp"
 
+#include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -63,16 +64,8 @@ class session {
   connection conn_;
 };
 
-// Calls `method` on org.freedesktop.DBus with `arg` (a name), reading one value of type T;
-// nullopt when the call fails.
-template <class T, class... Args>
-std::optional<T> driver_value(session& s, std::string_view method, const Args&... args);
-
-}  // namespace kbus::cli
-
-#include "kbus/bus.hpp"
-
-namespace kbus::cli {
+// Calls `method` on org.freedesktop.DBus with `args`, reading one value of type T; nullopt when
+// the call fails (quietly: the caller says what that means).
 template <class T, class... Args>
 std::optional<T> driver_value(session& s, std::string_view method, const Args&... args) {
   auto reply = s.call(bus::driver_call(method, args...), false);
