@@ -109,13 +109,17 @@ struct raw_options {
   std::string destination;
 };
 
+// About 115 days: longer waits are meant as "forever" (leave --timeout out for wait), and the
+// milliseconds of a call's timeout must stay far from overflow.
+constexpr double max_timeout_seconds = 1e7;
+
 void add_global_options(CLI::App& app, options& o, raw_options& raw) {
   app.add_option("--address", o.address, "the bus address (a ';'-separated list)");
   app.add_flag("--system", o.system, "the system bus");
   app.add_flag("--user", o.user, "the session bus (the default)");
   app.add_flag("--json{short}", raw.json, "JSON output: --json=short (one line) or --json=pretty");
   app.add_option("--timeout", o.timeout_seconds, "seconds to wait for a reply (wait: for the signal)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, max_timeout_seconds));
   app.add_flag("--quiet,-q", o.quiet, "do not print the reply");
   app.add_flag("--full,-l", o.full, "do not shorten columns");
   app.add_flag("--no-legend", o.no_legend, "tables without their header");
