@@ -12,6 +12,7 @@ kbus_packages=(
   dbus-daemon dbus-broker dbus-bin libglib2.0-bin systemd util-linux
   python3 python3-dbus python3-gi
   libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
+  libcli11-dev tshark
 )
 
 as_root() {
@@ -30,6 +31,8 @@ ensure_packages() {
   fi
   echo "kbus: installing ${missing[*]}" >&2
   as_root apt-get update -qq
+  # tshark asks whether non-root users may capture; answer no, without a prompt.
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | as_root debconf-set-selections
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 

@@ -229,7 +229,7 @@ TEST_P(Interop, KbusCallsAPythonService) {
   EXPECT_EQ(run(kbus + " get-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label").out, "s \"changed\"");
   auto fail = run(kbus + " call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Fail");
   EXPECT_EQ(fail.status, 1);
-  EXPECT_EQ(fail.out, "kbus: org.kbus.PyPeer.Error.Failed: python says no");
+  EXPECT_EQ(fail.out, "kbus call: org.kbus.PyPeer.Error.Failed: python says no");
   auto list = run(kbus + " list");
   EXPECT_NE(list.out.find("org.kbus.PyPeer"), std::string::npos) << list.out;
   auto info = run(kbus + " info");

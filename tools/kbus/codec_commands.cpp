@@ -1,5 +1,5 @@
 // kbus decode / kbus encode: raw messages to and from JSON.
-#include "commands.hpp"
+#include "context.hpp"
 
 #include "kbus/json.hpp"
 #include "kbus/message.hpp"
@@ -14,9 +14,6 @@
 
 namespace kbus::cli {
 namespace {
-
-constexpr const char* decode_usage = "usage: kbus decode [--hex] [FILE]\n";
-constexpr const char* encode_usage = "usage: kbus encode [--big-endian] [--hex] [FILE]\n";
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -50,40 +47,6 @@ bool from_hex(const std::string& text, std::vector<std::byte>& out, std::string&
   return true;
 }
 
-struct codec_args {
-  bool help = false;  // usage printed, nothing else to do
-  bool hex = false;
-  bool big_endian = false;
-  std::string file;
-};
-
-// Parses [--help] [--hex] [--big-endian] [FILE]; false (after printing usage) on anything else.
-bool parse_codec_args(const arguments& args, bool allow_big_endian, const char* usage, codec_args& out) {
-  bool files_only = false;
-  for (const auto& a : args) {
-    if (!files_only && a == "--") {
-      files_only = true;
-    } else if (!files_only && (a == "--help" || a == "-h")) {
-      std::cout << usage;
-      out.help = true;
-      return true;
-    } else if (!files_only && a == "--hex") {
-      out.hex = true;
-    } else if (!files_only && allow_big_endian && a == "--big-endian") {
-      out.big_endian = true;
-    } else if (!files_only && a.size() > 1 && a[0] == '-') {
-      std::cerr << "kbus: unknown option " << a << "\n" << usage;
-      return false;
-    } else if (out.file.empty()) {
-      out.file = a;
-    } else {
-      std::cerr << "kbus: more than one FILE\n" << usage;
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 bool read_input(const std::string& path, std::string& out) {
@@ -97,22 +60,24 @@ bool read_input(const std::string& path, std::string& out) {
   return !in.bad();
 }
 
-int decode_command(const global_options&, const arguments& args) {
-  codec_args a;
-  if (!parse_codec_args(args, false, decode_usage, a)) return 2;
-  if (a.help) return 0;
+namespace {
+// The input: FILE, or stdin; false after reporting why.
+bool read_codec_input(const context& ctx, std::string& input) {
+  const std::string file = ctx.args.empty() ? "" : ctx.args[0];
+  if (read_input(file, input)) return true;
+  ctx.fail("cannot read " + (file.empty() ? std::string("stdin") : file) + ": " + std::strerror(errno));
+  return false;
+}
+}  // namespace
+
+int decode_command(context& ctx) {
+  if (!ctx.arg_count(0, 1, "decode [--hex] [FILE]")) return 2;
   std::string input;
-  if (!read_input(a.file, input)) {
-    std::cerr << "kbus: cannot read " << (a.file.empty() ? "stdin" : a.file) << ": " << std::strerror(errno) << "\n";
-    return 1;
-  }
+  if (!read_codec_input(ctx, input)) return 1;
   std::vector<std::byte> bytes;
-  if (a.hex) {
+  if (ctx.opt.hex) {
     std::string why;
-    if (!from_hex(input, bytes, why)) {
-      std::cerr << "kbus: invalid hex input: " << why << "\n";
-      return 1;
-    }
+    if (!from_hex(input, bytes, why)) return ctx.fail("invalid hex input: " + why);
   } else {
     bytes.resize(input.size());
     std::memcpy(bytes.data(), input.data(), input.size());
@@ -121,30 +86,19 @@ int decode_command(const global_options&, const arguments& args) {
   parse_options options;
   options.fds_detached = true;
   auto m = message::parse(std::move(bytes), {}, options);
-  if (!m) {
-    std::cerr << "kbus: invalid message: " << m.error().what() << "\n";
-    return 1;
-  }
-  std::cout << message_to_json(*m) << "\n";
+  if (!m) return ctx.fail("invalid message: " + m.error().what());
+  ctx.out << ctx.json_text(message_to_json(*m)) << "\n";
   return 0;
 }
 
-int encode_command(const global_options&, const arguments& args) {
-  codec_args a;
-  if (!parse_codec_args(args, true, encode_usage, a)) return 2;
-  if (a.help) return 0;
+int encode_command(context& ctx) {
+  if (!ctx.arg_count(0, 1, "encode [--big-endian] [--hex] [FILE]")) return 2;
   std::string input;
-  if (!read_input(a.file, input)) {
-    std::cerr << "kbus: cannot read " << (a.file.empty() ? "stdin" : a.file) << ": " << std::strerror(errno) << "\n";
-    return 1;
-  }
-  auto m = message_from_json(input, a.big_endian ? byte_order::big : byte_order::little);
-  if (!m) {
-    std::cerr << "kbus: cannot encode: " << m.error().what() << "\n";
-    return 1;
-  }
+  if (!read_codec_input(ctx, input)) return 1;
+  auto m = message_from_json(input, ctx.opt.big_endian ? byte_order::big : byte_order::little);
+  if (!m) return ctx.fail("cannot encode: " + m.error().what());
   const auto bytes = m->bytes();
-  if (a.hex) {
+  if (ctx.opt.hex) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(bytes.size() * 2 + 1);
@@ -152,12 +106,12 @@ int encode_command(const global_options&, const arguments& args) {
       out += digits[static_cast<unsigned>(b) >> 4];
       out += digits[static_cast<unsigned>(b) & 0xf];
     }
-    std::cout << out << "\n";
+    ctx.out << out << "\n";
   } else {
-    std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    ctx.out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   }
-  std::cout.flush();
-  return std::cout ? 0 : 1;
+  ctx.out.flush();
+  return ctx.out ? 0 : 1;
 }
 
 }  // namespace kbus::cli
