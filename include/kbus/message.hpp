@@ -27,6 +27,9 @@ namespace kbus {
 // Values above 4 are types this library does not know: such messages parse, and the
 // connection ignores them, as the spec asks.
 enum class message_type : std::uint8_t { invalid = 0, method_call = 1, method_return = 2, error = 3, signal = 4 };
+// The type's name as sd-bus and busctl print it ("method_call", "method_return", "error",
+// "signal"; "invalid" for any other value).
+const char* to_string(message_type t) noexcept;
 
 // Header flags of the spec ("Message Format").
 enum class message_flags : std::uint8_t {

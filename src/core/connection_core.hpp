@@ -19,10 +19,10 @@
 #include "kbus/connection.hpp"
 #include "transport/transport.hpp"
 
+#include <boost/container/deque.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -202,8 +202,10 @@ class connection_core {
   std::uint32_t next_serial_ = 1;
   call_table calls_;
   subscription_table subscriptions_;
+  // The queues here are boost::container::deques: unlike std::deque they allocate nothing while
+  // empty, so an idle connection carries none of their blocks.
   // Calls beyond what the transport may await (its capabilities), in order, serials set.
-  std::deque<std::pair<message, std::chrono::milliseconds>> backlog_;
+  boost::container::deque<std::pair<message, std::chrono::milliseconds>> backlog_;
   std::vector<std::pair<std::uint64_t, std::shared_ptr<std::function<bool(message&)>>>> consumers_;
   std::function<void(message&)> handler_;
   std::uint32_t become_monitor_serial_ = 0;  // our BecomeMonitor call, if any
@@ -217,7 +219,7 @@ class connection_core {
   std::uint64_t handed_bytes_ = 0;
   std::size_t outgoing_limit_ = connect_options{}.outgoing_queue_limit;
   // What waits for room in the outgoing queue, in order.
-  std::deque<waiting_send> waiting_for_room_;
+  boost::container::deque<waiting_send> waiting_for_room_;
   bool admitting_ = false;
   // What waits for its bytes to be written: ends ascending (async_send, flush).
   struct write_waiter {
@@ -225,7 +227,7 @@ class connection_core {
     std::uint32_t serial;  // the message's (0: a flush)
     std::unique_ptr<op_completion> done;
   };
-  std::deque<write_waiter> write_waiters_;
+  boost::container::deque<write_waiter> write_waiters_;
   send_error_handler send_error_handler_;
   bool closing_ = false;
   std::vector<std::unique_ptr<op_completion>> close_waiters_;

@@ -98,8 +98,9 @@ void connection_impl::close_gracefully(std::unique_ptr<op_completion> done) {
   }
   core_.close(std::move(done));
   if (!core_.closing()) return;
-  close_timer_.expires_after(close_timeout());
-  close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  if (!close_timer_) close_timer_ = std::make_unique<timer_type>(strand_);
+  close_timer_->expires_after(close_timeout());
+  close_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || !self) return;
     self->core_.close_timed_out();
@@ -141,7 +142,7 @@ void connection_impl::after_core() {
   if (!core_.attached()) {
     stop_watching();
     deadline_timer_.cancel();
-    close_timer_.cancel();
+    if (close_timer_) close_timer_->cancel();
     timer_armed_for_.reset();
   } else if (!read_deferred_) {
     if (core_.wait_fd() != watched_fd_) watch(core_.wait_fd());

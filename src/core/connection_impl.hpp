@@ -28,6 +28,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   // The I/O objects use the strand's own type, not any_io_executor around it: every completion
   // would otherwise go through two layers of type erasure and allocate.
   using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+  using timer_type = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                       boost::asio::wait_traits<std::chrono::steady_clock>, strand_type>;
 
   explicit connection_impl(boost::asio::any_io_executor ex);
   ~connection_impl();
@@ -123,14 +125,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   bool read_deferred_ = false;
   // One timer for all pending calls, armed for the earliest deadline it has seen: no timer
   // (and no timerfd update) per call.
-  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
-                                    strand_type>
-      deadline_timer_{strand_};
+  timer_type deadline_timer_{strand_};
   std::optional<std::chrono::steady_clock::time_point> timer_armed_for_;
-  // The bound on a graceful close.
-  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
-                                    strand_type>
-      close_timer_{strand_};
+  // The bound on a graceful close, made when a close must wait: an idle connection carries none.
+  std::unique_ptr<timer_type> close_timer_;
 };
 
 // Whether nothing runs `strand` any more: its io_context has stopped.

@@ -324,16 +324,6 @@ json body_to_json(std::string_view signature, const std::vector<value>& values) 
 
 namespace {
 
-const char* type_name(message_type t) {
-  switch (t) {
-    case message_type::method_call: return "method_call";
-    case message_type::method_return: return "method_return";
-    case message_type::error: return "error";
-    case message_type::signal: return "signal";
-    default: return "invalid";
-  }
-}
-
 struct flag_name {
   message_flags flag;
   const char* name;
@@ -348,7 +338,7 @@ constexpr flag_name flag_names[] = {
 
 json message_to_json(const message& m) {
   json h;
-  if (m.type() <= message_type::signal) h["type"] = type_name(m.type());
+  if (m.type() <= message_type::signal) h["type"] = to_string(m.type());
   else h["type"] = static_cast<unsigned>(m.type());  // a type unknown to the spec
   h["serial"] = m.serial();
   auto field = [&](const char* name, std::string_view v) {

@@ -5,6 +5,17 @@
 #include <string>
 
 namespace kbus {
+
+const char* to_string(message_type t) noexcept {
+  switch (t) {
+    case message_type::method_call: return "method_call";
+    case message_type::method_return: return "method_return";
+    case message_type::error: return "error";
+    case message_type::signal: return "signal";
+    default: return "invalid";
+  }
+}
+
 namespace {
 
 using detail::fixed_header_size;

@@ -7,16 +7,6 @@
 namespace kbus::cli {
 namespace {
 
-const char* type_name(message_type t) {
-  switch (t) {
-    case message_type::method_call: return "method_call";
-    case message_type::method_return: return "method_return";
-    case message_type::error: return "error";
-    case message_type::signal: return "signal";
-    default: return "invalid";
-  }
-}
-
 // sd-bus's names for the D-Bus types.
 const char* code_name(char c) {
   switch (c) {
@@ -72,7 +62,7 @@ void print_value(std::ostream& out, const value& v, int depth) {
 }  // namespace
 
 void print_message_line(std::ostream& out, const message& m) {
-  out << "type=" << type_name(m.type()) << " sender=" << m.sender() << " destination=" << m.destination()
+  out << "type=" << to_string(m.type()) << " sender=" << m.sender() << " destination=" << m.destination()
       << " serial=" << m.serial();
   if (m.reply_serial()) out << " reply_serial=" << *m.reply_serial();
   if (!m.path().empty()) out << " path=" << m.path();
@@ -88,7 +78,7 @@ void print_message_verbose(std::ostream& out, const message& m) {
   const auto bytes = m.bytes();
   const char endian = bytes.empty() ? '?' : static_cast<char>(bytes[0]);
   const int version = bytes.size() > 3 ? static_cast<int>(bytes[3]) : 0;
-  out << "\xe2\x80\xa3 Type=" << type_name(m.type()) << "  Endian=" << endian
+  out << "\xe2\x80\xa3 Type=" << to_string(m.type()) << "  Endian=" << endian
       << "  Flags=" << static_cast<unsigned>(m.flags()) << "  Version=" << version << "  Cookie=" << m.serial();
   if (m.reply_serial()) out << "  ReplyCookie=" << *m.reply_serial();
   out << "\n ";

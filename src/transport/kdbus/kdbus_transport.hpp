@@ -23,11 +23,11 @@
 #include "transport/kdbus/device.hpp"
 #include "transport/transport.hpp"
 
+#include <boost/container/deque.hpp>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -186,7 +186,7 @@ class kdbus_transport final : public transport {
   kdbus_options options_;  // as connected: a monitor connection is made with the same
   bool open_ = false;
   std::unique_ptr<kdbus_driver> driver_;
-  std::deque<message> local_;
+  boost::container::deque<message> local_;
   int recv_error_ = 0;  // a RECV that failed after messages were taken: reported once they are out
   std::vector<std::uint64_t> send_buf_;  // the kdbus_msg being sent (8-aligned), reused
   std::vector<std::uint8_t> items_;      // scratch for items, reused

@@ -10,8 +10,8 @@
 #include "kbus/unix_fd.hpp"
 #include "transport/transport.hpp"
 
+#include <boost/container/deque.hpp>
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -73,12 +73,12 @@ class stream_transport final : public transport {
   // with them, in order.
   std::vector<std::byte> input_;
   std::size_t begin_ = 0, end_ = 0;
-  std::deque<unix_fd> received_fds_;
+  boost::container::deque<unix_fd> received_fds_;
   std::optional<kbus::error> end_of_input_;
   std::optional<kbus::error> failure_;  // the connection is over: every receive() says why
 
   // Sending.
-  std::deque<message> output_;
+  boost::container::deque<message> output_;
   std::size_t written_ = 0;  // bytes of output_.front() already sent
   bool socket_full_ = false;
   std::size_t queued_bytes_ = 0;
