@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <functional>
@@ -44,6 +45,7 @@ enum class connection_errc {
   not_connected,
   peer_sent_invalid_message,
   would_deadlock,     // a blocking call made on the connection's own executor: nothing could run it
+  name_not_owned,     // connect_options::names: a name asked for with do_not_queue has another owner
 };
 const std::error_category& connection_category() noexcept;
 inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }
@@ -55,20 +57,53 @@ struct dbus_error {
 };
 dbus_error dbus_error_of(const message& error_reply);
 
-// What the throwing blocking call throws for an error reply: the D-Bus error as data.
-class call_error : public std::runtime_error {
+// What a blocking call throws for an error reply, and what a co_await or a future throws through
+// kbus::with_dbus_error (kbus/with_dbus_error.hpp): the D-Bus error as data. A system_error
+// with code connection_errc::error_reply, whose what() is "name: message".
+class call_error : public boost::system::system_error {
  public:
-  explicit call_error(dbus_error e) : std::runtime_error(e.name + ": " + e.message), error_(std::move(e)) {}
+  explicit call_error(dbus_error e)
+      : boost::system::system_error(make_error_code(connection_errc::error_reply)),
+        what_(e.name + ": " + e.message),
+        error_(std::move(e)) {}
   const dbus_error& error() const noexcept { return error_; }
+  const char* what() const noexcept override { return what_.c_str(); }
 
  private:
+  std::string what_;
   dbus_error error_;
+};
+
+// RequestName's flags (kbus::bus::request_name_flags too).
+enum class request_name_flags : std::uint32_t {
+  none = 0,
+  allow_replacement = 0x1,
+  replace_existing = 0x2,
+  do_not_queue = 0x4,
+};
+constexpr request_name_flags operator|(request_name_flags a, request_name_flags b) noexcept {
+  return static_cast<request_name_flags>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
+}
+constexpr bool has(request_name_flags set, request_name_flags f) noexcept {
+  return (static_cast<std::uint32_t>(set) & static_cast<std::uint32_t>(f)) != 0;
+}
+
+// A well-known name a connection asks for as it connects.
+struct name_request {
+  bus_name name;
+  // do_not_queue (the default) asks for exclusive ownership: connecting fails with
+  // connection_errc::name_not_owned unless this connection becomes the name's primary owner.
+  // Without it, waiting in the name's queue is fine.
+  request_name_flags flags = request_name_flags::do_not_queue;
 };
 
 // How to connect.
 struct connect_options {
   // A message bus: say Hello and get a unique name. false: a peer-to-peer connection.
   bool bus = true;
+  // Names to own: requested in order once Hello is answered, before the connect completes.
+  //   conn.connect(address, {.names = {{"org.example.Calc"_bus}}});
+  std::vector<name_request> names;
 };
 
 struct call_options {

@@ -26,6 +26,7 @@ class connection_category_impl final : public std::error_category {
       case connection_errc::peer_sent_invalid_message: return "the peer sent an invalid message";
       case connection_errc::would_deadlock:
         return "a blocking call on the connection's own executor would wait forever";
+      case connection_errc::name_not_owned: return "a name to own has another owner";
     }
     return "unknown kbus.connection error";
   }

@@ -80,6 +80,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void skip(const std::string& reason);
   void connected(std::unique_ptr<transport> t);
   void finish_connect(boost::system::error_code ec);
+  // connect_options::names, after Hello (connection_names.cpp): requests names[next] and on.
+  void own_names(std::size_t next);
+  // Ends a connect that got its transport but cannot complete: closes and says why.
+  void fail_connect(boost::system::error_code ec, const std::string& why);
   void watch(int fd);
   void stop_watching();
   void wait_readable();
