@@ -90,7 +90,7 @@ constexpr bool has(request_name_flags set, request_name_flags f) noexcept {
 
 // A well-known name a connection asks for as it connects.
 struct name_request {
-  bus_name name;
+  bus_name name{};
   // do_not_queue (the default) asks for exclusive ownership: connecting fails with
   // connection_errc::name_not_owned unless this connection becomes the name's primary owner.
   // Without it, waiting in the name's queue is fine.
@@ -103,7 +103,7 @@ struct connect_options {
   bool bus = true;
   // Names to own: requested in order once Hello is answered, before the connect completes.
   //   conn.connect(address, {.names = {{"org.example.Calc"_bus}}});
-  std::vector<name_request> names;
+  std::vector<name_request> names{};
 };
 
 struct call_options {
@@ -275,22 +275,27 @@ class connection {
 
   executor_type get_executor() const noexcept;
 
-  // Connects to the first usable entry of an address list, authenticates, and says Hello
-  // (unless options.bus is false: a peer-to-peer connection). Signature: void(error_code).
+  // Connects to the first usable entry of an address list, authenticates, says Hello (unless
+  // options.bus is false: a peer-to-peer connection) and requests options.names. Signature:
+  // void(error_code); last_error() says why it failed. Cancellation through the token's
+  // cancellation slot ends the connect with operation_aborted (and the connection closed).
   template <class Token>
   auto async_connect(std::string address, Token&& token, connect_options options = {}) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this, options](auto handler, std::string a) {
           using H = decltype(handler);
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
           start_connect(std::move(a), options,
                         std::make_unique<detail::connect_completion_for<H, executor_type>>(std::move(handler),
                                                                                             get_executor()));
+          if (slot.is_connected()) slot.assign([c = cancel_connect_fn()](boost::asio::cancellation_type) { c(); });
         },
         token, std::move(address));
   }
 
   // Sends a method call and completes with its reply. Signature: void(error_code, message):
-  // on an error reply the code is connection_errc::error_reply and the message is the reply.
+  // on an error reply the code is connection_errc::error_reply and the message is the reply
+  // (kbus::with_dbus_error(token) makes it a kbus::call_error for co_await and futures).
   // Cancellation through the token's cancellation slot ends the call with operation_aborted.
   template <class Token>
   auto async_call(message call, Token&& token, call_options options = {}) {
@@ -359,6 +364,8 @@ class connection {
   friend bool detail::blocking_would_deadlock(const connection& c);
   explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
   void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
+  // What cancels a connect in progress (it holds no reference to this object, which may move).
+  std::function<void()> cancel_connect_fn() const;
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
                                std::unique_ptr<detail::subscribe_completion> done);
   // Returns the id that cancel_call takes, or 0 when the call is not `cancellable`.

@@ -160,10 +160,21 @@ with_dbus_error_into_t<std::decay_t<Token>> with_dbus_error(dbus_error& out, Tok
 
 }  // namespace kbus
 
+namespace kbus::detail {
+// The return_type of the adapted token's async_result, where it has one (Asio's binders need it).
+template <class Result, class = void>
+struct adapted_return_type {};
+template <class Result>
+struct adapted_return_type<Result, std::void_t<typename Result::return_type>> {
+  using return_type = typename Result::return_type;
+};
+}  // namespace kbus::detail
+
 namespace boost::asio {
 
 template <class Token, class... Args>
-struct async_result<kbus::with_dbus_error_t<Token>, void(boost::system::error_code, Args...)> {
+struct async_result<kbus::with_dbus_error_t<Token>, void(boost::system::error_code, Args...)>
+    : kbus::detail::adapted_return_type<async_result<Token, void(std::exception_ptr, Args...)>> {
   template <class Initiation, class RawToken, class... InitArgs>
   static auto initiate(Initiation&& init, RawToken&& token, InitArgs&&... args) {
     return async_initiate<Token, void(std::exception_ptr, Args...)>(
@@ -173,7 +184,8 @@ struct async_result<kbus::with_dbus_error_t<Token>, void(boost::system::error_co
 };
 
 template <class Token, class... Args>
-struct async_result<kbus::with_dbus_error_into_t<Token>, void(boost::system::error_code, Args...)> {
+struct async_result<kbus::with_dbus_error_into_t<Token>, void(boost::system::error_code, Args...)>
+    : kbus::detail::adapted_return_type<async_result<Token, void(boost::system::error_code, Args...)>> {
   template <class Initiation, class RawToken, class... InitArgs>
   static auto initiate(Initiation&& init, RawToken&& token, InitArgs&&... args) {
     kbus::dbus_error* out = token.out;

@@ -80,6 +80,12 @@ void connection::start_connect(std::string address, connect_options options,
   });
 }
 
+std::function<void()> connection::cancel_connect_fn() const {
+  return [weak = std::weak_ptr<detail::connection_impl>(impl_)] {
+    if (auto impl = weak.lock()) impl->post_op([](detail::connection_impl& i) { i.cancel_connect(); });
+  };
+}
+
 void connection::connect(std::string address, boost::system::error_code& ec, connect_options options) {
   if (detail::would_deadlock(impl_->strand_)) {
     ec = make_error_code(connection_errc::would_deadlock);

@@ -41,6 +41,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void adopt_accepted(std::unique_ptr<transport> t);
   // Ends the connection (and a connect in progress) with `why`.
   void close_now(const std::string& why);
+  // Ends a connect in progress with operation_aborted (the connection closed); nothing else.
+  void cancel_connect();
 
   // ---- operations of the public API ----
   // Whether an operation may run at once, in the caller (which is on the strand): nothing of

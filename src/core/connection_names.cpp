@@ -1,5 +1,6 @@
-// connect_options::names: the well-known names a connection requests as its last step of
-// connecting, after Hello, with the bus driver's RequestName (kbus::bus builds the call).
+// The end of connecting: connect_options::names, the well-known names a connection requests
+// after Hello with the bus driver's RequestName (kbus::bus builds the call), and how a connect
+// fails or is cancelled once it has a transport.
 #include "core/connection_impl.hpp"
 #include "kbus/bus.hpp"
 
@@ -48,6 +49,15 @@ void connection_impl::fail_connect(boost::system::error_code ec, const std::stri
     self->after_core();
     done->complete(ec);
   });
+}
+
+void connection_impl::cancel_connect() {
+  if (!connect_done_) return;  // it completed already
+  auto done = std::move(connect_done_);
+  ++attempt_;
+  core_.disconnect("the connect was cancelled");
+  core_.status().set_last_error("the connect was cancelled");
+  done->complete(boost::asio::error::operation_aborted);
 }
 
 }  // namespace kbus::detail
