@@ -338,14 +338,20 @@ class connection {
   subscription subscribe(match_rule rule, signal_handler handler, subscribe_options options = {});
   // The same, completing once the bus has confirmed the rule, so that every matching message
   // sent afterwards reaches the handler. Signature: void(error_code, subscription).
+  // Cancellation through the token's cancellation slot withdraws the subscription and ends it
+  // with operation_aborted.
   template <class Token>
   auto async_subscribe(match_rule rule, signal_handler handler, Token&& token, subscribe_options options = {}) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, subscription)>(
         [this, options](auto completion, match_rule r, signal_handler h) {
           using H = decltype(completion);
+          auto slot = boost::asio::get_associated_cancellation_slot(completion);
+          std::function<void()> cancel;
           start_subscribe(std::move(r), std::move(h), options,
                           std::make_unique<detail::subscribe_completion_for<H, executor_type>>(std::move(completion),
-                                                                                              get_executor()));
+                                                                                              get_executor()),
+                          slot.is_connected() ? &cancel : nullptr);
+          if (cancel) slot.assign([c = std::move(cancel)](boost::asio::cancellation_type) { c(); });
         },
         token, std::move(rule), std::move(handler));
   }
@@ -366,8 +372,10 @@ class connection {
   void start_connect(std::string address, connect_options options, std::unique_ptr<detail::connect_completion> done);
   // What cancels a connect in progress (it holds no reference to this object, which may move).
   std::function<void()> cancel_connect_fn() const;
+  // With `cancel`, sets it to what cancels the pending completion.
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
-                               std::unique_ptr<detail::subscribe_completion> done);
+                               std::unique_ptr<detail::subscribe_completion> done,
+                               std::function<void()>* cancel = nullptr);
   // Returns the id that cancel_call takes, or 0 when the call is not `cancellable`.
   std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done,
                            bool cancellable);

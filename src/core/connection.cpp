@@ -5,6 +5,8 @@
 
 #include "core/connection_impl.hpp"
 
+#include <boost/asio/error.hpp>
+
 #include <atomic>
 #include <future>
 
@@ -170,15 +172,33 @@ subscription connection::subscribe(match_rule rule, signal_handler handler, subs
 }
 
 subscription connection::start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
-                                         std::unique_ptr<detail::subscribe_completion> done) {
+                                         std::unique_ptr<detail::subscribe_completion> done,
+                                         std::function<void()>* cancel) {
   const std::uint64_t id = next_subscription_id++;
   const bool completes = done != nullptr;
   std::weak_ptr<detail::connection_impl> weak = impl_;
-  impl_->post_op([id, rule = std::move(rule), handler = std::move(handler), options, d = std::move(done),
+  // The completion, until the bus confirms or the caller cancels (whichever comes first, both on
+  // the strand, takes it).
+  auto pending = std::make_shared<std::unique_ptr<detail::subscribe_completion>>(std::move(done));
+  if (cancel && completes) {
+    *cancel = [weak, id, pending] {
+      if (auto impl = weak.lock()) {
+        impl->post_op([id, pending](detail::connection_impl& i) {
+          if (!*pending) return;
+          auto d = std::move(*pending);
+          i.core_.unsubscribe(id);
+          d->complete(boost::asio::error::operation_aborted, subscription{});
+        });
+      }
+    };
+  }
+  impl_->post_op([id, rule = std::move(rule), handler = std::move(handler), options, pending, completes,
                   weak](detail::connection_impl& impl) mutable {
     std::function<void(boost::system::error_code)> confirmed;
-    if (d) {
-      confirmed = [d = std::shared_ptr<detail::subscribe_completion>(std::move(d)), weak, id](boost::system::error_code ec) {
+    if (completes) {
+      confirmed = [pending, weak, id](boost::system::error_code ec) {
+        if (!*pending) return;  // cancelled
+        auto d = std::move(*pending);
         if (!ec) return d->complete(ec, subscription(weak, id));
         if (auto impl = weak.lock()) impl->core_.unsubscribe(id);  // the bus refused the rule
         d->complete(ec, subscription{});

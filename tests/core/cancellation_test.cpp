@@ -1,4 +1,4 @@
-// Every asynchronous call of connection, proxy and kbus::bus, and connection::async_connect, honour its token's cancellation
+// Every asynchronous call of connection, proxy and kbus::bus, async_connect and async_subscribe honour its token's cancellation
 // slot: cancelled, it completes with operation_aborted, and a timer that emits the signal is a
 // timeout (Boost 1.81 has no asio::cancel_after; this is what it does). On dbus-daemon,
 // dbus-broker and kbusd, against a service that never answers.
@@ -123,6 +123,25 @@ TEST_P(Cancellation, EveryDriverHelperEndsWithOperationAborted) {
   });
   ASSERT_TRUE(run_io_until([&] { return names.has_value(); }));
   EXPECT_NE(std::find(names->begin(), names->end(), silent_name.str()), names->end());
+}
+
+TEST_P(Cancellation, ASubscriptionCancelledBeforeTheBusConfirmedItIsWithdrawn) {
+  const auto rule = kbus::match_rule::parse("type='signal',interface='org.kbus.Test1',member='Tick'").value();
+  EXPECT_EQ(cancelled([&](auto h) { client_->async_subscribe(rule, [](const kbus::message&) {}, std::move(h)); }), aborted);
+  EXPECT_EQ(cancelled([&](auto h) {
+              proxy_->async_on_signal<std::uint32_t>("Tick"_member, [](std::uint32_t) {}, std::move(h));
+            }),
+            aborted);
+  // The connection goes on, and a subscription not cancelled is confirmed.
+  std::optional<error_code> got;
+  kbus::subscription kept;
+  client_->async_subscribe(rule, [](const kbus::message&) {}, [&](error_code ec, kbus::subscription s) {
+    got = ec;
+    kept = std::move(s);
+  });
+  ASSERT_TRUE(run_io_until([&] { return got.has_value(); }));
+  EXPECT_FALSE(*got) << got->message();
+  EXPECT_TRUE(kept.active());
 }
 
 TEST_P(Cancellation, ATimerThatEmitsTheSignalIsATimeout) {
