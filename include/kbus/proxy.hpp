@@ -336,10 +336,12 @@ class proxy {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this](auto handler) {
           auto ex = boost::asio::get_associated_executor(handler, conn_->get_executor());
+          boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
+          dbus_error* failure = get_associated_dbus_error(handler);
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          start_load_properties([ex, h](boost::system::error_code ec) {
-            boost::asio::post(ex, [h, ec]() mutable { std::move(*h)(ec); });
-          });
+          start_load_properties(
+              [ex, h](boost::system::error_code ec) { boost::asio::post(ex, [h, ec]() mutable { std::move(*h)(ec); }); },
+              slot, failure);
         },
         token);
   }
@@ -362,7 +364,9 @@ class proxy {
  private:
   match_rule signal_rule(const member_name& member) const;
   std::optional<error> check_signal(const member_name& member, std::string_view sig) const;
-  void start_load_properties(std::function<void(boost::system::error_code)> done);
+  // Subscribes, then GetAll; both steps take `slot`'s cancellation, a D-Bus error goes to `failure`.
+  void start_load_properties(std::function<void(boost::system::error_code)> done,
+                             boost::asio::cancellation_slot slot = {}, dbus_error* failure = nullptr);
   std::shared_ptr<detail::property_cache> cache() const;
 
   static message introspect_call(const bus_name& d, const object_path& p);

@@ -90,6 +90,7 @@ TEST_P(Cancellation, ConnectionAndProxyCallsEndWithOperationAborted) {
   EXPECT_EQ(cancelled([&](auto h) { p.async_get_property<std::string>("Label"_member, std::move(h)); }), aborted);
   EXPECT_EQ(cancelled([&](auto h) { p.async_set_property("Label"_member, std::string("x"), std::move(h)); }), aborted);
   EXPECT_EQ(cancelled([&](auto h) { p.async_get_all_properties(std::move(h)); }), aborted);
+  EXPECT_EQ(cancelled([&](auto h) { p.async_load_properties(std::move(h)); }), aborted);
   EXPECT_EQ(cancelled([&](auto h) {
               kbus::proxy::async_introspect(*client_, silent_name, "/org/kbus/Test"_path, "org.kbus.Test1"_iface,
                                             std::move(h));
@@ -157,6 +158,16 @@ TEST_P(Cancellation, ATimerThatEmitsTheSignalIsATimeout) {
   ASSERT_TRUE(run_io_until([&] { return got.has_value(); }));
   EXPECT_EQ(*got, aborted);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  // Loading the property cache: the subscription is confirmed, GetAll waits, the timer ends it.
+  got.reset();
+  timeout.expires_after(std::chrono::milliseconds(100));
+  timeout.async_wait([&](error_code ec) {
+    if (!ec) signal.emit(boost::asio::cancellation_type::terminal);
+  });
+  proxy_->async_load_properties(boost::asio::bind_cancellation_slot(signal.slot(), [&](error_code ec) { got = ec; }));
+  ASSERT_TRUE(run_io_until([&] { return got.has_value(); }));
+  EXPECT_EQ(*got, aborted);
+  EXPECT_FALSE(proxy_->properties_loaded());
 }
 
 TEST_P(Cancellation, ACancelledCoroutineThrowsOperationAbortedThroughWithDbusError) {

@@ -173,6 +173,11 @@ TEST_P(DbusErrors, ABlockingCallThrowsCallErrorWithItsNameAndMessage) {
   expect_failed(thrown_by([&] { calc_->call<std::int32_t>("Fail"_member); }));
   auto e = thrown_by([&] { kbus::bus::get_name_owner(*client_, "org.kbus.Nobody"_bus); });
   EXPECT_EQ(e.name, kbus::dbus_errors::name_has_no_owner);
+  // The property cache's GetAll, blocking and through a future.
+  kbus::proxy other(*client_, service_name, "/org/kbus/Test"_path, "org.kbus.Nope1"_iface);
+  EXPECT_EQ(thrown_by([&] { other.load_properties(); }).name, kbus::dbus_errors::unknown_interface);
+  EXPECT_EQ(thrown_by([&] { other.async_load_properties(kbus::with_dbus_error(boost::asio::use_future)).get(); }).name,
+            kbus::dbus_errors::unknown_interface);
   // call_error is a system_error: code error_reply.
   try {
     calc_->call("Fail"_member);
