@@ -1,4 +1,5 @@
-// Every asynchronous call of connection, proxy and kbus::bus, async_connect and async_subscribe honour its token's cancellation
+// Every asynchronous call of connection, proxy and kbus::bus, async_connect, async_subscribe,
+// proxy::async_load_properties and server::async_accept honour its token's cancellation
 // slot: cancelled, it completes with operation_aborted, and a timer that emits the signal is a
 // timeout (Boost 1.81 has no asio::cancel_after; this is what it does). On dbus-daemon,
 // dbus-broker and kbusd, against a service that never answers.
@@ -6,6 +7,7 @@
 
 #include "kbus/bus.hpp"
 #include "kbus/proxy.hpp"
+#include "kbus/server.hpp"
 #include "kbus/with_dbus_error.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -226,6 +228,42 @@ TEST(ConnectCancellation, ACancelledConnectEndsWithOperationAbortedAndTheConnect
   EXPECT_EQ(c.last_error(), "the connect was cancelled");
   ::close(listener);
   ::unlink(path.c_str());
+  ::rmdir(dir_template);
+}
+
+TEST(AcceptCancellation, ACancelledAcceptEndsWithOperationAbortedAndTheNextOneAccepts) {
+  char dir_template[] = "/tmp/kbus-accept-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  boost::asio::io_context io;
+  kbus::server srv(io.get_executor());
+  srv.listen("unix:path=" + std::string(dir_template) + "/socket");
+  boost::asio::cancellation_signal signal;
+  std::optional<error_code> got;
+  srv.async_accept(boost::asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, kbus::connection) { got = ec; }));
+  signal.emit(boost::asio::cancellation_type::terminal);
+  const auto end = std::chrono::steady_clock::now() + kbus::test::event_deadline;
+  while (!got && io.run_one_until(end) > 0) {
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, aborted);
+  // The listener goes on: a client connects, and the next accept takes it.
+  std::optional<error_code> accepted, connected;
+  std::optional<kbus::connection> peer;
+  srv.async_accept([&](error_code ec, kbus::connection c) {
+    accepted = ec;
+    peer.emplace(std::move(c));
+  });
+  kbus::connection client(io.get_executor());
+  client.async_connect(srv.address(), [&](error_code ec) { connected = ec; }, {.bus = false});
+  io.restart();
+  while (!(accepted && connected) && io.run_one_until(end) > 0) {
+  }
+  ASSERT_TRUE(accepted && connected);
+  EXPECT_FALSE(*accepted) << accepted->message();
+  EXPECT_FALSE(*connected) << client.last_error();
+  client.close();
+  if (peer) peer->close();
+  srv.close();
   ::rmdir(dir_template);
 }
 
