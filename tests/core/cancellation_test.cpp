@@ -8,6 +8,7 @@
 #include "kbus/bus.hpp"
 #include "kbus/proxy.hpp"
 #include "kbus/server.hpp"
+#include "kbus/signal.hpp"
 #include "kbus/with_dbus_error.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -145,6 +146,13 @@ TEST_P(Cancellation, ASubscriptionCancelledBeforeTheBusConfirmedItIsWithdrawn) {
   ASSERT_TRUE(run_io_until([&] { return got.has_value(); }));
   EXPECT_FALSE(*got) << got->message();
   EXPECT_TRUE(kept.active());
+}
+
+TEST_P(Cancellation, ASignalStreamsReceiveEndsWithChannelCancelled) {
+  kbus::signal_stream<std::uint32_t> ticks(*client_,
+                                           kbus::match_rule::parse("type='signal',member='Tick'").value());
+  EXPECT_EQ(cancelled([&](auto h) { ticks.async_receive(std::move(h)); }),
+            error_code(boost::asio::experimental::error::channel_cancelled));
 }
 
 TEST_P(Cancellation, ATimerThatEmitsTheSignalIsATimeout) {
