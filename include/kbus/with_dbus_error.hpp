@@ -1,8 +1,8 @@
 // A D-Bus error's name and message on every completion path.
 //
 // An operation that sends a call (connection::async_call, every proxy call and property
-// operation, every kbus::bus helper) completes with connection_errc::error_reply when the
-// answer is a D-Bus error. The error's name and message reach the caller through this token
+// operation, proxy::async_load_properties, every kbus::bus helper) completes with
+// connection_errc::error_reply when the answer is a D-Bus error. The error's name and message reach the caller through this token
 // adapter, whatever the completion token:
 //
 //   // co_await and use_future: (error_code, T) becomes (exception_ptr, T); an error reply
@@ -19,8 +19,10 @@
 //   calc.async_call<int>("Add"_member, std::tuple{2, 40}, kbus::with_dbus_error(failure,
 //       [&](boost::system::error_code ec, int sum) { if (ec) std::cerr << failure.name; }));
 //
-//   // Blocking forms throw kbus::call_error (or fill nothing and return error_reply in their
-//   // error_code& form, where connection::call returns the reply itself).
+//   // Blocking forms throw kbus::call_error; their error_code& forms give error_reply
+//   // (connection::call(m, ec) returns the error reply itself: dbus_error_of(reply)).
+//
+// This is the one place that says it; README.md ("D-Bus errors") points here.
 //
 // Composes with bind_cancellation_slot, bind_executor and the other Asio adapters, in either
 // order. An operation learns where to write the error through the associated characteristic
