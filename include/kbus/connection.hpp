@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <functional>
@@ -45,6 +46,7 @@ enum class connection_errc {
   peer_sent_invalid_message,
   would_deadlock,     // a blocking call made on the connection's own executor: nothing could run it
   outgoing_queue_full,  // send() found the outgoing queue at its bound (connect_options)
+  name_not_owned,     // connect_options::names: a name asked for with do_not_queue has another owner
 };
 const std::error_category& connection_category() noexcept;
 inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }
@@ -56,14 +58,44 @@ struct dbus_error {
 };
 dbus_error dbus_error_of(const message& error_reply);
 
-// What the throwing blocking call throws for an error reply: the D-Bus error as data.
-class call_error : public std::runtime_error {
+// What a blocking call throws for an error reply, and what a co_await or a future throws through
+// kbus::with_dbus_error (kbus/with_dbus_error.hpp): the D-Bus error as data. A system_error
+// with code connection_errc::error_reply, whose what() is "name: message".
+class call_error : public boost::system::system_error {
  public:
-  explicit call_error(dbus_error e) : std::runtime_error(e.name + ": " + e.message), error_(std::move(e)) {}
+  explicit call_error(dbus_error e)
+      : boost::system::system_error(make_error_code(connection_errc::error_reply)),
+        what_(e.name + ": " + e.message),
+        error_(std::move(e)) {}
   const dbus_error& error() const noexcept { return error_; }
+  const char* what() const noexcept override { return what_.c_str(); }
 
  private:
+  std::string what_;
   dbus_error error_;
+};
+
+// RequestName's flags (kbus::bus::request_name_flags too).
+enum class request_name_flags : std::uint32_t {
+  none = 0,
+  allow_replacement = 0x1,
+  replace_existing = 0x2,
+  do_not_queue = 0x4,
+};
+constexpr request_name_flags operator|(request_name_flags a, request_name_flags b) noexcept {
+  return static_cast<request_name_flags>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
+}
+constexpr bool has(request_name_flags set, request_name_flags f) noexcept {
+  return (static_cast<std::uint32_t>(set) & static_cast<std::uint32_t>(f)) != 0;
+}
+
+// A well-known name a connection asks for as it connects.
+struct name_request {
+  bus_name name{};
+  // do_not_queue (the default) asks for exclusive ownership: connecting fails with
+  // connection_errc::name_not_owned unless this connection becomes the name's primary owner.
+  // Without it, waiting in the name's queue is fine.
+  request_name_flags flags = request_name_flags::do_not_queue;
 };
 
 // How to connect.
@@ -78,6 +110,9 @@ struct connect_options {
   // How long close(), async_close() and destruction may spend delivering what was queued
   // before the connection ends anyway (sd-bus's and libdbus's reply timeout).
   std::chrono::milliseconds close_timeout{25000};
+  // Names to own: requested in order once Hello is answered, before the connect completes.
+  //   conn.connect(address, {.names = {{"org.example.Calc"_bus}}});
+  std::vector<name_request> names{};
 };
 
 struct call_options {
@@ -257,22 +292,27 @@ class connection {
 
   executor_type get_executor() const noexcept;
 
-  // Connects to the first usable entry of an address list, authenticates, and says Hello
-  // (unless options.bus is false: a peer-to-peer connection). Signature: void(error_code).
+  // Connects to the first usable entry of an address list, authenticates, says Hello (unless
+  // options.bus is false: a peer-to-peer connection) and requests options.names. Signature:
+  // void(error_code); last_error() says why it failed. Cancellation through the token's
+  // cancellation slot ends the connect with operation_aborted (and the connection closed).
   template <class Token>
   auto async_connect(std::string address, Token&& token, connect_options options = {}) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this, options](auto handler, std::string a) {
           using H = decltype(handler);
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
           start_connect(std::move(a), options,
                         std::make_unique<detail::op_completion_for<H, executor_type>>(std::move(handler),
                                                                                             get_executor()));
+          if (slot.is_connected()) slot.assign([c = cancel_connect_fn()](boost::asio::cancellation_type) { c(); });
         },
         token, std::move(address));
   }
 
   // Sends a method call and completes with its reply. Signature: void(error_code, message):
-  // on an error reply the code is connection_errc::error_reply and the message is the reply.
+  // on an error reply the code is connection_errc::error_reply and the message is the reply
+  // (kbus::with_dbus_error(token) makes it a kbus::call_error for co_await and futures).
   // Cancellation through the token's cancellation slot ends the call with operation_aborted.
   template <class Token>
   auto async_call(message call, Token&& token, call_options options = {}) {
@@ -345,14 +385,20 @@ class connection {
   subscription subscribe(match_rule rule, signal_handler handler, subscribe_options options = {});
   // The same, completing once the bus has confirmed the rule, so that every matching message
   // sent afterwards reaches the handler. Signature: void(error_code, subscription).
+  // Cancellation through the token's cancellation slot withdraws the subscription and ends it
+  // with operation_aborted.
   template <class Token>
   auto async_subscribe(match_rule rule, signal_handler handler, Token&& token, subscribe_options options = {}) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, subscription)>(
         [this, options](auto completion, match_rule r, signal_handler h) {
           using H = decltype(completion);
+          auto slot = boost::asio::get_associated_cancellation_slot(completion);
+          std::function<void()> cancel;
           start_subscribe(std::move(r), std::move(h), options,
                           std::make_unique<detail::subscribe_completion_for<H, executor_type>>(std::move(completion),
-                                                                                              get_executor()));
+                                                                                              get_executor()),
+                          slot.is_connected() ? &cancel : nullptr);
+          if (cancel) slot.assign([c = std::move(cancel)](boost::asio::cancellation_type) { c(); });
         },
         token, std::move(rule), std::move(handler));
   }
@@ -390,8 +436,12 @@ class connection {
   friend bool detail::blocking_would_deadlock(const connection& c);
   explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
   void start_connect(std::string address, connect_options options, std::unique_ptr<detail::op_completion> done);
+  // What cancels a connect in progress (it holds no reference to this object, which may move).
+  std::function<void()> cancel_connect_fn() const;
+  // With `cancel`, sets it to what cancels the pending completion.
   subscription start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
-                               std::unique_ptr<detail::subscribe_completion> done);
+                               std::unique_ptr<detail::subscribe_completion> done,
+                               std::function<void()>* cancel = nullptr);
   // Returns the id that cancel_call takes, or 0 when the call is not `cancellable`.
   std::uint64_t start_call(message m, call_options options, std::unique_ptr<detail::call_completion> done,
                            bool cancellable);

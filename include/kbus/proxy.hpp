@@ -16,15 +16,20 @@
 // describe, as dbus-python never does, is left to the service).
 //
 // Asynchronous operations take a completion token and complete with (error_code[, R]); a D-Bus
-// error reply is connection_errc::error_reply (async_call_message keeps the reply, with its
-// name and text). Blocking operations throw kbus::call_error for an error reply (name and text
-// kept) and boost::system::system_error otherwise; on a thread that runs the connection's
-// executor they fail with connection_errc::would_deadlock instead of waiting for themselves.
+// error reply is connection_errc::error_reply, its name and text reachable through
+// kbus::with_dbus_error(token) (kbus/with_dbus_error.hpp: a co_await or future throws
+// kbus::call_error, a callback gets them written beside its error code); async_call_message
+// keeps the whole reply. Cancellation through the token's cancellation slot ends an operation
+// with operation_aborted. Blocking operations throw kbus::call_error for an error reply (name
+// and text kept) and boost::system::system_error otherwise; on a thread that runs the
+// connection's executor they fail with connection_errc::would_deadlock instead of waiting for
+// themselves.
 #pragma once
 
 #include "kbus/connection.hpp"
 #include "kbus/introspection.hpp"
 #include "kbus/object_server.hpp"
+#include "kbus/with_dbus_error.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -86,6 +91,23 @@ void complete_with(Handler& h, boost::system::error_code ec, result<R> r) {
   }
 }
 
+// Sends `m` on `c` and completes `handler` through finish(handler, ec, reply), on the handler's
+// executor, with its cancellation slot, and writes a D-Bus error where it asks (with_dbus_error).
+template <class Handler, class Finish>
+void call_then(connection& c, message m, Handler handler, Finish finish, call_options options = {}) {
+  auto ex = boost::asio::get_associated_executor(handler, c.get_executor());
+  auto slot = boost::asio::get_associated_cancellation_slot(handler);
+  dbus_error* failure = get_associated_dbus_error(handler);
+  c.async_call(std::move(m),
+               boost::asio::bind_cancellation_slot(
+                   slot, boost::asio::bind_executor(ex, [h = std::move(handler), finish = std::move(finish), failure](
+                                                            boost::system::error_code ec, message reply) mutable {
+                     note_dbus_error(failure, ec, reply);
+                     finish(h, ec, reply);
+                   })),
+               options);
+}
+
 // The cache of a proxy's properties, shared with the subscription that keeps it current.
 struct property_cache {
   std::mutex mu;
@@ -131,19 +153,17 @@ class proxy {
                                Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, proxy)>(
         [&c](auto handler, bus_name d, object_path p, interface_name i) {
-          auto ex = boost::asio::get_associated_executor(handler, c.get_executor());
           auto call = introspect_call(d, p);
-          c.async_call(std::move(call),
-                       boost::asio::bind_executor(ex, [&c, h = std::move(handler), d, p, i](boost::system::error_code ec,
-                                                                                            message reply) mutable {
-                         proxy out;
-                         if (!ec) {
-                           auto made = from_introspection(c, d, p, i, reply);
-                           if (made) out = std::move(*made);
-                           else ec = boost::system::error_code(made.error().code);
-                         }
-                         std::move(h)(ec, std::move(out));
-                       }));
+          detail::call_then(c, std::move(call), std::move(handler),
+                            [&c, d, p, i](auto& h, boost::system::error_code ec, const message& reply) {
+                              proxy out;
+                              if (!ec) {
+                                auto made = from_introspection(c, d, p, i, reply);
+                                if (made) out = std::move(*made);
+                                else ec = boost::system::error_code(made.error().code);
+                              }
+                              std::move(h)(ec, std::move(out));
+                            });
         },
         token, std::move(destination), std::move(path), std::move(iface));
   }
@@ -165,15 +185,13 @@ class proxy {
               detail::complete_with<R>(h, boost::system::error_code(e.code), result<R>(e));
             });
           }
-          auto slot = boost::asio::get_associated_cancellation_slot(handler);
-          conn_->async_call(std::move(m),
-                            boost::asio::bind_cancellation_slot(
-                                slot, boost::asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec,
-                                                                                              message reply) mutable {
-                                  if (ec) return detail::complete_with<R>(h, ec, result<R>(error()));
-                                  detail::complete_with<R>(h, ec, detail::reply_decoder<R>::decode(reply));
-                                })),
-                            options);
+          detail::call_then(
+              *conn_, std::move(m), std::move(handler),
+              [](auto& h, boost::system::error_code ec, const message& reply) {
+                if (ec) return detail::complete_with<R>(h, ec, result<R>(error()));
+                detail::complete_with<R>(h, ec, detail::reply_decoder<R>::decode(reply));
+              },
+              options);
         },
         token, std::move(m), std::move(invalid));
   }
@@ -210,8 +228,8 @@ class proxy {
               std::move(h)(boost::system::error_code(e.code), std::vector<value>{});
             });
           }
-          conn_->async_call(std::move(*m), boost::asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec,
-                                                                                                    message reply) mutable {
+          detail::call_then(*conn_, std::move(*m), std::move(handler),
+                            [](auto& h, boost::system::error_code ec, const message& reply) {
                               std::vector<value> out;
                               if (!ec) {
                                 auto v = reply.values();
@@ -219,7 +237,7 @@ class proxy {
                                 else ec = boost::system::error_code(v.error().code);
                               }
                               std::move(h)(ec, std::move(out));
-                            }));
+                            });
         },
         token, std::move(m));
   }
@@ -239,12 +257,11 @@ class proxy {
               std::move(h)(boost::system::error_code(e.code), T{});
             });
           }
-          conn_->async_call(properties_call("Get").build(interface_.str(), name.str()),
-                            boost::asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec,
-                                                                                    message reply) mutable {
+          detail::call_then(*conn_, properties_call("Get").build(interface_.str(), name.str()), std::move(handler),
+                            [](auto& h, boost::system::error_code ec, const message& reply) {
                               result<T> r = ec ? result<T>(error()) : unpack_property<T>(reply);
                               detail::complete_with<T>(h, ec, std::move(r));
-                            }));
+                            });
         },
         token, std::move(invalid));
   }
@@ -268,10 +285,8 @@ class proxy {
               std::move(h)(boost::system::error_code(e.code));
             });
           }
-          conn_->async_call(std::move(m), boost::asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec,
-                                                                                                  message) mutable {
-                              std::move(h)(ec);
-                            }));
+          detail::call_then(*conn_, std::move(m), std::move(handler),
+                            [](auto& h, boost::system::error_code ec, const message&) { std::move(h)(ec); });
         },
         token, std::move(m), std::move(invalid));
   }
@@ -321,10 +336,12 @@ class proxy {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this](auto handler) {
           auto ex = boost::asio::get_associated_executor(handler, conn_->get_executor());
+          boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
+          dbus_error* failure = get_associated_dbus_error(handler);
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          start_load_properties([ex, h](boost::system::error_code ec) {
-            boost::asio::post(ex, [h, ec]() mutable { std::move(*h)(ec); });
-          });
+          start_load_properties(
+              [ex, h](boost::system::error_code ec) { boost::asio::post(ex, [h, ec]() mutable { std::move(*h)(ec); }); },
+              slot, failure);
         },
         token);
   }
@@ -347,7 +364,9 @@ class proxy {
  private:
   match_rule signal_rule(const member_name& member) const;
   std::optional<error> check_signal(const member_name& member, std::string_view sig) const;
-  void start_load_properties(std::function<void(boost::system::error_code)> done);
+  // Subscribes, then GetAll; both steps take `slot`'s cancellation, a D-Bus error goes to `failure`.
+  void start_load_properties(std::function<void(boost::system::error_code)> done,
+                             boost::asio::cancellation_slot slot = {}, dbus_error* failure = nullptr);
   std::shared_ptr<detail::property_cache> cache() const;
 
   static message introspect_call(const bus_name& d, const object_path& p);
@@ -373,12 +392,11 @@ class proxy {
   auto async_call_on_properties(const char* member, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, R)>(
         [this](auto handler, message m) {
-          auto ex = boost::asio::get_associated_executor(handler, conn_->get_executor());
-          conn_->async_call(std::move(m), boost::asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec,
-                                                                                                  message reply) mutable {
+          detail::call_then(*conn_, std::move(m), std::move(handler),
+                            [](auto& h, boost::system::error_code ec, const message& reply) {
                               result<R> r = ec ? result<R>(error()) : detail::reply_decoder<R>::decode(reply);
                               detail::complete_with<R>(h, ec, std::move(r));
-                            }));
+                            });
         },
         token, properties_call(member).build(interface_.str()));
   }

@@ -9,6 +9,8 @@
 
 #include "kbus/connection.hpp"
 
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,13 +56,15 @@ class server {
   // Accepts one client and authenticates it. Signature: void(error_code, connection); the
   // connection runs on this server's executor and is open, without Hello. It starts reading
   // when first used (set_message_handler, a call, a send, a subscription): no message is
-  // lost or answered before its owner installs a handler.
+  // lost or answered before its owner installs a handler. Cancellation through the token's
+  // cancellation slot ends a wait for a client with operation_aborted.
   template <class Token>
   auto async_accept(Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, connection)>(
         [this](auto handler) {
           using H = decltype(handler);
-          start_accept(std::make_unique<detail::accept_completion_for<H, executor_type>>(std::move(handler), ex_));
+          boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
+          start_accept(std::make_unique<detail::accept_completion_for<H, executor_type>>(std::move(handler), ex_), slot);
         },
         token);
   }
@@ -69,7 +73,7 @@ class server {
   void close();
 
  private:
-  void start_accept(std::unique_ptr<detail::accept_completion> done);
+  void start_accept(std::unique_ptr<detail::accept_completion> done, boost::asio::cancellation_slot slot);
 
   executor_type ex_;
   std::shared_ptr<detail::server_impl> impl_;

@@ -5,6 +5,8 @@
 
 #include "core/connection_impl.hpp"
 
+#include <boost/asio/error.hpp>
+
 #include <atomic>
 #include <future>
 
@@ -27,6 +29,7 @@ class connection_category_impl final : public std::error_category {
       case connection_errc::would_deadlock:
         return "a blocking call on the connection's own executor would wait forever";
       case connection_errc::outgoing_queue_full: return "the outgoing queue is full";
+      case connection_errc::name_not_owned: return "a name to own has another owner";
     }
     return "unknown kbus.connection error";
   }
@@ -90,6 +93,12 @@ void connection::start_connect(std::string address, connect_options options,
   impl_->post_op([address = std::move(address), options, d = std::move(done)](detail::connection_impl& impl) mutable {
     impl.connect(std::move(address), options, std::move(d));
   });
+}
+
+std::function<void()> connection::cancel_connect_fn() const {
+  return [weak = std::weak_ptr<detail::connection_impl>(impl_)] {
+    if (auto impl = weak.lock()) impl->post_op([](detail::connection_impl& i) { i.cancel_connect(); });
+  };
 }
 
 void connection::connect(std::string address, boost::system::error_code& ec, connect_options options) {
@@ -176,15 +185,33 @@ subscription connection::subscribe(match_rule rule, signal_handler handler, subs
 }
 
 subscription connection::start_subscribe(match_rule rule, signal_handler handler, subscribe_options options,
-                                         std::unique_ptr<detail::subscribe_completion> done) {
+                                         std::unique_ptr<detail::subscribe_completion> done,
+                                         std::function<void()>* cancel) {
   const std::uint64_t id = next_subscription_id++;
   const bool completes = done != nullptr;
   std::weak_ptr<detail::connection_impl> weak = impl_;
-  impl_->post_op([id, rule = std::move(rule), handler = std::move(handler), options, d = std::move(done),
+  // The completion, until the bus confirms or the caller cancels (whichever comes first, both on
+  // the strand, takes it).
+  auto pending = std::make_shared<std::unique_ptr<detail::subscribe_completion>>(std::move(done));
+  if (cancel && completes) {
+    *cancel = [weak, id, pending] {
+      if (auto impl = weak.lock()) {
+        impl->post_op([id, pending](detail::connection_impl& i) {
+          if (!*pending) return;
+          auto d = std::move(*pending);
+          i.core_.unsubscribe(id);
+          d->complete(boost::asio::error::operation_aborted, subscription{});
+        });
+      }
+    };
+  }
+  impl_->post_op([id, rule = std::move(rule), handler = std::move(handler), options, pending, completes,
                   weak](detail::connection_impl& impl) mutable {
     std::function<void(boost::system::error_code)> confirmed;
-    if (d) {
-      confirmed = [d = std::shared_ptr<detail::subscribe_completion>(std::move(d)), weak, id](boost::system::error_code ec) {
+    if (completes) {
+      confirmed = [pending, weak, id](boost::system::error_code ec) {
+        if (!*pending) return;  // cancelled
+        auto d = std::move(*pending);
         if (!ec) return d->complete(ec, subscription(weak, id));
         if (auto impl = weak.lock()) impl->core_.unsubscribe(id);  // the bus refused the rule
         d->complete(ec, subscription{});

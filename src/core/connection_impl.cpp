@@ -67,7 +67,10 @@ void connection_impl::try_entry() {
 
 void connection_impl::connected(std::unique_ptr<transport> t) {
   core_.attach(std::move(t), {connect_options_.bus, connect_options_.outgoing_queue_limit},
-               [this](boost::system::error_code ec) { finish_connect(ec); });
+               [this](boost::system::error_code ec) {
+                 if (!ec && connect_options_.bus && !connect_options_.names.empty()) return own_names(0);
+                 finish_connect(ec);
+               });
   after_core();
 }
 

@@ -54,6 +54,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::chrono::milliseconds close_timeout() const noexcept {
     return std::chrono::milliseconds(close_timeout_ms_.load(std::memory_order_relaxed));
   }
+  // Ends a connect in progress with operation_aborted (the connection closed); nothing else.
+  void cancel_connect();
 
   // ---- operations of the public API ----
   // Whether an operation may run at once, in the caller (which is on the strand): nothing of
@@ -100,6 +102,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void skip(const std::string& reason);
   void connected(std::unique_ptr<transport> t);
   void finish_connect(boost::system::error_code ec);
+  // connect_options::names, after Hello (connection_names.cpp): requests names[next] and on.
+  void own_names(std::size_t next);
+  // Ends a connect that got its transport but cannot complete: closes and says why.
+  void fail_connect(boost::system::error_code ec, const std::string& why);
   void watch(int fd);
   void stop_watching();
   void wait_readable();

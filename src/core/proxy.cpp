@@ -178,7 +178,8 @@ std::shared_ptr<detail::property_cache> proxy::cache() const {
   return cache_;
 }
 
-void proxy::start_load_properties(std::function<void(boost::system::error_code)> done) {
+void proxy::start_load_properties(std::function<void(boost::system::error_code)> done,
+                                  boost::asio::cancellation_slot slot, dbus_error* failure) {
   if (!conn_) return done(make_error_code(connection_errc::not_connected));
   auto c = cache();
   match_rule rule;
@@ -195,13 +196,15 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
   auto get_all = properties_call("GetAll").build(interface_.str());
   conn_->async_subscribe(
       std::move(rule), std::move(on_change),
-      [c, done, conn = conn_, get_all = std::move(get_all)](boost::system::error_code ec, subscription s) mutable {
+      boost::asio::bind_cancellation_slot(slot, [c, done, conn = conn_, get_all = std::move(get_all), slot, failure](
+                                                    boost::system::error_code ec, subscription s) mutable {
         if (ec) return done(ec);
         {
           std::lock_guard lock(c->mu);
           c->sub = std::move(s);
         }
-        conn->async_call(std::move(get_all), [c, done](boost::system::error_code ec2, message reply) {
+        auto got_all = [c, done, failure](boost::system::error_code ec2, message reply) {
+          detail::note_dbus_error(failure, ec2, reply);
           if (ec2) return done(ec2);
           auto all = reply.read<std::map<std::string, variant>>();
           if (!all) return done(boost::system::error_code(all.error().code));
@@ -218,8 +221,9 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
           }
           if (listener && !names.empty()) listener(names);
           done({});
-        });
-      });
+        };
+        conn->async_call(std::move(get_all), boost::asio::bind_cancellation_slot(slot, std::move(got_all)));
+      }));
 }
 
 void proxy::load_properties() {
@@ -228,8 +232,11 @@ void proxy::load_properties() {
     throw boost::system::system_error(make_error_code(connection_errc::would_deadlock));
   std::promise<boost::system::error_code> done;
   auto f = done.get_future();
-  start_load_properties([&done](boost::system::error_code ec) { done.set_value(ec); });
-  if (auto ec = f.get()) throw boost::system::system_error(ec);
+  dbus_error failure;
+  start_load_properties([&done](boost::system::error_code ec) { done.set_value(ec); }, {}, &failure);
+  const auto ec = f.get();
+  if (ec == make_error_code(connection_errc::error_reply) && !failure.name.empty()) throw call_error(failure);
+  if (ec) throw boost::system::system_error(ec);
 }
 
 bool proxy::properties_loaded() const {

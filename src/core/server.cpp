@@ -13,7 +13,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
  public:
   server_impl(boost::asio::any_io_executor ex, server_options options) : ex_(ex), listener_(std::move(ex), std::move(options)) {}
 
-  void accept(std::unique_ptr<accept_completion> done) {
+  void accept(std::unique_ptr<accept_completion> done, boost::asio::cancellation_slot slot) {
     auto shared_done = std::shared_ptr<accept_completion>(std::move(done));
     listener_.async_accept([self = shared_from_this(), shared_done](boost::system::error_code ec,
                                                                      std::unique_ptr<transport> t) {
@@ -22,7 +22,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
       if (!ec) impl->adopt_accepted(std::move(t));
       else impl->core_.status().set_last_error(self->listener_.failure());  // why this client failed
       shared_done->complete(ec, connection(std::move(impl)));
-    });
+    }, slot);
   }
 
   boost::asio::any_io_executor ex_;
@@ -52,7 +52,9 @@ void server::listen(const std::string& address) {
 const std::string& server::address() const noexcept { return impl_->listener_.address(); }
 const std::string& server::guid() const noexcept { return impl_->listener_.guid(); }
 
-void server::start_accept(std::unique_ptr<detail::accept_completion> done) { impl_->accept(std::move(done)); }
+void server::start_accept(std::unique_ptr<detail::accept_completion> done, boost::asio::cancellation_slot slot) {
+  impl_->accept(std::move(done), slot);
+}
 
 void server::close() { impl_->listener_.close(); }
 

@@ -4,6 +4,7 @@
 #include "transport/socket/handshake.hpp"
 #include "transport/socket/keyring.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -157,22 +158,23 @@ const std::string& listener::failure() const noexcept { return state_->failure; 
 const std::string& listener::address() const noexcept { return state_->address; }
 const std::string& listener::guid() const noexcept { return state_->guid; }
 
-void listener::async_accept(accept_handler done) {
+void listener::async_accept(accept_handler done, boost::asio::cancellation_slot slot) {
   auto take = [s = state_, done = std::move(done)](boost::system::error_code ec, int fd) mutable {
     if (!ec) return s->authenticate(fd, std::move(done));
     s->failure = ec.message();
     done(ec, nullptr);
   };
   if (state_->unix_acceptor.is_open()) {
-    state_->unix_acceptor.async_accept(
-        [take = std::move(take)](boost::system::error_code ec, boost::asio::local::stream_protocol::socket s) mutable {
+    state_->unix_acceptor.async_accept(boost::asio::bind_cancellation_slot(
+        slot, [take = std::move(take)](boost::system::error_code ec, boost::asio::local::stream_protocol::socket s) mutable {
           take(ec, ec ? -1 : s.release());
-        });
+        }));
   } else if (state_->tcp_acceptor.is_open()) {
-    state_->tcp_acceptor.async_accept([take = std::move(take)](boost::system::error_code ec, boost::asio::ip::tcp::socket s) mutable {
-      if (!ec) s.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-      take(ec, ec ? -1 : s.release());
-    });
+    state_->tcp_acceptor.async_accept(boost::asio::bind_cancellation_slot(
+        slot, [take = std::move(take)](boost::system::error_code ec, boost::asio::ip::tcp::socket s) mutable {
+          if (!ec) s.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+          take(ec, ec ? -1 : s.release());
+        }));
   } else {
     boost::asio::post(state_->strand, [take = std::move(take)]() mutable {
       take(make_error_code(connection_errc::not_connected), -1);

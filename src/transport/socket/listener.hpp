@@ -8,6 +8,7 @@
 #include "transport/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <functional>
@@ -37,8 +38,9 @@ class listener {
 
   // Accepts one client and authenticates it (SASL, allow_uid: by default only this process's
   // uid). The handler runs on the executor, never inside this call; the transport has read
-  // nothing of the message stream yet (beyond bytes pipelined with the handshake).
-  void async_accept(accept_handler done);
+  // nothing of the message stream yet (beyond bytes pipelined with the handshake). `slot`
+  // cancels the wait for a client (operation_aborted).
+  void async_accept(accept_handler done, boost::asio::cancellation_slot slot = {});
 
   // Stops listening and removes a socket file it made; accepted transports go on.
   void close();
