@@ -225,7 +225,7 @@ class adaptor_base {
     if (!server_) return error(errc::invalid_value, "the adaptor is not registered on an object server");
     return server_->emit(path_, iface_, member_name::unchecked(member), args...);
   }
-  result<void> changed(std::string_view property) {
+  result<void> announce_property_change(std::string_view property) {
     if (!server_) return error(errc::invalid_value, "the adaptor is not registered on an object server");
     return server_->property_changed(path_, iface_, member_name::unchecked(property));
   }

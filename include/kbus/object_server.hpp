@@ -392,7 +392,11 @@ class interface_definition {
   template <class T, class Set>
   static std::function<method_result<void>(const call_context&, const value&)> make_setter(Set setter) {
     return [setter = std::move(setter)](const call_context& ctx, const value& v) mutable -> method_result<void> {
-      auto typed = variant(v).as<T>();
+      // A property of type 'v' takes the value as it came; any other is converted to T.
+      auto typed = [&]() -> result<T> {
+        if constexpr (std::is_same_v<T, variant>) return variant(v);
+        else return variant(v).as<T>();
+      }();
       if (!typed)
         return dbus_error{std::string(dbus_errors::invalid_args),
                           "the property has type '" + std::string(signature_of<T>().view()) + "', not '" +

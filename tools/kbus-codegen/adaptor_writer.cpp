@@ -136,7 +136,7 @@ std::string write_adaptor(const document_model& doc, const std::vector<interface
       out += "\n  /// Says that " + pr.model->name + " changed: PropertiesChanged " +
              (pr.emits == "yes" ? "with the value read from " + pr.name + "()" : "naming it (invalidates)") +
              ". A remote Set says it by itself.\n";
-      out += "  kbus::result<void> " + pr.changed_name + "() { return kbus::generated::adaptor_base::changed(" +
+      out += "  kbus::result<void> " + pr.changed_name + "() { return kbus::generated::adaptor_base::announce_property_change(" +
              quoted(pr.model->name) + "); }\n";
     }
     write_virtuals(out, p);

@@ -12,7 +12,7 @@ namespace {
 // Names every generated class has (and its base, kbus::generated::adaptor_base).
 const std::set<std::string> class_reserved = {
     "interface_name", "dbus_proxy", "register_object", "unregister_object", "definition", "registered",
-    "registered_path", "register_at", "unregister", "emit_signal", "changed", "adaptor_base", "std", "kbus", "boost"};
+    "registered_path", "register_at", "unregister", "emit_signal", "announce_property_change", "adaptor_base", "std", "kbus", "boost"};
 // Names the generated functions use for their own parameters.
 const std::set<std::string> arg_reserved = {"token", "reply", "std", "kbus", "boost"};
 
@@ -103,7 +103,10 @@ class planner {
     plan.proxy_class = base + "_proxy";
     plan.adaptor_class = base + "_adaptor";
     plan.deprecated = is_true(i.annotations, dbus_names::deprecated_annotation);
-    scope_names members(class_reserved);
+    // A member may not have the name of its class.
+    auto reserved = class_reserved;
+    reserved.insert({plan.proxy_class, plan.adaptor_class});
+    scope_names members(reserved);
     scope_names type_names({"std", "kbus", "boost", base});
     type_mapper types(doc_.source, base);
 
@@ -202,7 +205,8 @@ class planner {
   }
 
   const document_model& doc_;
-  scope_names interfaces_{{"std", "kbus", "boost"}};
+  // A class may not have the name of a member every class has.
+  scope_names interfaces_{class_reserved};
 };
 
 }  // namespace
