@@ -29,7 +29,9 @@ TEST(CodegenCorpus, OnlyInvalidFilesAreRefusedAndEachSaysWhereAndWhy) {
   for (const auto& e : index) {
     ++files;
     const std::string file = e["file"].get<std::string>().substr(std::string("introspection/").size());
-    if (!e["well_formed"].get<bool>() || !e["invalid_types"].empty()) EXPECT_TRUE(refused.count(file)) << file;
+    if (!e["well_formed"].get<bool>() || !e["invalid_types"].empty()) {
+      EXPECT_TRUE(refused.count(file)) << file;
+    }
   }
   EXPECT_EQ(files, 400u);
   // And these are all that are refused: a type code that does not exist, a method and an

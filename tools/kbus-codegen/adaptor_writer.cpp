@@ -66,30 +66,38 @@ void write_definition(std::string& out, const interface_plan& p) {
   for (const auto& m : p.methods) {
     std::string lambda;
     if (m.async_reply) {
-      lambda = "[this](" + reply_type(m) + " reply" + (m.ins.empty() ? "" : ", ") + value_params(m.ins) + ") { this->" +
-               m.name + "(std::move(reply)" + (m.ins.empty() ? "" : ", ") + moved(m.ins) + "); }";
+      lambda = "[this](" + reply_type(m) + " reply" + (m.ins.empty() ? "" : ", ") + value_params(m.ins) +
+               ") {\n               this->" + m.name + "(std::move(reply)" + (m.ins.empty() ? "" : ", ") + moved(m.ins) +
+               ");\n             }";
     } else if (!m.result_struct.empty()) {
       std::string fields;
       for (std::size_t i = 0; i < m.outs.size(); ++i) fields += (i ? ", " : "") + std::string("std::move(r.") + m.outs[i].name + ")";
-      lambda = "[this](" + value_params(m.ins) + ") {\n          auto r = this->" + m.name + "(" + moved(m.ins) +
-               ");\n          return " + m.wire_type + "(" + fields + ");\n        }";
+      lambda = "[this](" + value_params(m.ins) + ") {\n               auto r = this->" + m.name + "(" + moved(m.ins) +
+               ");\n               return std::make_tuple(" + fields + ");\n             }";
     } else {
-      lambda = "[this](" + value_params(m.ins) + ") { return this->" + m.name + "(" + moved(m.ins) + "); }";
+      lambda = "[this](" + value_params(m.ins) + ") {\n               return this->" + m.name + "(" + moved(m.ins) +
+               ");\n             }";
     }
     out += "    d.method(kbus::member_name::unchecked(" + quoted(m.model->name) + "),\n             " + lambda + ",\n";
-    out += "             kbus::method_options{" + names_init(m.ins) + ", " + names_init(m.outs) + ", " +
-           annotations_init(m.kept) + ", " + arg_annotations_init(m.ins) + ", " + arg_annotations_init(m.outs) + ", " +
-           (m.deprecated ? "true" : "false") + ", " + (m.no_reply ? "true" : "false") + "});\n";
+    const std::string pad = "\n                                  ";
+    out += "             kbus::method_options{.in_names = " + names_init(m.ins) + "," + pad + ".out_names = " +
+           names_init(m.outs) + "," + pad + ".annotations = " + annotations_init(m.kept) + "," + pad +
+           ".in_annotations = " + arg_annotations_init(m.ins) + "," + pad + ".out_annotations = " +
+           arg_annotations_init(m.outs) + "," + pad + ".deprecated = " + (m.deprecated ? "true" : "false") + "," + pad +
+           ".no_reply = " + (m.no_reply ? "true" : "false") + "});\n";
   }
   for (const auto& s : p.signals) {
     out += "    d.signal<" + types(s.args) + ">(kbus::member_name::unchecked(" + quoted(s.model->name) + "),\n";
-    out += "                 kbus::signal_options{" + names_init(s.args) + ", " + annotations_init(s.kept) + ", " +
-           arg_annotations_init(s.args) + ", " + (s.deprecated ? "true" : "false") + "});\n";
+    const std::string pad = "\n                                      ";
+    out += "                 kbus::signal_options{.names = " + names_init(s.args) + "," + pad + ".annotations = " +
+           annotations_init(s.kept) + "," + pad + ".arg_annotations = " + arg_annotations_init(s.args) + "," + pad +
+           ".deprecated = " + (s.deprecated ? "true" : "false") + "});\n";
   }
   for (const auto& pr : p.properties) {
     const std::string member = "kbus::member_name::unchecked(" + quoted(pr.model->name) + ")";
-    const std::string options = "kbus::property_options{kbus::emits_changed::" + pr.emits + ", " + annotations_init(pr.kept) +
-                                ", " + (pr.deprecated ? "true" : "false") + "}";
+    const std::string options = "\n               kbus::property_options{.emits_changed = kbus::emits_changed::" + pr.emits +
+                                ", .annotations = " + annotations_init(pr.kept) +
+                                ", .deprecated = " + (pr.deprecated ? "true" : "false") + "}";
     const std::string notify = pr.notifies() ? " this->" + pr.changed_name + "();" : "";
     const std::string setter = "[this](" + pr.cpp_type + " value) { this->" + pr.set_name + "(std::move(value));" + notify + " }";
     if (pr.model->read && pr.model->write)
@@ -143,7 +151,7 @@ std::string write_adaptor(const document_model& doc, const std::vector<interface
     out += "};\n";
   }
   out += open_namespace(o).empty() ? "" : "\n" + close_namespace(o);
-  return out;
+  return wrap_long_lines(out);
 }
 
 }  // namespace kbus::codegen

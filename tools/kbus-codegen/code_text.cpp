@@ -72,6 +72,84 @@ std::string qualified(const output_options& o, const std::string& name) {
   return o.cpp_namespace.empty() ? "::" + name : "::" + o.cpp_namespace + "::" + name;
 }
 
+namespace {
+
+// The items between the first top-level '(' of `line` and its ')', with what comes before and
+// after; false when the line has no such parentheses.
+bool split_call(const std::string& line, std::string& head, std::vector<std::string>& items, std::string& tail) {
+  int angle = 0, depth = 0;
+  bool in_string = false;
+  std::size_t open = std::string::npos, start = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '-' && i + 1 < line.size() && line[i + 1] == '>') ++i;  // "->" is no bracket
+    else if (open == std::string::npos) {
+      if (c == '<') ++angle;
+      else if (c == '>') --angle;
+      else if (c == '(' && angle == 0) open = i, start = i + 1, depth = 1;
+    } else if (c == '(' || c == '<' || c == '{' || c == '[') {
+      ++depth;
+    } else if (c == ')' || c == '>' || c == '}' || c == ']') {
+      if (--depth == 0) {
+        items.push_back(line.substr(start, i - start));
+        head = line.substr(0, open + 1);
+        tail = line.substr(i);
+        return items.size() > 1 || items[0].size() > 0;
+      }
+    } else if (c == ',' && depth == 1) {
+      items.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return false;
+}
+
+std::string trimmed(const std::string& s) {
+  const auto b = s.find_first_not_of(' ');
+  return b == std::string::npos ? std::string() : s.substr(b);
+}
+
+}  // namespace
+
+std::string wrap_long_lines(const std::string& code, std::size_t width) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < code.size()) {
+    auto end = code.find('\n', pos);
+    if (end == std::string::npos) end = code.size();
+    const std::string line = code.substr(pos, end - pos);
+    pos = end + 1;
+    const std::string indent(line.size() - trimmed(line).size(), ' ');
+    std::string head, tail;
+    std::vector<std::string> items;
+    if (line.size() <= width || trimmed(line).rfind("//", 0) == 0 || !split_call(line, head, items, tail)) {
+      out += line + "\n";
+      continue;
+    }
+    // As many items on a line as fit.
+    out += head + "\n";
+    std::string current = indent + "    ";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string item = trimmed(items[i]) + (i + 1 < items.size() ? "," : "");
+      if (current.size() > indent.size() + 4 && current.size() + 1 + item.size() > width) {
+        current.pop_back();  // the space after the last comma
+        out += current + "\n";
+        current = indent + "    ";
+      }
+      current += item + " ";
+    }
+    current.pop_back();
+    out += current + tail + "\n";
+  }
+  return out;
+}
+
 std::string annotations_init(const std::vector<annotation>& list) {
   std::string out = "{";
   for (std::size_t i = 0; i < list.size(); ++i)

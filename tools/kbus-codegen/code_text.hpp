@@ -25,6 +25,9 @@ std::string open_namespace(const output_options& o, const std::string& sub = {})
 std::string close_namespace(const output_options& o, const std::string& sub = {});
 // The fully qualified name of `name` in the document's namespace.
 std::string qualified(const output_options& o, const std::string& name);
+// Lines longer than `width` broken after their first '(' and at each top-level ',' in it, one
+// item per line, so that generated code reads (and diffs) well. Comments are left alone.
+std::string wrap_long_lines(const std::string& code, std::size_t width = 110);
 // Annotations as a braced initializer list of kbus::introspection::annotation.
 std::string annotations_init(const std::vector<annotation>& list);
 

@@ -140,7 +140,7 @@ std::string write_proxy(const document_model& doc, const std::vector<interface_p
     out += "\n private:\n  kbus::proxy proxy_;\n};\n";
   }
   out += open_namespace(o).empty() ? "" : "\n" + close_namespace(o);
-  return out;
+  return wrap_long_lines(out);
 }
 
 }  // namespace kbus::codegen
