@@ -5,10 +5,14 @@
 #include "support/process.hpp"
 #include "support/testdata.hpp"
 
+#include <kbus/proxy.hpp>
+
+#include <algorithm>
 #include <filesystem>
 
 namespace {
 
+using namespace kbus::literals;
 using kbus::test::bus_kind;
 namespace fs = std::filesystem;
 
@@ -50,18 +54,22 @@ TEST_P(CodegenFromBus, GivesWhatTheServicesXmlGives) {
 
 TEST_P(CodegenFromBus, WalksChildNodesWhenRecursive) {
   // An item of the demo's object manager: a child node with an interface of its own.
-  kbus::test::child_process add({std::string(KBUS_BINARY_DIR) + "/tools/kbus", "--address", bus_->address(), "call",
-                                 "org.kbus.Demo", "/org/kbus/Demo", "org.kbus.Demo1", "AddItem", "s", "first"});
-  ASSERT_NE(add.read_line(), "");
+  start_io_thread();
+  kbus::connection c(io_.get_executor());
+  c.connect(bus_->address());
+  kbus::proxy demo(c, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface);
+  const auto item = demo.call<kbus::object_path>("AddItem"_member, std::string("first"));
+  c.close();
   auto r = kbus::test::run_codegen({"--from-bus", "--recursive", "--address", bus_->address(), "--proxy", "-o",
                                     dir_.string(), "org.kbus.Demo", "/org"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir_ / "org_kbus_Demo_proxy.hpp"));
   EXPECT_FALSE(fs::exists(dir_ / "org_kbus_Demo_adaptor.hpp"));  // --proxy only
-  bool item = false;
-  for (const auto& e : fs::directory_iterator(dir_))
-    item = item || e.path().filename().string().starts_with("org_kbus_Demo_items_");
-  EXPECT_TRUE(item) << "no child node was generated";
+  // The item's object: its own stem, its own interface.
+  const std::string stem = item.str().substr(1);
+  std::string expected = stem;
+  std::replace(expected.begin(), expected.end(), '/', '_');
+  EXPECT_TRUE(fs::exists(dir_ / (expected + "_proxy.hpp"))) << expected;
 }
 
 TEST_P(CodegenFromBus, AServiceThatIsNotThereIsAnError) {

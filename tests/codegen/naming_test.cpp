@@ -20,9 +20,10 @@ TEST(CodegenNaming, CamelCaseBecomesSnakeCase) {
 TEST(CodegenNaming, OtherCharactersBecomeOneUnderscore) {
   EXPECT_EQ(cpp_identifier("num-enroll-stages"), "num_enroll_stages");
   EXPECT_EQ(cpp_identifier("Foo-Bar"), "foo_bar");
-  EXPECT_EQ(cpp_identifier("__private__"), "private");  // never a reserved identifier
+  EXPECT_EQ(cpp_identifier("__value__"), "value");  // never a reserved identifier
   EXPECT_EQ(cpp_identifier("a__b"), "a_b");
-  EXPECT_EQ(cpp_identifier("3D"), "n3d");
+  EXPECT_EQ(cpp_identifier("3D"), "n3_d");
+  EXPECT_EQ(cpp_identifier("3d"), "n3d");
   EXPECT_EQ(cpp_identifier("", "arg2"), "arg2");
   EXPECT_EQ(cpp_identifier("---"), "unnamed");
 }

@@ -29,8 +29,8 @@ try:
     call(IFACE, "Fail", "(ss)", ("org.kbus.Test.Error.Nope", "from glib"))
 except GLib.Error as e:
     name = Gio.DBusError.get_remote_error(e)
-    Gio.DBusError.strip_remote_error(e)
-    print("fail", name, e.message)
+    # GDBus puts "GDBus.Error:NAME: " before the service's text.
+    print("fail", name, e.message.split(": ", 1)[1] if e.message.startswith("GDBus.Error:") else e.message)
 call("org.freedesktop.DBus.Properties", "Set", "(ssv)", (IFACE, "Label", GLib.Variant("s", "from glib")))
 print("label", call("org.freedesktop.DBus.Properties", "Get", "(ss)", (IFACE, "Label"))[0])
 xml = call("org.freedesktop.DBus.Introspectable", "Introspect", None, None)[0]
