@@ -19,6 +19,8 @@ inline constexpr std::string_view peer_interface = "org.freedesktop.DBus.Peer";
 inline constexpr std::string_view introspectable_interface = "org.freedesktop.DBus.Introspectable";
 inline constexpr std::string_view properties_interface = "org.freedesktop.DBus.Properties";
 inline constexpr std::string_view object_manager_interface = "org.freedesktop.DBus.ObjectManager";
+// org.freedesktop.DBus.Introspectable's method.
+inline constexpr std::string_view introspect_member = "Introspect";
 // Members of org.freedesktop.DBus.Properties.
 inline constexpr std::string_view properties_get_member = "Get";
 inline constexpr std::string_view properties_set_member = "Set";

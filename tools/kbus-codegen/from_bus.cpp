@@ -32,7 +32,7 @@ std::string introspect(connection& c, const bus_name& dest, const std::string& p
   auto p = object_path::make(path);
   if (!p) throw std::runtime_error("invalid object path '" + path + "': " + p.error().message);
   auto reply = c.call(message_builder::method_call(dest, *p, interface_name::unchecked(dbus_names::introspectable_interface),
-                                                   member_name::unchecked("Introspect"))
+                                                   member_name::unchecked(dbus_names::introspect_member))
                           .build());
   auto xml = reply.read<std::string>();
   if (!xml) throw std::runtime_error(path + ": the Introspect reply is not a string: " + xml.error().message);
