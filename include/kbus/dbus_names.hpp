@@ -19,6 +19,12 @@ inline constexpr std::string_view peer_interface = "org.freedesktop.DBus.Peer";
 inline constexpr std::string_view introspectable_interface = "org.freedesktop.DBus.Introspectable";
 inline constexpr std::string_view properties_interface = "org.freedesktop.DBus.Properties";
 inline constexpr std::string_view object_manager_interface = "org.freedesktop.DBus.ObjectManager";
+// org.freedesktop.DBus.Introspectable's method.
+inline constexpr std::string_view introspect_member = "Introspect";
+// Members of org.freedesktop.DBus.Properties.
+inline constexpr std::string_view properties_get_member = "Get";
+inline constexpr std::string_view properties_set_member = "Set";
+inline constexpr std::string_view properties_changed_member = "PropertiesChanged";
 // Messages a library makes up locally, never sent ("Message Bus Messages": reserved).
 inline constexpr std::string_view local_interface = "org.freedesktop.DBus.Local";
 inline constexpr std::string_view local_path = "/org/freedesktop/DBus/Local";
@@ -28,6 +34,21 @@ inline constexpr std::string_view deprecated_annotation = "org.freedesktop.DBus.
 inline constexpr std::string_view no_reply_annotation = "org.freedesktop.DBus.Method.NoReply";
 inline constexpr std::string_view emits_changed_signal_annotation = "org.freedesktop.DBus.Property.EmitsChangedSignal";
 inline constexpr std::string_view c_symbol_annotation = "org.freedesktop.DBus.GLib.CSymbol";
+// Not in the specification: sdbus-c++'s default timeout of a method call, in milliseconds.
+inline constexpr std::string_view method_timeout_annotation = "org.freedesktop.DBus.Method.Timeout";
+// GDBus's documentation of an element (gdbus-codegen).
+inline constexpr std::string_view gdbus_doc_string_annotation = "org.gtk.GDBus.DocString";
+
+// kbus's own annotations, read by kbus-codegen (docs/codegen.md).
+// The C++ name of any member: interface, method, signal, property, argument.
+inline constexpr std::string_view kbus_cpp_name_annotation = "org.kbus.CppName";
+// A struct argument or property as a named C++ struct: "Name(member, member, ...)".
+inline constexpr std::string_view kbus_struct_annotation = "org.kbus.Struct";
+// The C++ container of an array or dictionary: "std::vector", "std::deque", "std::list",
+// "std::set"; "std::map", "std::unordered_map".
+inline constexpr std::string_view kbus_container_annotation = "org.kbus.Container";
+// A method the adaptor answers later, through a reply handle ("true").
+inline constexpr std::string_view kbus_async_annotation = "org.kbus.Async";
 
 }  // namespace kbus::dbus_names
 

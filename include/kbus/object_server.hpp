@@ -131,6 +131,9 @@ struct method_options {
   std::vector<std::string> in_names{};   // names of the in arguments, in order (may be shorter)
   std::vector<std::string> out_names{};
   std::vector<introspection::annotation> annotations{};
+  // Annotations of each in (out) argument, in order (may be shorter), for introspection.
+  std::vector<std::vector<introspection::annotation>> in_annotations{};
+  std::vector<std::vector<introspection::annotation>> out_annotations{};
   bool deprecated = false;  // org.freedesktop.DBus.Deprecated
   bool no_reply = false;    // org.freedesktop.DBus.Method.NoReply
 };
@@ -138,6 +141,7 @@ struct method_options {
 struct signal_options {
   std::vector<std::string> names{};
   std::vector<introspection::annotation> annotations{};
+  std::vector<std::vector<introspection::annotation>> arg_annotations{};  // per argument, in order
   bool deprecated = false;
 };
 
@@ -304,7 +308,8 @@ struct interface_data {
 
 void add_deprecated(std::vector<introspection::annotation>& list, bool deprecated);
 std::vector<introspection::arg> describe_args(const std::vector<std::string>& types, const std::vector<std::string>& names,
-                                              introspection::direction dir);
+                                              introspection::direction dir,
+                                              const std::vector<std::vector<introspection::annotation>>& annotations = {});
 }  // namespace detail
 
 // One interface of an object, as it is registered: a cheap handle (copies share the definition).
@@ -325,7 +330,7 @@ class interface_definition {
     detail::signal_entry e;
     e.info.name = name.str();
     e.info.args = detail::describe_args(detail::signatures_of(detail::type_list<Args...>{}), options.names,
-                                        introspection::direction::out);
+                                        introspection::direction::out, options.arg_annotations);
     e.info.annotations = std::move(options.annotations);
     detail::add_deprecated(e.info.annotations, options.deprecated);
     e.signature = std::string(signature_of<Args...>().view());
@@ -387,7 +392,11 @@ class interface_definition {
   template <class T, class Set>
   static std::function<method_result<void>(const call_context&, const value&)> make_setter(Set setter) {
     return [setter = std::move(setter)](const call_context& ctx, const value& v) mutable -> method_result<void> {
-      auto typed = variant(v).as<T>();
+      // A property of type 'v' takes the value as it came; any other is converted to T.
+      auto typed = [&]() -> result<T> {
+        if constexpr (std::is_same_v<T, variant>) return variant(v);
+        else return variant(v).as<T>();
+      }();
       if (!typed)
         return dbus_error{std::string(dbus_errors::invalid_args),
                           "the property has type '" + std::string(signature_of<T>().view()) + "', not '" +
@@ -502,6 +511,14 @@ class object_server {
 
 namespace detail {
 
+// An argument as handler parameter P takes it: moved, unless P is a non-const lvalue reference
+// (a unix_fd or a string parameter by value takes the decoded one).
+template <class P, class A>
+decltype(auto) pass_arg(A& a) {
+  if constexpr (std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>) return (a);
+  else return std::move(a);
+}
+
 template <bool Ctx, bool Async, class R, class F, class... In, class... Out>
 method_entry bind_method(F f, type_list<In...>, type_list<Out...>) {
   method_entry e;
@@ -552,16 +569,16 @@ method_entry bind_method(F f, type_list<In...>, type_list<Out...>) {
       } else if constexpr (std::is_void_v<R>) {
         std::apply(
             [&](auto&... a) {
-              if constexpr (Ctx) f(ctx, a...);
-              else f(a...);
+              if constexpr (Ctx) f(ctx, pass_arg<In>(a)...);
+              else f(pass_arg<In>(a)...);
             },
             *args);
         st->reply(message_builder::method_return(st->call()).build());
       } else {
         send_result(st, std::apply(
                             [&](auto&... a) -> R {
-                              if constexpr (Ctx) return f(ctx, a...);
-                              else return f(a...);
+                              if constexpr (Ctx) return f(ctx, pass_arg<In>(a)...);
+                              else return f(pass_arg<In>(a)...);
                             },
                             *args));
       }
@@ -603,12 +620,12 @@ interface_definition& interface_definition::method(const member_name& name, F ha
   detail::method_entry e =
       detail::make_method<std::decay_t<F>, typename traits::ret>(std::move(handler), typename traits::args{}, in_types, out_types);
   e.info.name = name.str();
-  e.info.args = detail::describe_args(in_types, options.in_names, introspection::direction::in);
-  auto outs = detail::describe_args(out_types, options.out_names, introspection::direction::out);
+  e.info.args = detail::describe_args(in_types, options.in_names, introspection::direction::in, options.in_annotations);
+  auto outs = detail::describe_args(out_types, options.out_names, introspection::direction::out, options.out_annotations);
   e.info.args.insert(e.info.args.end(), outs.begin(), outs.end());
   e.info.annotations = std::move(options.annotations);
   detail::add_deprecated(e.info.annotations, options.deprecated);
-  if (options.no_reply) e.info.annotations.push_back({"org.freedesktop.DBus.Method.NoReply", "true"});
+  if (options.no_reply) e.info.annotations.push_back({std::string(dbus_names::no_reply_annotation), "true"});
   data_->methods.push_back(std::move(e));
   return *this;
 }

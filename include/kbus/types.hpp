@@ -25,8 +25,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
+#include <list>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -327,6 +330,40 @@ struct codec<std::span<const std::uint8_t>> {
     return r.end_array(end);
   }
 };
+
+namespace detail {
+// An array read element by element into a container that appends (std::deque, std::list) or
+// inserts (std::set: equal elements on the wire collapse into one).
+template <class C, class T>
+struct sequence_codec {
+  static constexpr auto signature = sig_string<1>{"a"} + codec<T>::signature;
+  static constexpr std::size_t element_alignment = alignment_of_code(codec<T>::signature.chars[0]);
+  static void encode(writer& w, const C& c) {
+    auto token = w.begin_array(element_alignment);
+    for (const auto& e : c) codec<T>::encode(w, e);
+    end_array_for_encoding(w, token);
+  }
+  static bool decode(reader& r, C& c) {
+    std::size_t end;
+    if (!r.begin_array(element_alignment, end)) return false;
+    c.clear();
+    while (r.position() < end) {
+      T e{};
+      if (!codec<T>::decode(r, e)) return false;
+      if constexpr (requires { c.push_back(std::move(e)); }) c.push_back(std::move(e));
+      else c.insert(std::move(e));
+    }
+    return r.end_array(end);
+  }
+};
+}  // namespace detail
+
+template <class T, class A>
+struct codec<std::deque<T, A>> : detail::sequence_codec<std::deque<T, A>, T> {};
+template <class T, class A>
+struct codec<std::list<T, A>> : detail::sequence_codec<std::list<T, A>, T> {};
+template <class T, class C, class A>
+struct codec<std::set<T, C, A>> : detail::sequence_codec<std::set<T, C, A>, T> {};
 
 template <class T, std::size_t N>
 struct codec<std::array<T, N>> {

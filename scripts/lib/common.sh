@@ -12,7 +12,7 @@ kbus_packages=(
   dbus-daemon dbus-broker dbus-bin libglib2.0-bin systemd util-linux
   python3 python3-dbus python3-gi
   libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
-  libcli11-dev tshark
+  libcli11-dev libexpat1-dev tshark
 )
 
 as_root() {

@@ -113,10 +113,12 @@ void add_deprecated(std::vector<introspection::annotation>& list, bool deprecate
 }
 
 std::vector<introspection::arg> describe_args(const std::vector<std::string>& types, const std::vector<std::string>& names,
-                                              introspection::direction dir) {
+                                              introspection::direction dir,
+                                              const std::vector<std::vector<introspection::annotation>>& annotations) {
   std::vector<introspection::arg> out;
   for (std::size_t i = 0; i < types.size(); ++i)
-    out.push_back({i < names.size() ? names[i] : std::string(), types[i], dir, {}});
+    out.push_back({i < names.size() ? names[i] : std::string(), types[i], dir,
+                   i < annotations.size() ? annotations[i] : std::vector<introspection::annotation>{}});
   return out;
 }
 

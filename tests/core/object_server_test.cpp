@@ -474,6 +474,50 @@ TEST_P(ObjectServer, IntrospectionPeerAndStandardInterfaces) {
   EXPECT_EQ(error_of(r), kbus::dbus_errors::unknown_interface);
 }
 
+TEST_P(ObjectServer, ArgumentAnnotationsMoveOnlyArgumentsAndVariantProperties) {
+  std::string taken;  // set on the loop, read after the reply
+  kbus::variant any(std::int32_t{1});
+  auto iface =
+      kbus::interface_definition("org.kbus.Test1"_iface)
+          // A unix_fd (move-only) and a string taken by value, a vector by non-const reference.
+          .method("Take"_member,
+                  [&](kbus::unix_fd fd, std::string s, std::vector<std::string>& v) {
+                    taken = s + (fd.get() >= 0 ? " fd" : " no fd") + " " + std::to_string(v.size());
+                  },
+                  {.in_names = {"fd", "s", "v"},
+                   .in_annotations = {{{"org.kbus.Note", "the fd"}}, {}, {{"org.kbus.Container", "std::deque"}}}})
+          .signal<std::string>("Said"_member, {.names = {"what"}, .arg_annotations = {{{"org.kbus.Note", "said"}}}})
+          // A property of type 'v' is the variant itself, read and written.
+          .property("Any"_member, [&] { return any; }, [&](kbus::variant v) { any = std::move(v); });
+  ASSERT_TRUE(server_->add("/org/kbus/Test"_path, iface));
+
+  auto r = call(*client_, method(*service_, "/org/kbus/Test", "org.freedesktop.DBus.Introspectable", "Introspect"));
+  auto node = kbus::introspection::parse(std::get<0>(r.read<std::string>().value())).value();
+  const auto* i = node.find_interface("org.kbus.Test1");
+  ASSERT_NE(i, nullptr);
+  const auto& take = *i->find_method("Take");
+  ASSERT_EQ(take.args.size(), 3u);
+  EXPECT_EQ(take.args[0].annotations, (std::vector<kbus::introspection::annotation>{{"org.kbus.Note", "the fd"}}));
+  EXPECT_TRUE(take.args[1].annotations.empty());
+  EXPECT_EQ(kbus::introspection::find_annotation(take.args[2].annotations, "org.kbus.Container"), "std::deque");
+  EXPECT_EQ(kbus::introspection::find_annotation(i->find_signal("Said")->args[0].annotations, "org.kbus.Note"), "said");
+
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[1]);
+  auto reply = call(*client_, method(*service_, "/org/kbus/Test", "org.kbus.Test1", "Take", kbus::unix_fd(fds[0]),
+                                     std::string("taken"), std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(reply.type(), kbus::message_type::method_return) << kbus::dbus_error_of(reply).message;
+  EXPECT_EQ(taken, "taken fd 2");
+
+  auto set = call(*client_, method(*service_, "/org/kbus/Test", "org.freedesktop.DBus.Properties", "Set",
+                                   std::string("org.kbus.Test1"), std::string("Any"), kbus::variant(std::string("now a string"))));
+  EXPECT_EQ(set.type(), kbus::message_type::method_return) << kbus::dbus_error_of(set).message;
+  auto get = call(*client_, method(*service_, "/org/kbus/Test", "org.freedesktop.DBus.Properties", "Get",
+                                   std::string("org.kbus.Test1"), std::string("Any")));
+  EXPECT_EQ(std::get<0>(get.read<kbus::variant>().value()), kbus::variant(std::string("now a string")));
+}
+
 TEST_P(ObjectServer, ObjectManagerAndSubtrees) {
   ASSERT_TRUE(server_->add_object_manager("/org/kbus/Test"_path));
   watch("type='signal',interface='org.freedesktop.DBus.ObjectManager'");
