@@ -65,20 +65,20 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   template <class F>
   void post_op(F f) {
     queued_.fetch_add(1, std::memory_order_relaxed);
-    unfinished_.fetch_add(1, std::memory_order_acq_rel);
     boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
       self->queued_.fetch_sub(1, std::memory_order_relaxed);
       f(*self);
       self->after_core();
-      self->unfinished_.fetch_sub(1, std::memory_order_acq_rel);
     });
   }
-  // Safe from any thread: operations were posted and have not finished, or messages wait to be
-  // written. A close then has something to deliver.
+  // Safe from any thread: messages handed to the connection (send, call, flush) were posted and
+  // have not reached the core yet, or wait to be written. A close then has something to deliver;
+  // other posted work (a subscription withdrawn, a call cancelled) does not make it wait.
   bool has_work_in_flight() const noexcept {
-    return unfinished_.load(std::memory_order_acquire) > 0 || core_.status().undelivered();
+    return posted_deliveries_.load(std::memory_order_acquire) > 0 || core_.status().undelivered();
   }
-  // Runs `f` now when the caller is on the strand with nothing queued, else posts it.
+  // Runs a delivery (send, call, flush) now when the caller is on the strand with nothing
+  // queued, else posts it.
   template <class F>
   void run_or_post(F f) {
     if (strand_.running_in_this_thread() && can_run_inline()) {
@@ -88,7 +88,12 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
       }
       return after_core();
     }
-    post_op(std::move(f));
+    posted_deliveries_.fetch_add(1, std::memory_order_acq_rel);
+    post_op([f = std::move(f)](connection_impl& impl) mutable {
+      f(impl);
+      impl.core_.status().set_undelivered(impl.core_.undelivered());
+      impl.posted_deliveries_.fetch_sub(1, std::memory_order_acq_rel);
+    });
   }
   // An accepted connection reads nothing until it is first used, so that no message comes
   // before its owner had the chance to install a handler.
@@ -113,7 +118,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void sync_timer();
 
   std::atomic<std::size_t> queued_{0};
-  std::atomic<std::size_t> unfinished_{0};  // posted operations not yet finished
+  std::atomic<std::size_t> posted_deliveries_{0};  // run_or_post's posted operations not yet run
   std::atomic<std::chrono::milliseconds::rep> close_timeout_ms_{connect_options{}.close_timeout.count()};
   // Connecting.
   std::vector<address_entry> entries_;
