@@ -270,8 +270,7 @@ void connection::close() {
   if (detail::executor_stopped(impl_->strand_)) {
     // Nothing runs the strand any more, so nothing else touches the connection: this thread
     // delivers what is queued itself.
-    if (is_open()) impl_->close_without_executor();
-    return;
+    return impl_->close_without_executor();
   }
   if (!impl_->has_work_in_flight()) return start_close(nullptr);
   // Waits for the strand, within the close bound (and a margin for the strand to start): an

@@ -185,6 +185,8 @@ class connection_core {
   // close once everything is out.
   void output_progressed();
   void complete_written();
+  // `done` completes once everything handed to the transport so far is written (a flush).
+  void complete_when_written(std::unique_ptr<op_completion> done);
   bool fits(std::size_t size) const noexcept;
   void admit_waiting();
   bool admit(waiting_send& w);

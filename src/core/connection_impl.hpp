@@ -91,6 +91,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     posted_deliveries_.fetch_add(1, std::memory_order_acq_rel);
     post_op([f = std::move(f)](connection_impl& impl) mutable {
       f(impl);
+      // Published before the count drops, so that a closing thread never sees neither.
       impl.core_.status().set_undelivered(impl.core_.undelivered());
       impl.posted_deliveries_.fetch_sub(1, std::memory_order_acq_rel);
     });

@@ -82,6 +82,10 @@ void connection_core::flush(std::unique_ptr<op_completion> done) {
     waiting_for_room_.push_back({waiting_send::kind::flush, {}, {}, std::move(done)});
     return;
   }
+  complete_when_written(std::move(done));
+}
+
+void connection_core::complete_when_written(std::unique_ptr<op_completion> done) {
   if (written_bytes() >= handed_bytes_) return deliver(std::move(done), {});
   write_waiters_.push_back({handed_bytes_, 0, std::move(done)});
 }
@@ -162,8 +166,7 @@ void connection_core::admit_waiting() {
 bool connection_core::admit(waiting_send& w) {
   switch (w.what) {
     case waiting_send::kind::flush:
-      if (written_bytes() >= handed_bytes_) deliver(std::move(w.done), {});
-      else write_waiters_.push_back({handed_bytes_, 0, std::move(w.done)});
+      complete_when_written(std::move(w.done));
       return true;
     case waiting_send::kind::send:
       if (!fits(w.m.bytes().size())) return false;

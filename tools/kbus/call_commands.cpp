@@ -59,15 +59,12 @@ int info_command(context& ctx) {
 
 int call_command(context& ctx) {
   if (!ctx.arg_count(4, SIZE_MAX, "call DEST PATH IFACE METHOD [SIGNATURE [ARG...]]")) return 2;
-  auto dest = name_arg<bus_name>(ctx, ctx.args[0], "DEST");
-  auto path = name_arg<object_path>(ctx, ctx.args[1], "PATH");
-  auto iface = name_arg<interface_name>(ctx, ctx.args[2], "IFACE");
-  auto member = name_arg<member_name>(ctx, ctx.args[3], "METHOD");
-  if (!dest || !path || !iface || !member) return 2;
+  auto target = member_target_args(ctx, "METHOD");
+  if (!target) return 2;
   auto body = body_args(ctx, 4);
   if (!body) return 2;
   session s(ctx);
-  auto m = message_builder::method_call(*dest, *path, *iface, *member)
+  auto m = message_builder::method_call(target->dest, target->path, target->iface, target->member)
                .flags(s.call_flags())
                .build_values(kbus::signature(body->signature), body->values);
   if (!m) return ctx.usage(m.error().what());
@@ -137,20 +134,18 @@ int get_property_command(context& ctx) {
 
 int set_property_command(context& ctx) {
   if (!ctx.arg_count(6, SIZE_MAX, "set-property DEST PATH IFACE PROP SIGNATURE ARG...")) return 2;
-  auto dest = name_arg<bus_name>(ctx, ctx.args[0], "DEST");
-  auto path = name_arg<object_path>(ctx, ctx.args[1], "PATH");
-  auto iface = name_arg<interface_name>(ctx, ctx.args[2], "IFACE");
-  auto prop = name_arg<member_name>(ctx, ctx.args[3], "PROP");
-  if (!dest || !path || !iface || !prop) return 2;
+  auto target = member_target_args(ctx, "PROP");
+  if (!target) return 2;
   auto body = body_args(ctx, 4);
   if (!body) return 2;
   if (body->values.size() != 1)
     return ctx.usage("a property has one value, the signature \"" + body->signature + "\" gives " +
                      std::to_string(body->values.size()));
   session s(ctx);
-  auto m = message_builder::method_call(*dest, *path, properties, member_name::unchecked("Set"))
+  auto m = message_builder::method_call(target->dest, target->path, properties, member_name::unchecked("Set"))
                .flags(s.call_flags())
-               .build_values(kbus::signature::unchecked("ssv"), {value::string(iface->str()), value::string(prop->str()),
+               .build_values(kbus::signature::unchecked("ssv"), {value::string(target->iface.str()),
+                                                                  value::string(target->member.str()),
                                                                   value::variant(body->values[0])});
   if (!m) return ctx.usage(m.error().what());
   if (!s.connect()) return 1;

@@ -18,13 +18,10 @@ namespace kbus::cli {
 
 int wait_command(context& ctx) {
   if (!ctx.arg_count(4, 4, "wait DEST PATH IFACE SIGNAL [--timeout SECONDS]")) return 2;
-  auto dest = name_arg<bus_name>(ctx, ctx.args[0], "DEST");
-  auto path = name_arg<object_path>(ctx, ctx.args[1], "PATH");
-  auto iface = name_arg<interface_name>(ctx, ctx.args[2], "IFACE");
-  auto member = name_arg<member_name>(ctx, ctx.args[3], "SIGNAL");
-  if (!dest || !path || !iface || !member) return 2;
-  auto rule = match_rule::parse("type='signal',sender='" + dest->str() + "',path='" + path->str() + "',interface='" +
-                                iface->str() + "',member='" + member->str() + "'");
+  auto target = member_target_args(ctx, "SIGNAL");
+  if (!target) return 2;
+  auto rule = match_rule::parse("type='signal',sender='" + target->dest.str() + "',path='" + target->path.str() +
+                                "',interface='" + target->iface.str() + "',member='" + target->member.str() + "'");
   if (!rule) return ctx.usage(rule.error().what());
 
   session s(ctx);
@@ -70,7 +67,7 @@ int wait_command(context& ctx) {
     if (timed_out) {
       std::ostringstream seconds;
       seconds << ctx.opt.timeout_seconds;
-      return ctx.fail("timed out after " + seconds.str() + " s waiting for " + iface->str() + "." + member->str());
+      return ctx.fail("timed out after " + seconds.str() + " s waiting for " + target->iface.str() + "." + target->member.str());
     }
     return ctx.fail(s.conn().is_open() ? "interrupted" : "the bus went away");
   }
