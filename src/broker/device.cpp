@@ -1,5 +1,7 @@
 #include "broker/device.hpp"
 
+#include "broker/proc_credentials.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -13,10 +15,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -59,18 +59,6 @@ struct owned_fd {
   owned_fd(const owned_fd&) = delete;
   owned_fd& operator=(const owned_fd&) = delete;
 };
-
-std::string read_text(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string first_line(std::string s) {
-  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-  return s;
-}
 
 }  // namespace
 
@@ -426,67 +414,6 @@ short local_device::wait(int fd, short events, int timeout_ms) {
   }
 }
 
-credentials local_device::process_credentials() {
-  credentials c;
-  uid_t r = 0, e = 0, s = 0;
-  gid_t gr = 0, ge = 0, gs = 0;
-  getresuid(&r, &e, &s);
-  getresgid(&gr, &ge, &gs);
-  c.ids = kdbus::creds{r, e, s, e, gr, ge, gs, ge};
-  c.pids = kdbus::pids{static_cast<std::uint64_t>(getpid()), static_cast<std::uint64_t>(gettid()),
-                       static_cast<std::uint64_t>(getppid())};
-  const int n = getgroups(0, nullptr);
-  if (n > 0) {
-    std::vector<gid_t> g(static_cast<std::size_t>(n));
-    const int got = getgroups(n, g.data());
-    for (int i = 0; i < got; ++i) c.auxgroups.push_back(g[static_cast<std::size_t>(i)]);
-  }
-  c.pid_comm = first_line(read_text("/proc/self/comm"));
-  c.tid_comm = first_line(read_text("/proc/thread-self/comm"));
-  char exe[4096];
-  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) c.exe.assign(exe, static_cast<std::size_t>(len));
-  std::string cmdline = read_text("/proc/self/cmdline");
-  if (auto nul = cmdline.find('\0'); nul != std::string::npos) cmdline.resize(nul);
-  c.cmdline = cmdline;
-  std::string cg = first_line(read_text("/proc/self/cgroup"));
-  if (auto colon = cg.rfind(':'); colon != std::string::npos) c.cgroup = cg.substr(colon + 1);
-  // Capabilities: four 64-bit masks from /proc, as two u32 words each.
-  std::istringstream status(read_text("/proc/self/status"));
-  std::string line;
-  std::uint64_t inh = 0, prm = 0, eff = 0, bnd = 0;
-  bool have = false;
-  while (std::getline(status, line)) {
-    auto take = [&](const char* key, std::uint64_t& v) {
-      if (line.rfind(key, 0) == 0) {
-        v = std::stoull(line.substr(std::strlen(key)), nullptr, 16);
-        have = true;
-      }
-    };
-    take("CapInh:", inh);
-    take("CapPrm:", prm);
-    take("CapEff:", eff);
-    take("CapBnd:", bnd);
-  }
-  if (have) {
-    const std::string last = first_line(read_text("/proc/sys/kernel/cap_last_cap"));
-    c.last_cap = last.empty() ? 40 : static_cast<std::uint32_t>(std::stoul(last));
-    for (std::uint64_t v : {inh, prm, eff, bnd}) {
-      c.caps.push_back(static_cast<std::uint32_t>(v));
-      c.caps.push_back(static_cast<std::uint32_t>(v >> 32));
-    }
-    constexpr int cap_ipc_owner = 15;  // CAP_IPC_OWNER
-    c.privileged = (eff >> cap_ipc_owner) & 1;
-  }
-  const std::string session = first_line(read_text("/proc/self/sessionid"));
-  const std::string login = first_line(read_text("/proc/self/loginuid"));
-  if (!session.empty() && !login.empty()) {
-    try {
-      c.audit = kdbus::audit{static_cast<std::uint32_t>(std::stoul(session)), static_cast<std::uint32_t>(std::stoul(login))};
-    } catch (...) {
-    }
-  }
-  return c;
-}
+credentials local_device::process_credentials() { return read_proc_credentials().value_or(credentials{}); }
 
 }  // namespace kbus::broker

@@ -38,6 +38,9 @@ struct domain_options {
   // Unset: heap memory the core owns (then nobody but the core sees the pool).
   std::function<std::span<std::uint8_t>(handle_id, std::uint64_t size)> map_pool;
   std::function<void(handle_id, std::span<std::uint8_t>)> release_pool;
+  // The PAYLOAD_VEC bytes one message may carry (EMSGSIZE beyond): the kernel's limit, above
+  // which its clients use a memfd. A front whose clients cannot pass memfds (CUSE) raises it.
+  std::uint64_t max_payload_vec_size = kdbus::msg_max_payload_vec_size;
 };
 
 // poll(2) bits a handle reports (notes §2.6).

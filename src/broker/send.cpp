@@ -24,7 +24,7 @@ int domain::impl::send(bus_connection* c, std::span<std::uint8_t> cmd, const cre
 
   std::vector<kdbus::item_ref> items;
   std::size_t n_bloom = 0;
-  if (const int r = scan_message_items(raw, items, n_bloom); r) return r;
+  if (const int r = scan_message_items(raw, opt.max_payload_vec_size, items, n_bloom); r) return r;
   if (!c->ordinary()) return EOPNOTSUPP;
   send_kind kind;
   if (const int r = classify_message(head, c->id, rq, n_bloom, kind); r) return r;

@@ -40,7 +40,8 @@ int copy_message_in(peer_io& io, std::uint64_t address, std::vector<std::uint8_t
   return head.size == raw.size() ? 0 : EINVAL;
 }
 
-int scan_message_items(std::span<const std::uint8_t> raw, std::vector<kdbus::item_ref>& items, std::size_t& n_bloom) {
+int scan_message_items(std::span<const std::uint8_t> raw, std::uint64_t max_vec_total, std::vector<kdbus::item_ref>& items,
+                       std::size_t& n_bloom) {
   static constexpr item_type accepted[] = {item_type::payload_vec, item_type::payload_memfd, item_type::fds,
                                            item_type::bloom_filter, item_type::dst_name};
   std::size_t n_fds_items = 0, n_dst = 0, n_memfd = 0;
@@ -62,7 +63,7 @@ int scan_message_items(std::span<const std::uint8_t> raw, std::vector<kdbus::ite
         kdbus::vec v{};
         it.as(v);
         vec_total += v.size;
-        if (vec_total > kdbus::msg_max_payload_vec_size) return EMSGSIZE;
+        if (vec_total > max_vec_total) return EMSGSIZE;
         break;
       }
       default: break;

@@ -59,8 +59,10 @@ int read_send_command(std::span<std::uint8_t> cmd, send_request& rq);
 // The whole kdbus_msg from the caller's memory at `address`, its size checked.
 int copy_message_in(peer_io& io, std::uint64_t address, std::vector<std::uint8_t>& raw);
 // The message's items (views into `raw`): only those a message may carry, each at most as
-// often as allowed; `n_bloom` counts BLOOM_FILTER items.
-int scan_message_items(std::span<const std::uint8_t> raw, std::vector<kdbus::item_ref>& items, std::size_t& n_bloom);
+// often as allowed, their PAYLOAD_VEC bytes at most `max_vec_total`; `n_bloom` counts
+// BLOOM_FILTER items.
+int scan_message_items(std::span<const std::uint8_t> raw, std::uint64_t max_vec_total, std::vector<kdbus::item_ref>& items,
+                       std::size_t& n_bloom);
 // Which kind of message `head` (from `sender_id`) is, and whether its flags fit together.
 int classify_message(const kdbus::msg& head, std::uint64_t sender_id, const send_request& rq, std::size_t n_bloom,
                      send_kind& kind);

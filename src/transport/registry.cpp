@@ -1,6 +1,7 @@
 #include "transport/registry.hpp"
 
 #include "kbus/address.hpp"
+#include "transport/cuse/connector.hpp"
 #include "transport/kdbus/connector.hpp"
 #include "transport/socket/connectors.hpp"
 
@@ -21,6 +22,7 @@ constexpr scheme_connector connectors[] = {
     {transport_names::nonce_tcp, &connect_nonce_tcp},
     {transport_names::unixexec, &connect_unixexec},
     {transport_names::kernel, &kdbus::connect},
+    {transport_names::cuse, &cuse::connect},
 };
 
 }  // namespace

@@ -96,13 +96,16 @@ void remove_device_source(std::uint64_t token) noexcept {
   s.by_token.erase(token);
 }
 
+std::optional<result<std::unique_ptr<kdbus_device>>> open_registered_device(const std::string& path) {
+  auto& s = sources();
+  std::lock_guard lock(s.mutex);
+  for (auto& [token, source] : s.by_token)
+    if (auto device = source(path)) return device;
+  return std::nullopt;
+}
+
 result<std::unique_ptr<kdbus_device>> open_device(const std::string& path) {
-  {
-    auto& s = sources();
-    std::lock_guard lock(s.mutex);
-    for (auto& [token, source] : s.by_token)
-      if (auto device = source(path)) return std::move(*device);
-  }
+  if (auto device = open_registered_device(path)) return std::move(*device);
   return open_kernel_device(path);
 }
 

@@ -75,6 +75,8 @@ using device_source = std::function<std::optional<result<std::unique_ptr<kdbus_d
 // Registers a source (thread-safe); the token removes it again.
 std::uint64_t add_device_source(device_source source);
 void remove_device_source(std::uint64_t token) noexcept;
+// The device a registered source has at `path`, if any.
+std::optional<result<std::unique_ptr<kdbus_device>>> open_registered_device(const std::string& path);
 // The device at `path`: a registered source's when one knows the path, else the kernel's bus
 // file (open_kernel_device).
 result<std::unique_ptr<kdbus_device>> open_device(const std::string& path);

@@ -43,6 +43,8 @@ result<std::unique_ptr<kdbus_transport>> kdbus_transport::connect(std::unique_pt
   t->link_ = std::move(*l);
   t->options_ = options;
   t->options_.monitor_rules.clear();  // the driver keeps them
+  t->capabilities_ = kdbus_capabilities;
+  t->capabilities_.unix_fd_passing = options.passes_fds;
   t->open_ = true;
   t->driver_ = std::make_unique<kdbus_driver>(*t);
   if (options.hello_flags & kdbus::hello::monitor) t->driver_->monitor_with(options.monitor_rules);
@@ -58,13 +60,13 @@ void kdbus_transport::close() noexcept {
   open_ = false;
 }
 
-const transport_capabilities& kdbus_transport::capabilities() const noexcept { return kdbus_capabilities; }
+const transport_capabilities& kdbus_transport::capabilities() const noexcept { return capabilities_; }
 
 connection_info kdbus_transport::info() const {
   connection_info i;
   i.address = options_.address;
-  i.transport = std::string(transport_names::kernel);
-  i.unix_fd_passing = kdbus_capabilities.unix_fd_passing;
+  i.transport = options_.transport_name;
+  i.unix_fd_passing = capabilities_.unix_fd_passing;
   return i;
 }
 

@@ -15,6 +15,7 @@
 // thread-safe: one thread (or strand) drives a transport.
 #pragma once
 
+#include "kbus/address.hpp"
 #include "kbus/error.hpp"
 #include "kbus/match.hpp"
 #include "kbus/message.hpp"
@@ -74,6 +75,14 @@ struct kdbus_options {
   std::string address;
   // Added to transport_send_options::reply_timeout for the kernel's reply deadline.
   std::chrono::milliseconds reply_deadline_margin = kdbus_reply_deadline_margin;
+  // What the device can carry. kbusd's CUSE device passes no files (notes §5.1): no fds, and
+  // large messages go as PAYLOAD_VEC bytes instead of a memfd.
+  bool passes_fds = true;
+  std::uint64_t memfd_threshold = kdbus_memfd_threshold;  // UINT64_MAX: never a memfd
+  // The transport's name in info() (transport_names).
+  std::string transport_name{transport_names::kernel};
+  // How BecomeMonitor opens `path` again.
+  result<std::unique_ptr<kdbus_device>> (*reopen)(const std::string& path) = &open_device;
 };
 
 // An ioctl with a command built as `head` + items (8-aligned); the head is written back.
@@ -183,7 +192,8 @@ class kdbus_transport final : public transport {
   void queue_if_wanted(message driver_broadcast);
 
   link link_;
-  kdbus_options options_;  // as connected: a monitor connection is made with the same
+  kdbus_options options_;
+  transport_capabilities capabilities_;  // as connected: a monitor connection is made with the same
   bool open_ = false;
   std::unique_ptr<kdbus_driver> driver_;
   boost::container::deque<message> local_;

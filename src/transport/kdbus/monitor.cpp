@@ -15,7 +15,7 @@ result<void> kdbus_transport::reopen_as_monitor() {
   if (options_.path.empty())
     return kbus::error(std::error_code(ENOTSUP, std::system_category()),
                        "this kdbus connection was not opened by path: no monitor connection can be opened beside it");
-  auto device = open_device(options_.path);
+  auto device = options_.reopen(options_.path);
   if (!device) return kbus::error(device.error().code, "cannot open the kdbus bus again: " + device.error().message);
   kdbus_options as_monitor = options_;
   as_monitor.hello_flags = kdbus::hello::accept_fd | kdbus::hello::monitor;

@@ -70,7 +70,10 @@ std::chrono::microseconds kernel_reply_deadline(std::chrono::milliseconds timeou
 }
 
 // The errors after which the connection is over (the device is closed or the bus went away).
-bool connection_gone(int err) noexcept { return err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN; }
+// ENODEV: a CUSE device whose server went away.
+bool connection_gone(int err) noexcept {
+  return err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN || err == ENODEV;
+}
 
 }  // namespace
 
@@ -182,8 +185,10 @@ result<void> kdbus_transport::send_message(const message& m, std::chrono::micros
     dst_id = kdbus::dst_id_name;
     dst_name = dest;
   }
+  if (!m.fds().empty() && !options_.passes_fds)
+    return sys_error(EOPNOTSUPP, "this " + options_.transport_name + ": connection cannot pass file descriptors");
   int memfd = -1;
-  if (m.bytes().size() > kdbus_memfd_threshold) {
+  if (m.bytes().size() > options_.memfd_threshold) {
     memfd = make_sealed_memfd(m.bytes());
     if (memfd < 0) return sys_error(errno ? errno : ENOMEM, "cannot put a large message into a memfd");
   }
@@ -226,8 +231,10 @@ result<message> kdbus_transport::call(const message& m, std::chrono::microsecond
   } else {
     dst_name = m.destination();
   }
+  if (!m.fds().empty() && !options_.passes_fds)
+    return sys_error(EOPNOTSUPP, "this " + options_.transport_name + ": connection cannot pass file descriptors");
   int memfd = -1;
-  if (m.bytes().size() > kdbus_memfd_threshold) {
+  if (m.bytes().size() > options_.memfd_threshold) {
     memfd = make_sealed_memfd(m.bytes());
     if (memfd < 0) return sys_error(errno ? errno : ENOMEM, "cannot put a large message into a memfd");
   }
