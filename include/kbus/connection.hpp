@@ -47,6 +47,7 @@ enum class connection_errc {
   would_deadlock,     // a blocking call made on the connection's own executor: nothing could run it
   outgoing_queue_full,  // send() found the outgoing queue at its bound (connect_options)
   name_not_owned,     // connect_options::names: a name asked for with do_not_queue has another owner
+  fds_not_supported,  // the message carries unix fds and the connection cannot pass them (cuse:)
 };
 const std::error_category& connection_category() noexcept;
 inline std::error_code make_error_code(connection_errc e) noexcept { return {static_cast<int>(e), connection_category()}; }

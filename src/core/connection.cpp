@@ -30,6 +30,7 @@ class connection_category_impl final : public std::error_category {
         return "a blocking call on the connection's own executor would wait forever";
       case connection_errc::outgoing_queue_full: return "the outgoing queue is full";
       case connection_errc::name_not_owned: return "a name to own has another owner";
+      case connection_errc::fds_not_supported: return "this connection cannot pass unix file descriptors";
     }
     return "unknown kbus.connection error";
   }

@@ -248,7 +248,7 @@ TEST_P(BusDriver, NameOwnerChangedIsDecoded) {
   EXPECT_EQ(seen[1].new_owner, "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Buses, BusDriver, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+INSTANTIATE_TEST_SUITE_P(Buses, BusDriver, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd, bus_kind::cuse, bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

@@ -275,7 +275,7 @@ TEST(AcceptCancellation, ACancelledAcceptEndsWithOperationAbortedAndTheNextOneAc
   ::rmdir(dir_template);
 }
 
-INSTANTIATE_TEST_SUITE_P(Buses, Cancellation, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+INSTANTIATE_TEST_SUITE_P(Buses, Cancellation, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd, bus_kind::cuse, bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

@@ -178,7 +178,8 @@ TEST_P(BigMessages, A100MiBMessageGoesThroughTheBusAndBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, BigMessages,
-                         testing::Values(kbus::test::bus_kind::dbus_daemon, kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::kbusd),
+                         testing::Values(kbus::test::bus_kind::dbus_daemon, kbus::test::bus_kind::dbus_broker, kbus::test::bus_kind::kbusd,
+                                         kbus::test::bus_kind::cuse, kbus::test::bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

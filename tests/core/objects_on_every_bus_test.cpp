@@ -95,7 +95,8 @@ TEST_P(ObjectsOnEveryBus, ServiceAndProxyTalk) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, ObjectsOnEveryBus,
-                         testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+                         testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd, bus_kind::cuse,
+                                         bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

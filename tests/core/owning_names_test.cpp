@@ -159,7 +159,7 @@ TEST_P(OwningNames, BlockingFormsOnTheConnectionsOwnExecutorFailWithWouldDeadloc
   EXPECT_FALSE(bus::name_has_owner(a, "org.kbus.Test.Deadlock"_bus));
 }
 
-INSTANTIATE_TEST_SUITE_P(Buses, OwningNames, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+INSTANTIATE_TEST_SUITE_P(Buses, OwningNames, testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd, bus_kind::cuse, bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

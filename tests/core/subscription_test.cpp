@@ -105,7 +105,7 @@ TEST_P(Subscriptions, OneAddMatchPerDistinctRuleAndRemoveMatchWithTheLastHandle)
   auto& emitter = connect();
   // A monitor sees what the listener asks of the bus. (On kdbus the driver is emulated in the
   // connection: AddMatch is an ioctl, no message a monitor could see; delivery tells there.)
-  const bool driver_is_a_peer = GetParam() != bus_kind::kbusd;
+  const bool driver_is_a_peer = !kbus::test::speaks_kdbus(GetParam());
   inbox driver_calls;
   const std::string listener_name = listener.unique_name();
   if (driver_is_a_peer) {
@@ -323,7 +323,8 @@ TEST_P(Subscriptions, BlockingCallsFailOnTheirOwnExecutorInsteadOfHanging) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, Subscriptions,
-                         testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd),
+                         testing::Values(bus_kind::dbus_daemon, bus_kind::dbus_broker, bus_kind::kbusd, bus_kind::cuse,
+                                         bus_kind::cuse_emulated),
                          [](const auto& info) { return kbus::test::param_name(info.param); });
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include "support/terminate_child.hpp"
 
 #include "kbus/embedded_bus.hpp"
+#ifdef KBUS_TEST_WITH_KBUSD
+#include "support/emulated_cuse.hpp"
+#endif
 
 #include <fcntl.h>
 #include <sched.h>
@@ -15,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -104,6 +108,66 @@ const char* program_of(bus_kind kind) {
   return kind == bus_kind::dbus_daemon ? "/usr/bin/dbus-daemon" : "/usr/bin/dbus-broker-launch";
 }
 
+// The kbusd program: $KBUS_KBUSD, the build tree's, or the one on PATH (the VM's).
+std::optional<std::string> kbusd_program() {
+  if (const char* env = std::getenv("KBUS_KBUSD"); env && *env) return std::string(env);
+  const std::string built = std::string(KBUS_BINARY_DIR) + "/tools/kbusd";
+  if (::access(built.c_str(), X_OK) == 0) return built;
+  if (const char* path = std::getenv("PATH")) {
+    std::string dirs = path;
+    for (std::size_t start = 0; start <= dirs.size();) {
+      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+      const std::string candidate = dirs.substr(start, end - start) + "/kbusd";
+      if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+// kbusd in front, its log on a pipe: ready once it says it serves the bus (or gone).
+std::optional<private_bus> start_kbusd(private_bus& bus, pid_t& pid, std::string& address, std::string& why_not) {
+  static int counter = 0;
+  const auto program = kbusd_program();
+  if (!program) {
+    why_not = "no kbusd program (build it, or put it on PATH)";
+    return std::nullopt;
+  }
+  const std::string name = "test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  address = "cuse:path=/dev/kbus/" + std::to_string(::getuid()) + "-" + name;
+  int log[2];
+  if (::pipe2(log, O_CLOEXEC) != 0) {
+    why_not = std::string("pipe failed: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(log[1], 2) != 2) child_fail("put kbusd's log on a pipe");
+    ::execl(program->c_str(), program->c_str(), "--bus", name.c_str(), "--foreground", nullptr);
+    child_fail("exec kbusd");
+  }
+  ::close(log[1]);
+  if (pid < 0) {
+    ::close(log[0]);
+    why_not = "fork failed";
+    return std::nullopt;
+  }
+  std::string said;
+  const auto until = std::chrono::steady_clock::now() + startup_deadline;
+  for (;;) {
+    auto line = read_line_before(log[0], until);
+    if (!line) break;
+    said += *line + "\n";
+    if (line->find("serving the bus") != std::string::npos) {
+      ::close(log[0]);
+      return std::optional<private_bus>(std::move(bus));
+    }
+  }
+  ::close(log[0]);
+  why_not = "kbusd did not start within " + std::to_string(startup_deadline.count()) + " s: " + said;
+  return std::nullopt;
+}
+
 }  // namespace
 
 const char* to_string(bus_kind k) {
@@ -111,8 +175,17 @@ const char* to_string(bus_kind k) {
     case bus_kind::dbus_daemon: return "dbus-daemon";
     case bus_kind::dbus_broker: return "dbus-broker";
     case bus_kind::kbusd: return "kbusd";
+    case bus_kind::cuse: return "kbusd over CUSE";
+    case bus_kind::cuse_emulated: return "kbusd's device, CUSE emulated";
   }
   return "?";
+}
+
+bool speaks_kdbus(bus_kind k) { return k == bus_kind::kbusd || k == bus_kind::cuse || k == bus_kind::cuse_emulated; }
+
+const char* transport_of(bus_kind k) {
+  if (k == bus_kind::kbusd) return "kernel";
+  return speaks_kdbus(k) ? "cuse" : "unix";
 }
 
 std::string param_name(bus_kind k) {
@@ -120,12 +193,27 @@ std::string param_name(bus_kind k) {
     case bus_kind::dbus_daemon: return "dbus_daemon";
     case bus_kind::dbus_broker: return "dbus_broker";
     case bus_kind::kbusd: return "kbusd";
+    case bus_kind::cuse: return "cuse";
+    case bus_kind::cuse_emulated: return "cuse_emulated";
   }
   return "unknown";
 }
 
 std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
   if (kind == bus_kind::kbusd) return std::nullopt;
+  if (kind == bus_kind::cuse_emulated) {
+#ifdef KBUS_TEST_WITH_KBUSD
+    return std::nullopt;
+#else
+    return std::string("kbusd is not built (KBUS_WITH_KBUSD)");
+#endif
+  }
+  if (kind == bus_kind::cuse) {
+    if (::access("/dev/cuse", R_OK | W_OK) != 0)
+      return std::string("this kernel has no /dev/cuse we may use: kbusd over CUSE is tested in the VM (scripts/vm)");
+    if (!kbusd_program()) return std::string("no kbusd program (build it, or put it on PATH)");
+    return std::nullopt;
+  }
   if (::access(program_of(kind), X_OK) != 0) return std::string(program_of(kind)) + " is not installed";
   return std::nullopt;
 }
@@ -138,6 +226,31 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
     bus.address_ = embedded->address();
     bus.embedded_ = std::move(embedded);
     return std::optional<private_bus>(std::move(bus));
+  }
+  if (kind == bus_kind::cuse_emulated) {
+#ifdef KBUS_TEST_WITH_KBUSD
+    private_bus bus;
+    bus.kind_ = kind;
+    kbusd::server_options options;
+    static std::atomic<unsigned> counter{0};
+    options.bus_name = std::to_string(::geteuid()) + "-emulated-" + std::to_string(counter++);
+    auto device = std::make_shared<emulated_cuse>(std::move(options));
+    bus.address_ = device->address();
+    bus.embedded_ = std::move(device);
+    return std::optional<private_bus>(std::move(bus));
+#else
+    why_not = "kbusd is not built (KBUS_WITH_KBUSD)";
+    return std::nullopt;
+#endif
+  }
+  if (kind == bus_kind::cuse) {
+    if (auto why = why_unavailable(kind)) {
+      why_not = *why;
+      return std::nullopt;
+    }
+    private_bus bus;
+    bus.kind_ = kind;
+    return start_kbusd(bus, bus.pid_, bus.address_, why_not);
   }
   if (auto why = why_unavailable(kind)) {
     why_not = *why;

@@ -10,8 +10,16 @@
 namespace kbus::test {
 
 // kbusd: kbusd's core in this process (kbus::embedded_bus), reached over the kdbus transport.
-enum class bus_kind { dbus_daemon, dbus_broker, kbusd };
+// cuse: the kbusd program serving a bus through the kernel's CUSE, reached over the cuse:
+// transport (where /dev/cuse exists: the VM suite). cuse_emulated: kbusd's device server in this
+// process behind the same client, its CUSE requests made in this process (the protocol, on a
+// host without CUSE).
+enum class bus_kind { dbus_daemon, dbus_broker, kbusd, cuse, cuse_emulated };
 const char* to_string(bus_kind k);
+// Whether clients speak kdbus to the bus (kbusd, in this process or over CUSE), and the
+// transport their connection_info names.
+bool speaks_kdbus(bus_kind k);
+const char* transport_of(bus_kind k);
 // The names gtest gives a bus parameter.
 std::string param_name(bus_kind k);
 
@@ -42,7 +50,7 @@ class private_bus {
   std::string dir_;
   std::string address_;
   pid_t pid_ = -1;
-  std::shared_ptr<void> embedded_;  // kbusd's bus, for bus_kind::kbusd
+  std::shared_ptr<void> embedded_;  // kbusd's bus, for bus_kind::kbusd and cuse_emulated
 };
 
 }  // namespace kbus::test

@@ -7,9 +7,11 @@
 
 namespace kbus::detail::cuse {
 
-// kbusd's pool is memory it reserves, not commits: room for a message of the D-Bus maximum
-// (128 MiB, the spec's limit) beside what else waits.
-constexpr std::uint64_t pool_size = 256 * 1024 * 1024;
+// kbusd's pool is address space it reserves, not memory it takes. Without memfds a message's
+// bytes land in the pool, and one sending user may fill a sixth of it (kdbus's quota: half the
+// pool takes incoming messages, a third of that one user): room for a message of the D-Bus
+// maximum (128 MiB) needs 768 MiB.
+constexpr std::uint64_t pool_size = std::uint64_t{1} << 30;
 
 namespace {
 

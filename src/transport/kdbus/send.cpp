@@ -1,6 +1,7 @@
 // Sending (notes §2.5, §2.11, §2.13): one SEND ioctl per message, its bytes in one PAYLOAD_VEC
 // (or a sealed memfd when large), the bloom filter of a signal, the kernel's reply deadline of
 // a call; calls to the driver and to nobody are answered locally.
+#include "kbus/connection.hpp"
 #include "kbus/dbus_names.hpp"
 #include "transport/kdbus/driver.hpp"
 #include "transport/kdbus/driver_messages.hpp"
@@ -186,7 +187,8 @@ result<void> kdbus_transport::send_message(const message& m, std::chrono::micros
     dst_name = dest;
   }
   if (!m.fds().empty() && !options_.passes_fds)
-    return sys_error(EOPNOTSUPP, "this " + options_.transport_name + ": connection cannot pass file descriptors");
+    return kbus::error(make_error_code(connection_errc::fds_not_supported),
+                       "a " + options_.transport_name + ": connection cannot pass file descriptors");
   int memfd = -1;
   if (m.bytes().size() > options_.memfd_threshold) {
     memfd = make_sealed_memfd(m.bytes());
@@ -232,7 +234,8 @@ result<message> kdbus_transport::call(const message& m, std::chrono::microsecond
     dst_name = m.destination();
   }
   if (!m.fds().empty() && !options_.passes_fds)
-    return sys_error(EOPNOTSUPP, "this " + options_.transport_name + ": connection cannot pass file descriptors");
+    return kbus::error(make_error_code(connection_errc::fds_not_supported),
+                       "a " + options_.transport_name + ": connection cannot pass file descriptors");
   int memfd = -1;
   if (m.bytes().size() > options_.memfd_threshold) {
     memfd = make_sealed_memfd(m.bytes());
