@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -108,32 +109,14 @@ const char* program_of(bus_kind kind) {
   return kind == bus_kind::dbus_daemon ? "/usr/bin/dbus-daemon" : "/usr/bin/dbus-broker-launch";
 }
 
-// The kbusd program: $KBUS_KBUSD, the build tree's, or the one on PATH (the VM's).
-std::optional<std::string> kbusd_program() {
-  if (const char* env = std::getenv("KBUS_KBUSD"); env && *env) return std::string(env);
-  const std::string built = std::string(KBUS_BINARY_DIR) + "/tools/kbusd";
-  if (::access(built.c_str(), X_OK) == 0) return built;
-  if (const char* path = std::getenv("PATH")) {
-    std::string dirs = path;
-    for (std::size_t start = 0; start <= dirs.size();) {
-      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-      const std::string candidate = dirs.substr(start, end - start) + "/kbusd";
-      if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-      start = end + 1;
-    }
-  }
-  return std::nullopt;
-}
-
 // kbusd in front, its log on a pipe: ready once it says it serves the bus (or gone).
-std::optional<private_bus> start_kbusd(private_bus& bus, pid_t& pid, std::string& address, std::string& why_not) {
-  static int counter = 0;
-  const auto program = kbusd_program();
+std::optional<private_bus> start_kbusd(private_bus& bus, pid_t& pid, std::string& address, const std::string& name,
+                                       const std::string& policy, std::string& why_not) {
+  const auto program = built_program("kbusd");
   if (!program) {
     why_not = "no kbusd program (build it, or put it on PATH)";
     return std::nullopt;
   }
-  const std::string name = "test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   address = "cuse:path=/dev/kbus/" + std::to_string(::getuid()) + "-" + name;
   int log[2];
   if (::pipe2(log, O_CLOEXEC) != 0) {
@@ -143,7 +126,10 @@ std::optional<private_bus> start_kbusd(private_bus& bus, pid_t& pid, std::string
   pid = ::fork();
   if (pid == 0) {
     if (::dup2(log[1], 2) != 2) child_fail("put kbusd's log on a pipe");
-    ::execl(program->c_str(), program->c_str(), "--bus", name.c_str(), "--foreground", nullptr);
+    if (policy.empty())
+      ::execl(program->c_str(), program->c_str(), "--bus", name.c_str(), "--foreground", nullptr);
+    else
+      ::execl(program->c_str(), program->c_str(), "--bus", name.c_str(), "--foreground", "--policy", policy.c_str(), nullptr);
     child_fail("exec kbusd");
   }
   ::close(log[1]);
@@ -181,6 +167,48 @@ const char* to_string(bus_kind k) {
   return "?";
 }
 
+std::optional<std::string> built_program(const std::string& name) {
+  const std::string env_name = "KBUS_PROGRAM_" + name;
+  std::string key;
+  for (char c : env_name) key += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (const char* env = std::getenv(key.c_str()); env && *env) return std::string(env);
+  const std::string built = std::string(KBUS_BINARY_DIR) + "/tools/" + name;
+  if (::access(built.c_str(), X_OK) == 0) return built;
+  if (const char* path = std::getenv("PATH")) {
+    const std::string dirs = path;
+    for (std::size_t start = 0; start <= dirs.size();) {
+      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+      const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+      if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<private_bus> private_bus::start_cuse(const std::string& policy_file, std::string& why_not) {
+  if (auto why = why_unavailable(bus_kind::cuse)) {
+    why_not = *why;
+    return std::nullopt;
+  }
+  static std::atomic<unsigned> counter{0};
+  private_bus bus;
+  bus.kind_ = bus_kind::cuse;
+  bus.cuse_name_ = "test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  bus.cuse_policy_ = policy_file;
+  return start_kbusd(bus, bus.pid_, bus.address_, bus.cuse_name_, bus.cuse_policy_, why_not);
+}
+
+bool private_bus::restart(std::string& why_not) {
+  if (kind_ != bus_kind::cuse || pid_ > 0) {
+    why_not = "only a killed kbusd over CUSE starts again";
+    return false;
+  }
+  private_bus again;
+  if (!start_kbusd(again, pid_, address_, cuse_name_, cuse_policy_, why_not)) return false;
+  return true;
+}
+
 bool speaks_kdbus(bus_kind k) { return k == bus_kind::kbusd || k == bus_kind::cuse || k == bus_kind::cuse_emulated; }
 
 const char* transport_of(bus_kind k) {
@@ -211,7 +239,7 @@ std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
   if (kind == bus_kind::cuse) {
     if (::access("/dev/cuse", R_OK | W_OK) != 0)
       return std::string("this kernel has no /dev/cuse we may use: kbusd over CUSE is tested in the VM (scripts/vm)");
-    if (!kbusd_program()) return std::string("no kbusd program (build it, or put it on PATH)");
+    if (!built_program("kbusd")) return std::string("no kbusd program (build it, or put it on PATH)");
     return std::nullopt;
   }
   if (::access(program_of(kind), X_OK) != 0) return std::string(program_of(kind)) + " is not installed";
@@ -248,9 +276,7 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
       why_not = *why;
       return std::nullopt;
     }
-    private_bus bus;
-    bus.kind_ = kind;
-    return start_kbusd(bus, bus.pid_, bus.address_, why_not);
+    return start_cuse("", why_not);
   }
   if (auto why = why_unavailable(kind)) {
     why_not = *why;
@@ -348,7 +374,9 @@ private_bus::private_bus(private_bus&& o) noexcept
       dir_(std::move(o.dir_)),
       address_(std::move(o.address_)),
       pid_(std::exchange(o.pid_, -1)),
-      embedded_(std::move(o.embedded_)) {
+      embedded_(std::move(o.embedded_)),
+      cuse_name_(std::move(o.cuse_name_)),
+      cuse_policy_(std::move(o.cuse_policy_)) {
   o.dir_.clear();
 }
 

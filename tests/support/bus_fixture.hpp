@@ -16,6 +16,9 @@ namespace kbus::test {
 // host without CUSE).
 enum class bus_kind { dbus_daemon, dbus_broker, kbusd, cuse, cuse_emulated };
 const char* to_string(bus_kind k);
+// A program of this project: $KBUS_PROGRAM_<NAME> (upper case, '-' as '_'), the build tree's
+// tools/<name>, or the one on PATH (in the VM).
+std::optional<std::string> built_program(const std::string& name);
 // Whether clients speak kdbus to the bus (kbusd, in this process or over CUSE), and the
 // transport their connection_info names.
 bool speaks_kdbus(bus_kind k);
@@ -30,6 +33,8 @@ class private_bus {
   // The bus, ready for clients, or nullopt with the reason in `why_not`: the bus is unavailable,
   // or it did not start within startup_deadline (support/deadlines.hpp).
   static std::optional<private_bus> start(bus_kind kind, std::string& why_not);
+  // kbusd over CUSE with a policy file (kbusd --policy).
+  static std::optional<private_bus> start_cuse(const std::string& policy_file, std::string& why_not);
 
   private_bus(private_bus&& o) noexcept;
   private_bus& operator=(private_bus&&) = delete;
@@ -43,6 +48,8 @@ class private_bus {
   // them go on (SIGCONT). False where the bus is no process of its own (kbusd in this process).
   bool pause();
   bool resume();
+  // kbusd over CUSE, killed: the same bus at the same address again.
+  bool restart(std::string& why_not);
 
  private:
   private_bus() = default;
@@ -51,6 +58,8 @@ class private_bus {
   std::string address_;
   pid_t pid_ = -1;
   std::shared_ptr<void> embedded_;  // kbusd's bus, for bus_kind::kbusd and cuse_emulated
+  std::string cuse_name_;           // kbusd's --bus and --policy, for bus_kind::cuse
+  std::string cuse_policy_;
 };
 
 }  // namespace kbus::test

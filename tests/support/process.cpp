@@ -2,6 +2,7 @@
 #include "support/readable.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ std::function<bool(const std::string& output)> contains_all(std::vector<std::str
   };
 }
 
-child_process::child_process(std::vector<std::string> argv) {
+child_process::child_process(std::vector<std::string> argv, child_options options) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return;
   pid_ = ::fork();
@@ -42,11 +43,23 @@ child_process::child_process(std::vector<std::string> argv) {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
+    if (options.as_user) {
+      const auto id = *options.as_user;
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) ::_exit(126);
+    }
     ::execv(args[0], args.data());
     ::_exit(127);
   }
   ::close(out[1]);
   stdout_ = out[0];
+}
+
+void child_process::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
 }
 
 child_process::~child_process() {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -25,11 +26,16 @@ bool have(const char* path);
 // A condition for child_process::read_until: every one of `texts` is in the output.
 std::function<bool(const std::string& output)> contains_all(std::vector<std::string> texts);
 
+struct child_options {
+  // Runs it as this uid, with the same gid and no supplementary groups (the test runs as root).
+  std::optional<unsigned> as_user;
+};
+
 // A program run as a child (argv[0] is its path), its stdout on a pipe; ended with
 // terminate_child when destroyed.
 class child_process {
  public:
-  explicit child_process(std::vector<std::string> argv);
+  explicit child_process(std::vector<std::string> argv, child_options options = {});
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
   ~child_process();
@@ -41,6 +47,8 @@ class child_process {
   // ends, or `limit` passes; returns that output.
   std::string read_until(const std::function<bool(const std::string& output)>& done,
                          std::chrono::milliseconds limit = event_deadline);
+  // Ends it at once (SIGKILL), as a crash would, and reaps it.
+  void kill();
 
  private:
   // Adds what the pipe holds to unread_ once it is readable, waiting until `deadline` at most;

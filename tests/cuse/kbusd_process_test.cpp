@@ -1,0 +1,186 @@
+// kbusd, the program, over the kernel's CUSE (run where /dev/cuse exists: the VM suite): a
+// client killed during a call, kbusd killed and started again, two users under a policy, and
+// garbage written to the real device. Named ".../cuse": the host's ctest leaves them to the VM.
+#include "support/bus_test.hpp"
+#include "support/process.hpp"
+
+#include "kbus/connection.hpp"
+#include "kbus/bus.hpp"
+#include "transport/cuse/protocol.hpp"
+#include "transport/kdbus/abi.hpp"
+
+#include <boost/asio/use_future.hpp>
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <grp.h>
+#include <future>
+#include <random>
+
+namespace {
+
+using namespace kbus::literals;
+using kbus::test::bus_kind;
+using kbus::test::private_bus;
+using error_code = boost::system::error_code;
+
+struct ran {
+  int status;
+  std::string out;
+};
+
+// `argv` run as `uid`/`gid` (no supplementary groups), with DBUS_SESSION_BUS_ADDRESS set.
+ran run_as(unsigned uid, unsigned gid, const std::vector<std::string>& argv, const std::string& address) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return {-1, "pipe failed"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::setenv("DBUS_SESSION_BUS_ADDRESS", address.c_str(), 1);
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(126);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+std::string program(const char* name) { return kbus::test::built_program(name).value_or(name); }
+
+class KbusdProcess : public kbus::test::bus_test {};
+
+TEST_P(KbusdProcess, AServiceKilledDuringACallFailsItsCallerAndKbusdGoesOn) {
+  start_io_thread();
+  kbus::test::child_process service({program("kbus-demo-service"), "--address", bus_->address()});
+  ASSERT_NE(service.read_until(kbus::test::contains_all({"READY"})).find("READY"), std::string::npos);
+  kbus::connection client(io_.get_executor());
+  client.connect(bus_->address());
+  auto sleep = kbus::message_builder::method_call("org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface,
+                                                  "Sleep"_member)
+                   .build(std::uint32_t{600000});
+  auto pending = client.async_call(std::move(sleep), boost::asio::use_future);
+  // Sent means queued in the service (kdbus hands a message over in SEND): kill it now.
+  client.flush();
+  service.kill();
+  try {
+    pending.get();
+    ADD_FAILURE() << "the call to a killed service succeeded";
+  } catch (const kbus::call_error& e) {
+    EXPECT_EQ(e.error().name, "org.freedesktop.DBus.Error.NoReply") << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not an error reply: " << e.what();
+  }
+  // kbusd goes on: a new client's call to itself through the bus.
+  kbus::connection again(io_.get_executor());
+  again.connect(bus_->address());
+  EXPECT_FALSE(kbus::bus::get_id(again).empty());
+}
+
+TEST_P(KbusdProcess, KbusdKilledDisconnectsItsClientsWhoConnectAgainOnceItIsBack) {
+  start_io_thread();
+  kbus::connection client(io_.get_executor());
+  client.connect(bus_->address());
+  std::promise<error_code> ended;
+  auto never = kbus::message_builder::method_call(kbus::bus_name(client.unique_name()), "/nowhere"_path, "org.kbus.None"_iface,
+                                                  "Wait"_member)
+                   .build();
+  client.async_call(std::move(never), [&](error_code ec, kbus::message) { ended.set_value(ec); },
+                    kbus::call_options{std::chrono::seconds(600)});
+  bus_->kill();
+  EXPECT_EQ(ended.get_future().get(), kbus::make_error_code(kbus::connection_errc::disconnected));
+  EXPECT_FALSE(client.is_open());
+  std::string why;
+  ASSERT_TRUE(bus_->restart(why)) << why;
+  kbus::connection back(io_.get_executor());
+  back.connect(bus_->address());
+  EXPECT_EQ(back.info().transport, "cuse");
+  EXPECT_FALSE(kbus::bus::get_id(back).empty());
+}
+
+TEST_P(KbusdProcess, GarbageWrittenToTheDeviceGetsErrorsAndKbusdGoesOn) {
+  const std::string path = bus_->address().substr(std::string("cuse:path=").size());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  std::mt19937_64 random(42);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<std::uint8_t> bytes(random() % 512 + 1);
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(random());
+    EXPECT_LT(::write(fd, bytes.data(), bytes.size()), 0);
+    alignas(8) std::uint8_t arg[512];
+    for (auto& b : arg) b = static_cast<std::uint8_t>(random());
+    const unsigned long numbers[] = {kbus::kdbus::ioctl::hello, kbus::kdbus::ioctl::name_acquire,
+                                     kbus::kdbus::ioctl::match_add, 0xc0189500u + (random() % 256)};
+    ::ioctl(fd, numbers[random() % 4], arg);
+    // A pointer into nothing: EFAULT from the kernel's copy, not a crash of kbusd.
+    ::ioctl(fd, kbus::kdbus::ioctl::hello, reinterpret_cast<void*>(8));
+  }
+  char buf[64];
+  EXPECT_LT(::read(fd, buf, sizeof buf), 0);
+  ::close(fd);
+  kbus::connection after(io_.get_executor());
+  start_io_thread();
+  after.connect(bus_->address());
+  EXPECT_FALSE(kbus::bus::get_id(after).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Buses, KbusdProcess, testing::Values(bus_kind::cuse),
+                         [](const auto& info) { return kbus::test::param_name(info.param); });
+
+// Two users under a policy file: only uid 1000 may own org.kbus.Demo, only it may talk to it;
+// root bypasses the policy (kdbus ABI notes §2.12).
+TEST(KbusdPolicy, TwoUsersOneMayOwnAndTalkTheOtherNeither_cuse) {
+  if (auto why = private_bus::why_unavailable(bus_kind::cuse)) GTEST_SKIP() << *why;
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as two users";
+  char dir[] = "/tmp/kbusd-policy-XXXXXX";
+  ASSERT_TRUE(::mkdtemp(dir));
+  const std::string file = std::string(dir) + "/policy.json";
+  std::ofstream(file) << R"({"names": {"org.kbus.Demo": {"own": [{"user": 1000}], "talk": [{"user": 1000}]}}})";
+  ::chmod(dir, 0755);
+  std::string why;
+  auto bus = private_bus::start_cuse(file, why);
+  ASSERT_TRUE(bus) << why;
+  auto call_as = [&](unsigned uid) {
+    std::vector<std::string> argv = {program("kbus"), "--address", bus->address(), "call", "org.kbus.Demo", "/org/kbus/Demo",
+                                     "org.kbus.Demo1", "Add", "ii", "40", "2"};
+    return run_as(uid, uid, argv, bus->address());
+  };
+  // uid 1001 may not own the name.
+  const auto refused = run_as(1001, 1001, {program("kbus-demo-service"), "--address", bus->address()}, bus->address());
+  EXPECT_NE(refused.status, 0) << refused.out;
+  EXPECT_NE(refused.out.find("cannot own org.kbus.Demo"), std::string::npos) << refused.out;
+  // uid 1000 may: it says READY once it owns the name.
+  kbus::test::child_process owner({program("kbus-demo-service"), "--address", bus->address()}, {.as_user = 1000u});
+  ASSERT_NE(owner.read_until(kbus::test::contains_all({"READY"})).find("READY"), std::string::npos);
+  const auto as_owner = call_as(1000);
+  EXPECT_EQ(as_owner.status, 0) << as_owner.out;
+  EXPECT_NE(as_owner.out.find("42"), std::string::npos) << as_owner.out;
+  const auto stranger = call_as(1001);
+  EXPECT_NE(stranger.status, 0) << stranger.out;
+  EXPECT_NE(stranger.out.find("AccessDenied"), std::string::npos) << stranger.out;
+  const auto root = call_as(0);
+  EXPECT_EQ(root.status, 0) << root.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
