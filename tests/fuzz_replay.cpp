@@ -17,6 +17,9 @@ extern "C" int kbus_fuzz_json(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_address(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_sasl(const std::uint8_t*, std::size_t);
 extern "C" int kbus_fuzz_match_rule(const std::uint8_t*, std::size_t);
+#ifdef KBUS_REPLAY_KBUSD_DEVICE
+extern "C" int kbus_fuzz_kbusd_device(const std::uint8_t*, std::size_t);
+#endif
 
 namespace {
 
@@ -43,5 +46,8 @@ TEST(FuzzCorpus, Json) { replay("json", kbus_fuzz_json); }
 TEST(FuzzCorpus, Address) { replay("address", kbus_fuzz_address); }
 TEST(FuzzCorpus, Sasl) { replay("sasl", kbus_fuzz_sasl); }
 TEST(FuzzCorpus, MatchRule) { replay("match_rule", kbus_fuzz_match_rule); }
+#ifdef KBUS_REPLAY_KBUSD_DEVICE
+TEST(FuzzCorpus, KbusdDevice) { replay("kbusd_device", kbus_fuzz_kbusd_device); }
+#endif
 
 }  // namespace
