@@ -14,6 +14,7 @@
 #include <absl/strings/match.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,7 +30,9 @@ ABSL_FLAG(std::string, bus, "", "the bus's name: kbusd serves the bus <uid>-NAME
 ABSL_FLAG(std::string, device, "", "the device to serve it as, under /dev (default /dev/kbus/<uid>-NAME)");
 ABSL_FLAG(std::string, policy, "", "a JSON file: who may own, talk to and see which names (docs/kbusd.md)");
 ABSL_FLAG(bool, foreground, false, "stay in front and log to stderr, instead of going to the background once ready");
-ABSL_FLAG(std::string, user, "nobody", "when started as root: the user kbusd serves as once the device exists");
+ABSL_FLAG(std::string, user, "",
+          "the user whose bus it is: the bus is <uid>-NAME with that user's uid, and kbusd serves as that user once the "
+          "device exists (started as root without --user: root's bus, served as nobody)");
 ABSL_FLAG(bool, debug, false, "log every CUSE request (libfuse's debug output)");
 
 namespace {
@@ -44,11 +47,23 @@ struct settings {
   std::string devname;
 };
 
+// Who kbusd serves as once root's powers go.
+constexpr const char* unprivileged_user = "nobody";
+
+// The uid a bus belongs to: --user's, or the caller's.
+unsigned bus_uid() {
+  const std::string user = absl::GetFlag(FLAGS_user);
+  if (user.empty()) return getuid();
+  const passwd* pw = getpwnam(user.c_str());
+  if (!pw) throw std::invalid_argument("--user: no user named '" + user + "'");
+  return pw->pw_uid;
+}
+
 settings read_settings() {
   settings s;
   const std::string name = absl::GetFlag(FLAGS_bus);
   if (name.empty()) throw std::invalid_argument("--bus NAME is required (kbusd --help)");
-  s.bus = std::to_string(getuid()) + "-" + name;
+  s.bus = std::to_string(bus_uid()) + "-" + name;
   s.device = absl::GetFlag(FLAGS_device);
   if (s.device.empty()) s.device = std::string(dev_prefix) + "kbus/" + s.bus;
   if (s.device.rfind(dev_prefix, 0) != 0 || s.device.size() == dev_prefix.size())
@@ -68,7 +83,8 @@ void make_reachable(const std::string& device) {
   }
   if (geteuid() == 0 && ::chmod(device.c_str(), 0666) != 0)
     throw std::runtime_error("chmod " + device + ": " + std::strerror(errno));
-  kbusd_privileges::drop_to(absl::GetFlag(FLAGS_user));
+  const std::string user = absl::GetFlag(FLAGS_user);
+  kbusd_privileges::drop_to(user.empty() ? unprivileged_user : user);
 }
 
 // Without --foreground: the parent returns once the device is ready (exit 0) or kbusd failed
