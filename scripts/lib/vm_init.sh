@@ -28,8 +28,9 @@ exec </dev/console >/dev/console 2>&1
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=0755 tmpfs /run
+# /tmp and /run stay in the initramfs (itself in memory): folders given with --with may be there.
+chmod 1777 /tmp
+chmod 0755 /run
 ip link set lo up 2>/dev/null
 hostname kbus-vm
 
