@@ -76,6 +76,9 @@ vm_write_etc() {  # vm_write_etc ROOT
     echo "$name:x:$uid:" >>"$root/etc/group"
     mkdir -p "$root/home/$name"
   done
+  # The user kbusd serves as once its device exists (its --user).
+  echo "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin" >>"$root/etc/passwd"
+  echo "nogroup:x:65534:" >>"$root/etc/group"
   printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' >"$root/etc/nsswitch.conf"
   printf '127.0.0.1 localhost kbus-vm\n' >"$root/etc/hosts"
   cat >"$root/etc/kbus-vm/session.conf" <<'CONF'

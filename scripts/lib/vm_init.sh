@@ -46,6 +46,7 @@ done
 
 # Each user's home and runtime folder (where the unix: entry of the default list points).
 while IFS=: read -r _ _ uid gid _ home _; do
+  [ "$home" != /nonexistent ] || continue
   mkdir -p "$home" "/run/user/$uid"
   chown "$uid:$gid" "$home" "/run/user/$uid"
   chmod 0700 "/run/user/$uid"
