@@ -5,7 +5,8 @@
 #   ttyS0  the console: the kernel's and this script's own messages, kbusd's and the bus's logs
 #   ttyS1  the command's stdout     ttyS2  its stderr     ttyS3  its exit code, last of all
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-export HOME=/root TMPDIR=/tmp
+# TERM=dumb: the command's output is a serial port, but no terminal shows its colours.
+export HOME=/root TMPDIR=/tmp TERM=dumb
 
 say() { echo "kbus-vm: $*"; }
 # A reason the caller must see (the console goes to a log file only).
