@@ -4,9 +4,9 @@
 # shellcheck shell=bash
 
 # The targets the VM runs, as far as the build defines them.
-vm_targets=(kbus_cli kbus_demo_service kbusd kbus_core_tests kbus_cuse_tests kbus_bus_bench)
+vm_targets=(kbus_cli kbus_demo_service kbusd kbus_core_tests kbus_cuse_tests kbus_cuse_bench)
 # The programs they make, put on PATH in the VM.
-vm_programs=(kbus kbus-demo-service kbusd kbus_core_tests kbus_cuse_tests kbus_bus_bench readme_service
+vm_programs=(kbus kbus-demo-service kbusd kbus_core_tests kbus_cuse_tests kbus_cuse_bench readme_service
   readme_client)
 # From this machine: the buses, and the tools the tests run beside them.
 vm_host_programs=(/usr/bin/dbus-daemon /usr/bin/dbus-broker /usr/bin/dbus-broker-launch
