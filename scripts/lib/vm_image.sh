@@ -3,11 +3,12 @@
 # that serve as fallback and as yardstick, users, and the init (scripts/lib/vm_init.sh).
 # shellcheck shell=bash
 
-# The targets the VM runs, as far as the build defines them.
-vm_targets=(kbus_cli kbus_demo_service kbusd kbus_core_tests kbus_cuse_tests kbus_cuse_bench)
-# The programs they make, put on PATH in the VM.
-vm_programs=(kbus kbus-demo-service kbusd kbus_core_tests kbus_cuse_tests kbus_cuse_bench readme_service
-  readme_client)
+# What the VM runs, as TARGET:PROGRAM: each program the build defines is built, put in the VM
+# at its own path and on PATH there (a program whose target is gone is left out, even if an old
+# build of it lies in the build folder).
+vm_programs=(kbus_cli:kbus kbus_demo_service:kbus-demo-service kbusd:kbusd
+  kbus_core_tests:kbus_core_tests kbus_cuse_tests:kbus_cuse_tests kbus_cuse_bench:kbus_cuse_bench
+  example_readme_service:readme_service example_readme_client:readme_client)
 # From this machine: the buses, and the tools the tests run beside them.
 vm_host_programs=(/usr/bin/dbus-daemon /usr/bin/dbus-broker /usr/bin/dbus-broker-launch
   /usr/bin/dbus-monitor /usr/bin/dbus-send /usr/bin/dbus-uuidgen)
@@ -113,10 +114,13 @@ vm_write_command() {  # vm_write_command FILE ARG...
   echo >>"$file"
 }
 
-vm_make_image() {  # vm_make_image BUILD KERNEL_DIR OUT [WITH_DIR...] -- [COMMAND...]
+# vm_make_image BUILD KERNEL_DIR OUT [PROGRAM...] -- [WITH_DIR...] -- [COMMAND...]
+vm_make_image() {
   local build=$1 kernel=$2 out=$3 d name path applet
   shift 3
-  local withs=()
+  local programs=() withs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do programs+=("$1"); shift; done
+  shift
   while [ $# -gt 0 ] && [ "$1" != -- ]; do withs+=("$1"); shift; done
   shift
   local root
@@ -134,9 +138,9 @@ vm_make_image() {  # vm_make_image BUILD KERNEL_DIR OUT [WITH_DIR...] -- [COMMAN
   done
 
   local elves=()
-  for name in "${vm_programs[@]}"; do
+  for name in "${programs[@]+"${programs[@]}"}"; do
     path=$(vm_find_program "$build" "$name")
-    [ -n "$path" ] || continue
+    [ -n "$path" ] || { echo "scripts/vm: $name was not built" >&2; rm -rf "$root"; return 1; }
     elves+=("$path")
     ln -s "$path" "$root/usr/local/bin/$name"
   done
