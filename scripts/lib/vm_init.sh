@@ -52,7 +52,7 @@ while IFS=: read -r _ _ uid gid _ home _; do
   chown "$uid:$gid" "$home" "/run/user/$uid"
   chmod 0700 "/run/user/$uid"
 done </etc/passwd
-[ -s /etc/machine-id ] || dbus-uuidgen >/etc/machine-id 2>/dev/null
+dbus-uuidgen --ensure=/etc/machine-id 2>/dev/null
 
 export XDG_RUNTIME_DIR=/run/user/0
 export DBUS_SESSION_BUS_ADDRESS="kernel:path=/sys/fs/kdbus/0-user/bus;cuse:path=/dev/kbus/0-user;unix:path=$XDG_RUNTIME_DIR/bus"
@@ -64,8 +64,11 @@ fi
 
 # kbusd serves the session bus as /dev/kbus/0-user; it returns once the device exists.
 if command -v kbusd >/dev/null; then
-  kbusd --bus user || warn "kbusd --bus user failed (exit code $?)"
-  [ -e /dev/kbus/0-user ] || warn "kbusd runs, but /dev/kbus/0-user does not exist"
+  if kbusd --bus user; then
+    [ -e /dev/kbus/0-user ] || warn "kbusd is ready, but /dev/kbus/0-user does not exist"
+  else
+    warn "kbusd --bus user failed (exit code $?; its log is in the console log)"
+  fi
 else
   warn "kbusd is not in this build: no cuse: bus"
 fi
