@@ -3,8 +3,9 @@
 # stdout and stderr here as they are written, the fourth its exit code.
 # shellcheck shell=bash
 
-# Boots WORK/initrd.cpio; WORK gets console.log. Returns the command's exit code, or 1 (with the
-# console's end on stderr) when the VM hung past TIMEOUT_SECONDS or reported no exit code.
+# Boots WORK/initrd.cpio; WORK gets console.log. Returns the command's exit code; 1 (with the
+# console's end on stderr) when the VM hung past TIMEOUT_SECONDS or reported no exit code; 77
+# when qemu failed before the guest started.
 vm_boot() {  # vm_boot WORK KERNEL TIMEOUT_SECONDS
   local work=$1 kernel=$2 limit=$3 rc=0 status
   mkfifo "$work/out" "$work/err"
@@ -31,6 +32,11 @@ vm_boot() {  # vm_boot WORK KERNEL TIMEOUT_SECONDS
     echo "scripts/vm: the VM did not finish within $limit s; the end of its console:" >&2
     tail -n 30 "$work/console.log" >&2
     return 1
+  fi
+  if [ "$rc" -ne 0 ] && [ ! -s "$work/console.log" ]; then
+    # qemu itself failed before the guest said a word: it cannot run here.
+    echo "scripts/vm: skipped: qemu cannot run here (exit code $rc): $(tr '\n' ' ' <"$work/qemu.log")" >&2
+    return 77
   fi
   status=$(head -n 1 "$work/status" 2>/dev/null | tr -dc 0-9)
   if [ -z "$status" ]; then
