@@ -2,7 +2,7 @@
 """Turns Google Benchmark JSON files into bench-results.json, report.md and one PNG chart per
 workload family (gnuplot).
 
-    report.py --output DIR [--not-measured WORKLOAD=WHY]... FILE.json...
+    report.py --output DIR [--not-measured WORKLOAD=WHY]... [--cuse-requests FILE] FILE.json...
 
 Benchmark names are <workload...>/<impl>, with Google Benchmark's own suffixes
 (/real_time, /iterations:N, ...) after them. Repetitions are reduced to their median. Any
@@ -195,7 +195,7 @@ def metric(rec, workload):
     return rec.get("bytes") if workload.startswith("memory/") else rec["ns_per_op"]
 
 
-def write_report(out, records, phases, skipped, quick, loads, repetitions):
+def write_report(out, records, phases, skipped, quick, loads, repetitions, cuse_requests):
     lines = ["# kbus benchmarks", ""]
     lines.append(f"Mode: {'--quick (short runs: ratios are rough)' if quick else 'full'}, "
                  f"median of {repetitions} repetition(s) per benchmark. "
@@ -288,6 +288,13 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
             goal = f"; goal kbusd ≤ dbus-daemon: {'met' if k['ns_per_op'] <= d['ns_per_op'] else 'NOT met'}"
         lines.append(f"- {w}: kbusd {fmt_ns(k['ns_per_op'])} = " + ", ".join(cells) + goal)
     lines.append("")
+    if cuse_requests:
+        lines.append("What bounds it: every CUSE request is a round trip from the kernel into kbusd and back "
+                     "(two context switches), where a socket write or read is one system call. Counted from "
+                     "`kbusd --debug` by `bench/cuse_requests.sh`, one message in the middle of the run:")
+        lines.append("")
+        lines += [f"- {line}" for line in cuse_requests]
+        lines.append("")
 
     lines.append("## All results")
     lines.append("")
@@ -374,6 +381,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--output", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cuse-requests", metavar="FILE",
+                    help="bench/cuse_requests.sh's lines: the CUSE requests one message costs")
     ap.add_argument("--not-measured", action="append", default=[], metavar="WORKLOAD=WHY",
                     help="a workload that could not run here, and why (said in the report)")
     ap.add_argument("files", nargs="+")
@@ -408,7 +417,11 @@ def main():
         json.dump(sorted(records.values(), key=order_key), f, indent=1)
         f.write("\n")
     repetitions = max(len([1 for (n, _) in runs if n == name]) for name in {n for (n, _) in runs})
-    write_report(args.output, records, phases, skipped, args.quick, loads, repetitions)
+    cuse_requests = []
+    if args.cuse_requests:
+        with open(args.cuse_requests) as f:
+            cuse_requests = [line.strip() for line in f if line.strip()]
+    write_report(args.output, records, phases, skipped, args.quick, loads, repetitions, cuse_requests)
     charts = write_charts(args.output, records, skipped)
     print(f"report.py: {len(records)} records, report.md and {charts} charts in {args.output}")
 
