@@ -10,10 +10,8 @@
 #include <stdexcept>
 
 namespace kbus_bench {
-namespace {
 
-// Forks a child that runs `s` on `address` and writes "ready" into a pipe once it owns its name.
-pid_t start_server(const echo_server& s, const std::string& address) {
+pid_t start_echo_server(const echo_server& s, const std::string& address) {
   int out[2];
   if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
   const pid_t parent = ::getpid();
@@ -58,8 +56,6 @@ pid_t start_server(const echo_server& s, const std::string& address) {
   return pid;
 }
 
-}  // namespace
-
 std::vector<bench_bus> start_buses(const std::vector<kbus::test::bus_kind>& kinds, const std::vector<echo_server>& servers) {
   std::vector<bench_bus> buses;
   buses.reserve(kinds.size());
@@ -70,7 +66,7 @@ std::vector<bench_bus> start_buses(const std::vector<kbus::test::bus_kind>& kind
     auto& b = buses.emplace_back();
     b.label = kind == kbus::test::bus_kind::dbus_broker ? "broker" : "daemon";
     b.bus.emplace(std::move(*bus));
-    for (const auto& s : servers) b.servers.push_back(start_server(s, b.address()));
+    for (const auto& s : servers) b.servers.push_back(start_echo_server(s, b.address()));
   }
   return buses;
 }

@@ -25,6 +25,9 @@ struct bench_bus {
   const std::string& address() const { return bus->address(); }
 };
 
+// Forks a child that serves `s` on the bus at `address`; returns once it owns its name. Throws
+// std::runtime_error when it does not start.
+pid_t start_echo_server(const echo_server& s, const std::string& address);
 // Starts the buses of `kinds`, each with `servers` on it. Call it before any thread exists: it
 // forks, and each server runs in a child of this process. Throws std::runtime_error when a bus
 // or server does not start.

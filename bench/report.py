@@ -2,7 +2,7 @@
 """Turns Google Benchmark JSON files into bench-results.json, report.md and one PNG chart per
 workload family (gnuplot).
 
-    report.py --output DIR FILE.json...
+    report.py --output DIR [--not-measured WORKLOAD=WHY]... [--cuse-requests FILE] FILE.json...
 
 Benchmark names are <workload...>/<impl>, with Google Benchmark's own suffixes
 (/real_time, /iterations:N, ...) after them. Repetitions are reduced to their median. Any
@@ -23,6 +23,9 @@ IMPLS = ["kbus", "sd-bus", "sdbus-c++", "libdbus", "gdbus", "bare"]
 # "bare" (bench/bare_client.hpp) is no library: the least work a client can do, in
 # call/pipelined_64B, to show how much of the throughput the bus and the server decide; and in
 # kdbus/ping_pong_4KiB_vec, 4 KiB through a unix socket pair, what a local socket costs at least.
+# In cuse/* the implementation is the bus (kbus is the client and the server on each): kbusd
+# over CUSE, dbus-daemon and dbus-broker, all in scripts/vm's VM.
+IMPLS += ["kbusd", "dbus-daemon", "dbus-broker"]
 BUSES = ["broker", "daemon"]
 
 # The workload ids, in report order. kdbus/* run the kdbus transport through kbusd's
@@ -37,10 +40,11 @@ WORKLOADS = (
     + [f"connect/{b}" for b in BUSES]
     + ["memory/idle_connection", "memory/subscription"]
     + ["kdbus/sync_64B", "kdbus/fanout_10", "kdbus/ping_pong_4KiB_vec"]
+    + ["cuse/sync_64B", "cuse/fanout_10"]
 )
 NOT_YET = {}
 KDBUS_BESIDE = {"kdbus/sync_64B": "call/sync_64B/broker", "kdbus/fanout_10": "signal/fanout_10/broker"}
-FAMILIES = ["codec", "dispatch", "call", "marshal", "signal", "connect", "memory", "kdbus"]
+FAMILIES = ["codec", "dispatch", "call", "marshal", "signal", "connect", "memory", "kdbus", "cuse"]
 
 SUFFIX = re.compile(r"/(real_time|manual_time|iterations:\d+|repeats:\d+|min_time:[^/]+|threads:\d+)$")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -117,7 +121,7 @@ def collect(runs):
             add("/".join(parts[:3]), parts[3], 1e9 / ips, ips)
         elif family in ("call", "signal") and len(parts) == 4:
             add("/".join(parts[:3]), parts[3], real_ns(b))
-        elif family in ("dispatch", "marshal", "kdbus") and len(parts) == 3:
+        elif family in ("dispatch", "marshal", "kdbus", "cuse") and len(parts) == 3:
             add("/".join(parts[:2]), parts[2], real_ns(b))
         elif family == "connect" and len(parts) == 3:
             add("/".join(parts[:2]), parts[2], real_ns(b))
@@ -153,6 +157,11 @@ def collect(runs):
     return records, phases, unknown
 
 
+def subject(workload):
+    """The implementation a workload is about: kbusd in cuse/*, else kbus."""
+    return "kbusd" if workload.startswith("cuse/") else "kbus"
+
+
 def order_key(rec):
     w, i = rec["workload"], rec["impl"]
     return (WORKLOADS.index(w), IMPLS.index(i) if i in IMPLS else len(IMPLS), i)
@@ -186,7 +195,7 @@ def metric(rec, workload):
     return rec.get("bytes") if workload.startswith("memory/") else rec["ns_per_op"]
 
 
-def write_report(out, records, phases, skipped, quick, loads, repetitions):
+def write_report(out, records, phases, skipped, quick, loads, repetitions, cuse_requests):
     lines = ["# kbus benchmarks", ""]
     lines.append(f"Mode: {'--quick (short runs: ratios are rough)' if quick else 'full'}, "
                  f"median of {repetitions} repetition(s) per benchmark. "
@@ -201,8 +210,8 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
     lines.append("Ratios are **kbus ÷ peer**: time per operation (memory: bytes per item). "
                  "Below 1.00 kbus is faster (smaller); above 1.00 kbus is slower (larger), said in the cell.")
     lines.append("")
-    present = sorted({w for (w, _) in records}, key=WORKLOADS.index)
-    peers = [i for i in IMPLS[1:] if any(i == imp for (_, imp) in records)]
+    present = sorted({w for (w, _) in records if subject(w) == "kbus"}, key=WORKLOADS.index)
+    peers = [i for i in IMPLS[1:] if any(i == imp for (w, imp) in records if w in present)]
     lines.append("| workload | kbus | " + " | ".join(f"vs {p}" for p in peers) + " |")
     lines.append("|---|---|" + "---|" * len(peers))
     for w in present:
@@ -258,6 +267,35 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
             lines.append(f"- {w}: not measured in this run")
     lines.append("")
 
+    lines.append("## kbusd over CUSE beside dbus-daemon and dbus-broker (in a VM)")
+    lines.append("")
+    lines.append("kbus is the client and the Echo server on each bus; only the bus differs. The VM's CPU is "
+                 "emulated (qemu TCG): compare the ratios, not the times.")
+    lines.append("")
+    for w in [w for w in WORKLOADS if w.startswith("cuse/")]:
+        k = records.get((w, "kbusd"))
+        if not k:
+            lines.append(f"- {w}: not measured in this run")
+            continue
+        cells = []
+        for bus in ["dbus-daemon", "dbus-broker"]:
+            b = records.get((w, bus))
+            if b:
+                cells.append(f"{k['ns_per_op'] / b['ns_per_op']:.2f}× {bus}'s ({fmt_ns(b['ns_per_op'])})")
+        d = records.get((w, "dbus-daemon"))
+        goal = ""
+        if d:
+            goal = f"; goal kbusd ≤ dbus-daemon: {'met' if k['ns_per_op'] <= d['ns_per_op'] else 'NOT met'}"
+        lines.append(f"- {w}: kbusd {fmt_ns(k['ns_per_op'])} = " + ", ".join(cells) + goal)
+    lines.append("")
+    if cuse_requests:
+        lines.append("What bounds it: every CUSE request is a round trip from the kernel into kbusd and back "
+                     "(two context switches), where a socket write or read is one system call. Counted from "
+                     "`kbusd --debug` by `bench/cuse_requests.sh`, one message in the middle of the run:")
+        lines.append("")
+        lines += [f"- {line}" for line in cuse_requests]
+        lines.append("")
+
     lines.append("## All results")
     lines.append("")
     lines.append("| workload | impl | time per op | ops/s | bytes | peak RSS |")
@@ -286,17 +324,22 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions):
     lines.append("- sdbus-c++ in marshal/*: it builds messages only on a live bus connection")
     lines.append("- peers in dispatch/*: the match index is kbus's own; no peer exposes one")
     lines.append("")
-    lines.append("Charts: " + ", ".join(f"`{f}.png`" for f in FAMILIES) + ".")
+    charted = [f for f in FAMILIES if any(w.startswith(f + "/") for (w, _) in records)]
+    lines.append("Charts: " + ", ".join(f"`{f}.png`" for f in charted) + ".")
     lines.append("")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines))
 
 
-def write_charts(out, records):
+def write_charts(out, records, skipped):
+    """Writes a chart per family that has results; returns how many."""
+    charts = 0
     for family in FAMILIES:
         workloads = [w for w in WORKLOADS if w.startswith(family + "/") and any((w, i) in records for i in IMPLS)]
         impls = [i for i in IMPLS if any((w, i) in records for w in workloads)]
         if not workloads:
+            if all(w in skipped for w in WORKLOADS if w.startswith(family + "/")):
+                continue
             fail(f"no results for the {family} chart")
         memory = family == "memory"
         dat = os.path.join(out, f".{family}.dat")
@@ -330,15 +373,27 @@ plot {plots}
         os.unlink(dat)
         if proc.returncode != 0:
             fail(f"gnuplot failed on the {family} chart: {proc.stderr.strip()}")
+        charts += 1
+    return charts
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--output", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cuse-requests", metavar="FILE",
+                    help="bench/cuse_requests.sh's lines: the CUSE requests one message costs")
+    ap.add_argument("--not-measured", action="append", default=[], metavar="WORKLOAD=WHY",
+                    help="a workload that could not run here, and why (said in the report)")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
 
+    skipped = dict(NOT_YET)
+    for entry in args.not_measured:
+        w, sep, why = entry.partition("=")
+        if not sep or w not in WORKLOADS:
+            fail(f"--not-measured {entry}: expected WORKLOAD=WHY with a known workload")
+        skipped[w] = why
     runs, errors, loads = load(args.files)
     records, phases, unknown = collect(runs)
     problems = [f"benchmark error: {e}" for e in errors] + [f"cannot map: {u}" for u in unknown]
@@ -350,8 +405,8 @@ def main():
         elif not math.isfinite(records[(w, i)]["ns_per_op"]) or records[(w, i)]["ns_per_op"] <= 0:
             problems.append(f"no time measured: {w} ({i})")
     for w in WORKLOADS:
-        if w not in NOT_YET and (w, "kbus") not in records:
-            problems.append(f"workload did not run for kbus: {w}")
+        if w not in skipped and (w, subject(w)) not in records:
+            problems.append(f"workload did not run for {subject(w)}: {w}")
     if problems:
         for p in problems:
             print(f"report.py: {p}", file=sys.stderr)
@@ -362,9 +417,13 @@ def main():
         json.dump(sorted(records.values(), key=order_key), f, indent=1)
         f.write("\n")
     repetitions = max(len([1 for (n, _) in runs if n == name]) for name in {n for (n, _) in runs})
-    write_report(args.output, records, phases, NOT_YET, args.quick, loads, repetitions)
-    write_charts(args.output, records)
-    print(f"report.py: {len(records)} records, report.md and {len(FAMILIES)} charts in {args.output}")
+    cuse_requests = []
+    if args.cuse_requests:
+        with open(args.cuse_requests) as f:
+            cuse_requests = [line.strip() for line in f if line.strip()]
+    write_report(args.output, records, phases, skipped, args.quick, loads, repetitions, cuse_requests)
+    charts = write_charts(args.output, records, skipped)
+    print(f"report.py: {len(records)} records, report.md and {charts} charts in {args.output}")
 
 
 if __name__ == "__main__":

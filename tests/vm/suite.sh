@@ -1,0 +1,53 @@
+#!/bin/sh
+# The suite over cuse:, run inside scripts/vm's VM (busybox sh) when it is given no command:
+# kbus info (the default list must pick cuse:), kbus_core_tests' tests on the cuse bus kind,
+# and kbus_cuse_tests. It fails when a test fails,
+# when a program is missing, or when a program ran no test that passed (every cuse test
+# skipped: kbusd or CUSE did not work).
+set -o pipefail
+
+failures=""
+fail() { echo "vm suite: FAILED: $*"; failures="$failures
+  $*"; }
+
+run_gtest() {  # run_gtest PROGRAM ARG...
+  program=$1
+  if ! command -v "$program" >/dev/null; then
+    fail "$program is not in this build"
+    return
+  fi
+  log=/tmp/$program.log
+  echo "vm suite: $*"
+  "$@" 2>&1 | tee "$log"
+  status=$?
+  # gtest counts skipped tests apart from passed ones.
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) tests\{0,1\}\.$/\1/p' "$log")
+  if [ "$status" -ne 0 ]; then
+    fail "$program (exit code $status)"
+  elif [ "${passed:-0}" -eq 0 ]; then
+    fail "$program: no test passed (every test skipped, or none ran)"
+  else
+    echo "vm suite: $program: $passed tests passed"
+  fi
+}
+
+echo "vm suite: DBUS_SESSION_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS"
+# The default address list picks cuse: (there is no kdbus in this kernel), served by the kbusd
+# that init started.
+echo "vm suite: kbus info"
+kbus info >/tmp/info.txt 2>&1
+info_status=$?
+cat /tmp/info.txt
+if [ "$info_status" -ne 0 ]; then
+  fail "kbus info (exit code $info_status)"
+elif ! grep -q '^transport: *cuse$' /tmp/info.txt; then
+  fail "kbus info: the default address list did not pick cuse:"
+fi
+run_gtest kbus_core_tests --gtest_filter='*cuse*'
+run_gtest kbus_cuse_tests
+
+if [ -n "$failures" ]; then
+  echo "vm suite: FAILED:$failures"
+  exit 1
+fi
+echo "vm suite: passed"
