@@ -3,7 +3,10 @@
 #include "support/readable.hpp"
 #include "support/terminate_child.hpp"
 
+#include "kbus_config.hpp"
+#if KBUS_WITH_KDBUS
 #include "kbus/embedded_bus.hpp"
+#endif
 
 #include <fcntl.h>
 #include <sched.h>
@@ -125,12 +128,16 @@ std::string param_name(bus_kind k) {
 }
 
 std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
-  if (kind == bus_kind::kbusd) return std::nullopt;
+  if (kind == bus_kind::kbusd) {
+    if (!KBUS_WITH_KDBUS) return std::string("kbusd's in-process bus is not built in (KBUS_WITH_KDBUS=OFF)");
+    return std::nullopt;
+  }
   if (::access(program_of(kind), X_OK) != 0) return std::string(program_of(kind)) + " is not installed";
   return std::nullopt;
 }
 
 std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_not) {
+#if KBUS_WITH_KDBUS
   if (kind == bus_kind::kbusd) {
     private_bus bus;
     bus.kind_ = kind;
@@ -139,6 +146,7 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
     bus.embedded_ = std::move(embedded);
     return std::optional<private_bus>(std::move(bus));
   }
+#endif
   if (auto why = why_unavailable(kind)) {
     why_not = *why;
     return std::nullopt;

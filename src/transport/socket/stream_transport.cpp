@@ -1,5 +1,8 @@
 #include "transport/socket/stream_transport.hpp"
 
+#include "platform/cloexec.hpp"
+#include "platform/no_sigpipe.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -85,7 +88,7 @@ result<void> stream_transport::flush() {
       int* out = reinterpret_cast<int*>(CMSG_DATA(c));
       for (std::size_t i = 0; i < first.fds().size(); ++i) out[i] = first.fds()[i].get();
     }
-    const ssize_t n = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(socket_.get(), &msg, no_sigpipe_send_flags);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       socket_full_ = true;
       return {};
@@ -146,7 +149,7 @@ void stream_transport::read_once() {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
-  const ssize_t n = ::recvmsg(socket_.get(), &msg, MSG_CMSG_CLOEXEC);
+  const ssize_t n = recvmsg_cloexec(socket_.get(), &msg, 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n == 0) {
     end_of_input_ = connection_over("the peer closed the connection");
