@@ -13,6 +13,14 @@ kbus_packages=(
   python3 python3-dbus python3-gi
   libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
   libcli11-dev libexpat1-dev tshark
+  file googletest
+)
+
+# What ./scripts/cross needs: zig comes from npm (the machine's own npm, else Debian's), the
+# header-only libraries from Debian, and GoogleTest's sources (googletest) are built for musl
+# with zig.
+kbus_cross_packages=(
+  cmake ninja-build file libboost1.81-dev nlohmann-json3-dev libcli11-dev googletest
 )
 
 as_root() {

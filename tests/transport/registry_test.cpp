@@ -28,8 +28,12 @@ TEST(Registry, EverySchemeBuiltInFindsItsConnector) {
 // KBUS_WITH_KDBUS=OFF leaves kernel: out, KBUS_WITH_CUSE=OFF cuse: (the connection then skips
 // such an entry as "not built in").
 TEST(Registry, TransportsLeftOutAtConfigureTimeFindNothing) {
-  if (!KBUS_WITH_KDBUS) EXPECT_EQ(find_connector(names::kernel), nullptr);
-  if (!KBUS_WITH_CUSE) EXPECT_EQ(find_connector(names::cuse), nullptr);
+  if (!KBUS_WITH_KDBUS) {
+    EXPECT_EQ(find_connector(names::kernel), nullptr);
+  }
+  if (!KBUS_WITH_CUSE) {
+    EXPECT_EQ(find_connector(names::cuse), nullptr);
+  }
   if (KBUS_WITH_KDBUS && KBUS_WITH_CUSE) GTEST_SKIP() << "every transport is built in";
 }
 
