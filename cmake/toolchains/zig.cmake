@@ -34,11 +34,13 @@ set(CMAKE_CXX_COMPILER "${kbus_zig_wrappers}/c++")
 set(CMAKE_AR "${kbus_zig_wrappers}/ar" CACHE FILEPATH "zig ar")
 set(CMAKE_RANLIB "${kbus_zig_wrappers}/ranlib" CACHE FILEPATH "zig ranlib")
 
-# The host's header-only libraries, through the folder of links; /usr/include counts as a
-# system folder, so a package config that names it (Boost's, nlohmann_json's, CLI11's) adds
-# nothing to the command line.
+# The host's header-only libraries, through the folder of links; /usr/include counts as one of
+# the compiler's own folders, so a package config that names it (Boost's, nlohmann_json's,
+# CLI11's) adds nothing to the command line.
 set(CMAKE_CXX_FLAGS_INIT "-isystem ${KBUS_HOST_INCLUDE}")
-list(APPEND CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES /usr/include /usr/local/include)
+# After project(), when CMake has filled in the compiler's own folders (earlier, its detection
+# would replace the list).
+set(CMAKE_PROJECT_INCLUDE ${CMAKE_CURRENT_LIST_DIR}/zig_host_headers.cmake)
 
 # Package configs from the host (header-only use), never its libraries.
 set(CMAKE_FIND_ROOT_PATH "${KBUS_ZIG_CACHE}/no-libraries")

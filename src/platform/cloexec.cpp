@@ -1,5 +1,7 @@
 #include "platform/cloexec.hpp"
 
+#include "platform/control_messages.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -48,7 +50,7 @@ ssize_t recvmsg_cloexec(int fd, msghdr* msg, int flags, cloexec_via via) noexcep
   const int flag = recv_cloexec_flag(via);
   const ssize_t n = ::recvmsg(fd, msg, flags | flag);
   if (n < 0 || flag != 0) return n;
-  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+  for (cmsghdr* c = first_control_message(msg); c; c = next_control_message(msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     const unsigned char* data = CMSG_DATA(c);

@@ -1,6 +1,7 @@
 #include "transport/socket/stream_transport.hpp"
 
 #include "platform/cloexec.hpp"
+#include "platform/control_messages.hpp"
 #include "platform/no_sigpipe.hpp"
 
 #include <sys/socket.h>
@@ -159,7 +160,7 @@ void stream_transport::read_once() {
     end_of_input_ = connection_over(std::string("receive: ") + std::strerror(errno));
     return;
   }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+  for (cmsghdr* c = first_control_message(&msg); c; c = next_control_message(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     const int* fds = reinterpret_cast<const int*>(CMSG_DATA(c));
