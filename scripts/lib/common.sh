@@ -14,6 +14,14 @@ kbus_packages=(
   libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
   libcli11-dev libexpat1-dev tshark
   qemu-system-x86 busybox-static cpio xz-utils
+  file googletest
+)
+
+# What ./scripts/cross needs: zig comes from npm (the machine's own npm, else Debian's), the
+# header-only libraries from Debian, and GoogleTest's sources (googletest) are built for musl
+# with zig.
+kbus_cross_packages=(
+  cmake ninja-build file libboost1.81-dev nlohmann-json3-dev libcli11-dev googletest
 )
 
 as_root() {

@@ -1,9 +1,14 @@
 #include "transport/registry.hpp"
 
 #include "kbus/address.hpp"
-#include "transport/cuse/connector.hpp"
-#include "transport/kdbus/connector.hpp"
+#include "kbus_config.hpp"
 #include "transport/socket/connectors.hpp"
+#if KBUS_WITH_KDBUS
+#include "transport/kdbus/connector.hpp"
+#endif
+#if KBUS_WITH_CUSE
+#include "transport/cuse/connector.hpp"
+#endif
 
 namespace kbus::detail {
 
@@ -14,15 +19,20 @@ struct scheme_connector {
   connector_fn connect;
 };
 
-// Every transport built into this library, by the scheme of its addresses.
+// Every transport built into this library, by the scheme of its addresses. A transport whose
+// KBUS_WITH_* option is off has no line here: its entries are skipped with "not built in".
 constexpr scheme_connector connectors[] = {
     {transport_names::unix_socket, &connect_unix},
     {transport_names::launchd, &connect_launchd},
     {transport_names::tcp, &connect_tcp},
     {transport_names::nonce_tcp, &connect_nonce_tcp},
     {transport_names::unixexec, &connect_unixexec},
+#if KBUS_WITH_KDBUS
     {transport_names::kernel, &kdbus::connect},
+#endif
+#if KBUS_WITH_CUSE
     {transport_names::cuse, &cuse::connect},
+#endif
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "kbus/json.hpp"
 #include "kbus/types.hpp"
+#include "wire/parse_double.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -134,11 +135,9 @@ result<double> double_from_text(const std::string& s, const std::string& where) 
   if (s == "NaN" || s == "nan") return std::numeric_limits<double>::quiet_NaN();
   if (s == "+Infinity" || s == "Infinity" || s == "inf") return std::numeric_limits<double>::infinity();
   if (s == "-Infinity" || s == "-inf") return -std::numeric_limits<double>::infinity();
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
-    return json_error(where, "\"" + s + "\" is not a double");
-  return d;
+  const auto d = parse_double(s);
+  if (!d) return json_error(where, "\"" + s + "\" is not a double");
+  return *d;
 }
 
 result<value> key_from_string(const std::string& s, char code, const std::string& where) {

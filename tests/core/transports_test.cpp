@@ -5,6 +5,7 @@
 #include "kbus/address.hpp"
 #include "kbus/bus.hpp"
 #include "kbus/connection.hpp"
+#include "kbus_config.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -66,6 +67,28 @@ TEST_F(Transports, UnixexecRunsAProgramWhoseStdioIsTheConnection) {
   ASSERT_EQ(c.info().skipped.size(), 1u);
   EXPECT_NE(c.info().skipped[0].find("unixexec:path=/nonexistent/kbus-no-such-program"), std::string::npos)
       << c.info().skipped[0];
+}
+
+// An entry whose transport this build left out (KBUS_WITH_KDBUS / KBUS_WITH_CUSE off) is
+// skipped with "not built in", and the next entry of the list connects.
+TEST_F(Transports, AnEntryOfATransportNotBuiltInGivesWayToTheNext) {
+  std::string left_out;
+  if (!KBUS_WITH_CUSE) left_out = "cuse:path=/dev/kbus/0-kbus-test";
+  if (!KBUS_WITH_KDBUS) left_out = "kernel:path=/sys/fs/kdbus/0-kbus-test/bus";
+  if (left_out.empty()) GTEST_SKIP() << "every transport is built in";
+  if (auto why = kbus::test::private_bus::why_unavailable(kbus::test::bus_kind::dbus_daemon)) GTEST_SKIP() << *why;
+  std::string why;
+  auto bus = kbus::test::private_bus::start(kbus::test::bus_kind::dbus_daemon, why);
+  ASSERT_TRUE(bus) << why;
+  std::string transport;
+  EXPECT_FALSE(bus_id_over(left_out + ";" + bus->address(), transport).empty());
+  EXPECT_EQ(transport, kbus::transport_names::unix_socket);
+
+  kbus::connection c(io_.get_executor());
+  boost::system::error_code ec;
+  c.connect(left_out, ec);
+  EXPECT_TRUE(ec);
+  EXPECT_NE(c.last_error().find("is not built in"), std::string::npos) << c.last_error();
 }
 
 // launchd: the socket's path comes from `launchctl getenv ENV` (macOS). A launchctl of our own,

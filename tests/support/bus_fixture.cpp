@@ -3,7 +3,10 @@
 #include "support/readable.hpp"
 #include "support/terminate_child.hpp"
 
+#include "kbus_config.hpp"
+#if KBUS_WITH_KDBUS
 #include "kbus/embedded_bus.hpp"
+#endif
 #ifdef KBUS_TEST_WITH_KBUSD
 #include "support/emulated_cuse.hpp"
 #endif
@@ -228,7 +231,10 @@ std::string param_name(bus_kind k) {
 }
 
 std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
-  if (kind == bus_kind::kbusd) return std::nullopt;
+  if (kind == bus_kind::kbusd) {
+    if (!KBUS_WITH_KDBUS) return std::string("kbusd's in-process bus is not built in (KBUS_WITH_KDBUS=OFF)");
+    return std::nullopt;
+  }
   if (kind == bus_kind::cuse_emulated) {
 #ifdef KBUS_TEST_WITH_KBUSD
     return std::nullopt;
@@ -247,6 +253,7 @@ std::optional<std::string> private_bus::why_unavailable(bus_kind kind) {
 }
 
 std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_not) {
+#if KBUS_WITH_KDBUS
   if (kind == bus_kind::kbusd) {
     private_bus bus;
     bus.kind_ = kind;
@@ -255,6 +262,7 @@ std::optional<private_bus> private_bus::start(bus_kind kind, std::string& why_no
     bus.embedded_ = std::move(embedded);
     return std::optional<private_bus>(std::move(bus));
   }
+#endif
   if (kind == bus_kind::cuse_emulated) {
 #ifdef KBUS_TEST_WITH_KBUSD
     private_bus bus;

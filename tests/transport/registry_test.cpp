@@ -1,8 +1,11 @@
 // The registry from address scheme to connector: every transport built in has its line.
 #include "kbus/address.hpp"
-#include "transport/kdbus/connector.hpp"
+#include "kbus_config.hpp"
 #include "transport/registry.hpp"
 #include "transport/socket/connectors.hpp"
+#if KBUS_WITH_KDBUS
+#include "transport/kdbus/connector.hpp"
+#endif
 
 #include <gtest/gtest.h>
 
@@ -17,7 +20,21 @@ TEST(Registry, EverySchemeBuiltInFindsItsConnector) {
   EXPECT_EQ(find_connector(names::tcp), &kbus::detail::connect_tcp);
   EXPECT_EQ(find_connector(names::nonce_tcp), &kbus::detail::connect_nonce_tcp);
   EXPECT_EQ(find_connector(names::unixexec), &kbus::detail::connect_unixexec);
+#if KBUS_WITH_KDBUS
   EXPECT_EQ(find_connector(names::kernel), &kbus::detail::kdbus::connect);
+#endif
+}
+
+// KBUS_WITH_KDBUS=OFF leaves kernel: out, KBUS_WITH_CUSE=OFF cuse: (the connection then skips
+// such an entry as "not built in").
+TEST(Registry, TransportsLeftOutAtConfigureTimeFindNothing) {
+  if (!KBUS_WITH_KDBUS) {
+    EXPECT_EQ(find_connector(names::kernel), nullptr);
+  }
+  if (!KBUS_WITH_CUSE) {
+    EXPECT_EQ(find_connector(names::cuse), nullptr);
+  }
+  if (KBUS_WITH_KDBUS && KBUS_WITH_CUSE) GTEST_SKIP() << "every transport is built in";
 }
 
 TEST(Registry, SchemesNotBuiltInFindNothing) {

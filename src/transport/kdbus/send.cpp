@@ -82,7 +82,7 @@ send_status kdbus_transport::send(message&& m, const transport_send_options& opt
   auto sent = send_message(m, kernel_reply_deadline(options.reply_timeout, options_.reply_deadline_margin));
   if (sent) return {};
   const auto outcome = connection_gone(sent.error().code.value()) ? send_outcome::gone : send_outcome::message_failed;
-  return {outcome, std::move(sent.error())};
+  return {outcome, sent.error()};
 }
 
 int kdbus_transport::build_send(const message& m, std::chrono::microseconds reply_deadline, std::uint64_t dst_id,

@@ -1,7 +1,9 @@
 #include "transport/socket/handshake.hpp"
 
 #include "kbus/address.hpp"
-#include "transport/socket/credentials.hpp"
+#include "platform/cloexec.hpp"
+#include "platform/no_sigpipe.hpp"
+#include "platform/peer_credentials.hpp"
 #include "transport/socket/stream_transport.hpp"
 #include "wire/sasl.hpp"
 
@@ -36,6 +38,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     socket_.assign(fd.get(), ec);
     if (!ec) fd.release();
     if (!ec) socket_.non_blocking(true, ec);
+    // Every socket of the socket transport passes here: Asio opens its sockets without
+    // close-on-exec, and where there is no MSG_NOSIGNAL the socket needs SO_NOSIGPIPE.
+    if (!ec && !set_cloexec(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
+    if (!ec && !prepare_no_sigpipe(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
     if (ec) fail(ec.message());
     return !ec;
   }
@@ -81,7 +87,13 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
  private:
   void write(std::shared_ptr<std::string> data, std::size_t offset) {
     while (offset < data->size()) {
-      const ssize_t n = ::send(socket_.native_handle(), data->data() + offset, data->size() - offset, MSG_NOSIGNAL);
+      // A client's first byte is the nul byte that may carry its credentials (SCM_CREDS).
+      const bool credentials_byte = client_ && !sent_credentials_byte_ && offset == 0 && (*data)[0] == '\0';
+      const ssize_t n = credentials_byte
+                            ? send_credentials_byte(socket_.native_handle())
+                            : ::send(socket_.native_handle(), data->data() + offset, data->size() - offset,
+                                     no_sigpipe_send_flags);
+      if (n > 0 && credentials_byte) sent_credentials_byte_ = true;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
                            [self = shared_from_this(), data, offset](boost::system::error_code ec) {
@@ -159,6 +171,7 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
   std::unique_ptr<file_keyring> own_keyring_;     // a client's, for its one handshake
   std::shared_ptr<file_keyring> shared_keyring_;  // a server's, shared by its handshakes
   bool authenticated_ = false;
+  bool sent_credentials_byte_ = false;
   std::string leftover_;
 };
 

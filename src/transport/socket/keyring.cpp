@@ -1,11 +1,11 @@
 #include "transport/socket/keyring.hpp"
 
+#include "platform/random_bytes.hpp"
+#include "platform/sha1.hpp"
+
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include <cerrno>
 #include <cstring>
@@ -28,31 +28,6 @@ error keyring_error(const std::string& what) { return error(errc::auth_failed, "
 
 // The spec's context names cannot leave the directory or break the line format.
 bool valid_context(std::string_view c) { return sasl::valid_cookie_context(c); }
-
-// `bytes` bytes from getrandom(2), else from /dev/urandom (kernels before 3.17, seccomp
-// filters that refuse the call); an error when neither gives them.
-result<std::string> random_bytes(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  std::size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  if (got == bytes) return raw;
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return keyring_error(std::string("no random bytes: getrandom and /dev/urandom fail (") + std::strerror(errno) + ")");
-  while (got < bytes) {
-    const ssize_t n = ::read(fd, raw.data() + got, bytes - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  if (got != bytes) return keyring_error("no random bytes: getrandom and /dev/urandom fail");
-  return raw;
-}
 
 std::vector<cookie> read_cookies(const std::filesystem::path& file) {
   std::vector<cookie> out;
@@ -174,12 +149,6 @@ std::string file_keyring::random_hex(std::size_t bytes) {
   return sasl::hex_encode(*raw);
 }
 
-std::string file_keyring::sha1_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr) != 1 || len == 0)
-    throw std::system_error(make_error_code(errc::auth_failed), "keyring: OpenSSL cannot compute SHA-1");
-  return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
+std::string file_keyring::sha1_hex(std::string_view data) { return sasl::hex_encode(sha1_digest(data)); }
 
 }  // namespace kbus::detail

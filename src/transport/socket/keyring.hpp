@@ -31,10 +31,10 @@ class file_keyring final : public sasl::keyring {
 
   result<std::pair<std::string, std::string>> server_cookie(std::string_view context) override;
   result<std::string> find_cookie(std::string_view context, std::string_view id) override;
-  // From getrandom, else /dev/urandom; throws std::system_error if neither gives bytes
+  // From the system (platform/random_bytes.hpp); throws std::system_error if neither gives bytes
   // (a predictable challenge must never be used).
   std::string random_hex(std::size_t bytes) override;
-  // SHA-1 through OpenSSL's EVP interface; throws std::system_error if OpenSSL fails.
+  // SHA-1 (platform/sha1.hpp); throws std::system_error if the library fails.
   std::string sha1_hex(std::string_view data) override;
 
  private:

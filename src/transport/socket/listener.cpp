@@ -1,6 +1,7 @@
 #include "transport/socket/listener.hpp"
 
 #include "kbus/address.hpp"
+#include "platform/abstract_socket.hpp"
 #include "transport/socket/handshake.hpp"
 #include "transport/socket/keyring.hpp"
 
@@ -60,7 +61,9 @@ std::string listener::state::listen_unix(const address_entry& e) {
   if (auto p = e.get("path")) {
     path = std::string(*p);
   } else if (auto a = e.get("abstract")) {
-    path = std::string(1, '\0') + std::string(*a);
+    auto abstract = abstract_socket_path(*a);
+    if (!abstract) return abstract.error().message;
+    path = std::move(*abstract);
   } else if (auto d = e.get("dir") ? e.get("dir") : e.get("tmpdir")) {
     path = std::string(*d) + "/dbus-" + random_hex(socket_name_bytes);
   } else if (e.get("runtime")) {

@@ -1,5 +1,9 @@
 #include "transport/socket/stream_transport.hpp"
 
+#include "platform/cloexec.hpp"
+#include "platform/control_messages.hpp"
+#include "platform/no_sigpipe.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -85,7 +89,7 @@ result<void> stream_transport::flush() {
       int* out = reinterpret_cast<int*>(CMSG_DATA(c));
       for (std::size_t i = 0; i < first.fds().size(); ++i) out[i] = first.fds()[i].get();
     }
-    const ssize_t n = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(socket_.get(), &msg, no_sigpipe_send_flags);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       socket_full_ = true;
       return {};
@@ -146,7 +150,7 @@ void stream_transport::read_once() {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
-  const ssize_t n = ::recvmsg(socket_.get(), &msg, MSG_CMSG_CLOEXEC);
+  const ssize_t n = recvmsg_cloexec(socket_.get(), &msg, 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n == 0) {
     end_of_input_ = connection_over("the peer closed the connection");
@@ -156,7 +160,7 @@ void stream_transport::read_once() {
     end_of_input_ = connection_over(std::string("receive: ") + std::strerror(errno));
     return;
   }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+  for (cmsghdr* c = first_control_message(&msg); c; c = next_control_message(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     const int* fds = reinterpret_cast<const int*>(CMSG_DATA(c));

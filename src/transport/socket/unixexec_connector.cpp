@@ -2,6 +2,7 @@
 // and stdout are our socket.
 #include "transport/socket/connectors.hpp"
 
+#include "platform/cloexec.hpp"
 #include "transport/socket/handshake.hpp"
 
 #include <sys/socket.h>
@@ -34,7 +35,7 @@ void connect_unixexec(connect_request request, connect_handler done) {
   const std::string path(*request.entry.get("path"));
   std::vector<std::string> args = program_arguments(request.entry, path);
   int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+  if (socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
     return done(kbus::error(errc::unsupported_address, std::string("socketpair: ") + std::strerror(errno)));
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
