@@ -4,7 +4,6 @@
 # and kbus_cuse_tests. It fails when a test fails,
 # when a program is missing, or when a program ran no test that passed (every cuse test
 # skipped: kbusd or CUSE did not work).
-set -o pipefail
 
 failures=""
 fail() { echo "vm suite: FAILED: $*"; failures="$failures
@@ -18,8 +17,21 @@ run_gtest() {  # run_gtest PROGRAM ARG...
   fi
   log=/tmp/$program.log
   echo "vm suite: $*"
-  "$@" 2>&1 | tee "$log"
+  # Not a plain pipe into tee: a bus the program started and left behind (it crashed, or the
+  # OOM killer took it) would keep the pipe open and the suite waiting. The program runs in a
+  # process group of its own, which goes once the program has ended.
+  rm -f /tmp/suite.fifo
+  mkfifo /tmp/suite.fifo
+  tee "$log" </tmp/suite.fifo &
+  tee_pid=$!
+  setsid "$@" >/tmp/suite.fifo 2>&1 &
+  program_pid=$!
+  wait "$program_pid"
   status=$?
+  kill -9 -- "-$program_pid" 2>/dev/null
+  # A process that left the group may still hold the pipe: tee gets 10 s, then goes.
+  (sleep 10; kill "$tee_pid" 2>/dev/null) &
+  wait "$tee_pid"
   # gtest counts skipped tests apart from passed ones.
   passed=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) tests\{0,1\}\.$/\1/p' "$log")
   if [ "$status" -ne 0 ]; then
