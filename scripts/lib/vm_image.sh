@@ -160,6 +160,9 @@ vm_make_image() {
     cp -a "$d/." "$root$d/"
   done
 
+  # The test users (alice, bob, nobody) run the programs too: everything readable and every
+  # folder open to them (mktemp made the root 0700).
+  chmod -R go+rX "$root"
   # Uncompressed: under TCG, unpacking gzip costs more than copying the bytes.
   (cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$out.new"
   mv "$out.new" "$out"

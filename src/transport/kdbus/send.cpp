@@ -71,9 +71,9 @@ std::chrono::microseconds kernel_reply_deadline(std::chrono::milliseconds timeou
 }
 
 // The errors after which the connection is over (the device is closed or the bus went away).
-// ENODEV: a CUSE device whose server went away.
+// ENODEV and ECONNABORTED: a CUSE device whose server went away (the kernel aborts its requests).
 bool connection_gone(int err) noexcept {
-  return err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN || err == ENODEV;
+  return err == ECONNRESET || err == ESHUTDOWN || err == EBADF || err == ENOTCONN || err == ENODEV || err == ECONNABORTED;
 }
 
 }  // namespace
@@ -146,8 +146,16 @@ int kdbus_transport::build_send(const message& m, std::chrono::microseconds repl
 }
 
 // ENXIO / ESRCH / EADDRNOTAVAIL: nobody there. A call gets a ServiceUnknown error (notes
-// §2.15); anything else is dropped quietly, as on a dbus1 bus.
+// §2.15); anything else is dropped quietly, as on a dbus1 bus. EPERM: the bus policy does not
+// let us talk to the destination (notes §2.12): a call gets AccessDenied, as dbus-daemon answers.
 bool kdbus_transport::answer_unreachable(const message& m, int err) {
+  if (err == EPERM && m.type() == message_type::method_call) {
+    if (m.expects_reply())
+      local_.push_back(driver_error(m, dbus_errors::access_denied,
+                                    "The bus policy does not let this connection talk to " + std::string(m.destination()),
+                                    link_.unique_name));
+    return true;
+  }
   if (err != ENXIO && err != ESRCH && err != EADDRNOTAVAIL) return false;
   if (m.expects_reply())
     local_.push_back(driver_error(m, dbus_errors::service_unknown,
@@ -252,6 +260,9 @@ result<message> kdbus_transport::call(const message& m, std::chrono::microsecond
   if (r == ENXIO || r == ESRCH || r == EADDRNOTAVAIL)
     return driver_error(m, dbus_errors::service_unknown, "The name " + std::string(m.destination()) + " is not owned",
                         link_.unique_name);
+  if (r == EPERM)
+    return driver_error(m, dbus_errors::access_denied,
+                        "The bus policy does not let this connection talk to " + std::string(m.destination()), link_.unique_name);
   if (r == ETIMEDOUT) return driver_error(m, dbus_errors::no_reply, "Method call timed out", link_.unique_name);
   if (r == EPIPE || r == EREMOTEIO) return driver_error(m, dbus_errors::no_reply, "Method call peer died", link_.unique_name);
   if (r != 0) return sys_error(r, "kdbus SEND failed");
