@@ -13,6 +13,7 @@ kbus_packages=(
   python3 python3-dbus python3-gi
   libsystemd-dev libsdbus-c++-dev libdbus-1-dev libglib2.0-dev
   libcli11-dev libexpat1-dev tshark
+  doxygen groff-base libc++-dev libc++abi-dev googletest
 )
 
 as_root() {
