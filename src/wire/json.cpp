@@ -4,8 +4,11 @@
 #include "kbus/types.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <string>
@@ -130,14 +133,48 @@ result<T> integer_key(const std::string& s, const std::string& where, char code)
   return v;
 }
 
+// -?digits[.digits][(e|E)[+-]digits], with digits on at least one side of the point.
+bool is_decimal_number(std::string_view s) {
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  std::size_t mantissa = digits();
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+result<double> invalid_double(const std::string& s, const std::string& where) {
+  return json_error(where, "\"" + s + "\" is not a double");
+}
+
 result<double> double_from_text(const std::string& s, const std::string& where) {
   if (s == "NaN" || s == "nan") return std::numeric_limits<double>::quiet_NaN();
   if (s == "+Infinity" || s == "Infinity" || s == "inf") return std::numeric_limits<double>::infinity();
   if (s == "-Infinity" || s == "-inf") return -std::numeric_limits<double>::infinity();
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
-    return json_error(where, "\"" + s + "\" is not a double");
+  // Not std::from_chars: libc++ before 20 has none for double. The decimal form that it takes
+  // (no '+', no blank, no hex) is checked here, and strtod reads it with the decimal point of
+  // whatever C locale is current; out of range is an error, as from_chars says it is.
+  if (!is_decimal_number(s)) return invalid_double(s, where);
+  std::string text = s;
+  std::replace(text.begin(), text.end(), '.', *std::localeconv()->decimal_point);
+  errno = 0;
+  char* end = nullptr;
+  const double d = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || (errno == ERANGE && (std::isinf(d) || d == 0)))
+    return invalid_double(s, where);
   return d;
 }
 
