@@ -1,23 +1,47 @@
-// Builds a message with an installed kbus and reads it back.
-#include <kbus/message.hpp>
+// A program outside the kbus tree: calls kbus-demo-service's Add on the bus that
+// DBUS_SESSION_BUS_ADDRESS names and prints the sum. scripts/test builds it four ways (an
+// installed kbus through find_package and through pkg-config, the checkout through
+// add_subdirectory and through FetchContent) and runs each against a private bus.
+#include <kbus/proxy.hpp>
+#include <kbus/with_dbus_error.hpp>
 
-#include <cstdio>
-#include <string>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <iostream>
 
 using namespace kbus::literals;
 
 int main() {
-  auto call = kbus::message_builder::method_call("org.example.Calc"_bus, "/org/example/Calc"_path,
-                                                 "org.example.Calc1"_iface, "Add"_member)
-                  .build(std::int32_t{2}, std::int32_t{40});
-  call.set_serial(1);
-  auto parsed = kbus::message::parse({call.bytes().begin(), call.bytes().end()});
-  if (!parsed) {
-    std::fprintf(stderr, "parse failed: %s\n", parsed.error().what().c_str());
-    return 1;
+  const char* address = std::getenv("DBUS_SESSION_BUS_ADDRESS");
+  if (!address) {
+    std::cerr << "DBUS_SESSION_BUS_ADDRESS is not set\n";
+    return 2;
   }
-  auto [a, b] = parsed->read<std::int32_t, std::int32_t>().value();
-  std::printf("%s.%s(%d, %d) in %zu bytes\n", std::string(parsed->interface()).c_str(),
-              std::string(parsed->member()).c_str(), a, b, parsed->bytes().size());
-  return a + b == 42 ? 0 : 1;
+  boost::asio::io_context io;
+  kbus::connection conn(io.get_executor());
+  auto token = kbus::with_dbus_error(boost::asio::use_awaitable);
+  std::int32_t sum = 0;
+  auto call = [&]() -> boost::asio::awaitable<void> {
+    co_await conn.async_connect(address, token);
+    kbus::proxy demo(conn, "org.kbus.Demo"_bus, "/org/kbus/Demo"_path, "org.kbus.Demo1"_iface);
+    sum = co_await demo.async_call<std::int32_t>("Add"_member, std::tuple{2, 40}, token);
+    conn.close();
+  };
+  int status = 0;
+  boost::asio::co_spawn(io, call, [&](std::exception_ptr failed) {
+    if (!failed) return;
+    status = 1;
+    conn.close();
+    try {
+      std::rethrow_exception(failed);
+    } catch (const std::exception& e) {
+      std::cerr << "the call failed: " << e.what() << "\n";
+    }
+  });
+  io.run();
+  if (status == 0) std::cout << "org.kbus.Demo1.Add(2, 40) = " << sum << "\n";
+  return status == 0 && sum == 42 ? 0 : 1;
 }

@@ -33,7 +33,9 @@ inline message_builder call_message(const proxy& p, std::string_view member) {
 template <class R, class Wire>
 R from_wire(Wire&& w) {
   if constexpr (std::is_same_v<R, detail::plain<Wire>>) return std::forward<Wire>(w);
-  else return std::make_from_tuple<R>(std::forward<Wire>(w));
+  // Brace-initialised, not std::make_from_tuple: clang before 16 cannot make an aggregate
+  // from parentheses.
+  else return std::apply([](auto&&... a) { return R{std::forward<decltype(a)>(a)...}; }, std::forward<Wire>(w));
 }
 
 // Blocking call: R is void, one type, or a struct made from the out arguments (Wire is then

@@ -92,7 +92,7 @@ struct node {
 std::string_view find_annotation(const std::vector<annotation>& list, std::string_view name) noexcept;
 
 // Never throws: the document, or an error (errc::invalid_value for XML that is not well formed
-// or has no <node> root, errc::invalid_signature for a bad type) saying what and where.
+// or has no `<node>` root, errc::invalid_signature for a bad type) saying what and where.
 result<node> parse(std::string_view xml);
 
 struct xml_options {

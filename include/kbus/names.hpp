@@ -97,7 +97,10 @@ class basic_name {
   std::size_t size() const noexcept { return value_.size(); }
 
   friend bool operator==(const basic_name&, const basic_name&) = default;
-  friend auto operator<=>(const basic_name&, const basic_name&) = default;
+  // Not defaulted: libc++ before 16 gives std::string no <=>, so a defaulted one is deleted there.
+  friend std::strong_ordering operator<=>(const basic_name& a, const basic_name& b) noexcept {
+    return a.value_.compare(b.value_) <=> 0;
+  }
 
  private:
   std::string value_;

@@ -338,7 +338,7 @@ class interface_definition {
     return *this;
   }
 
-  // A read-only property: `getter` is T() or T(const call_context&), T may be method_result<U>.
+  // A read-only property: `getter` is T() or T(const call_context&), T may be `method_result<U>`.
   template <class Get>
   interface_definition& property(const member_name& name, Get getter, property_options options = {}) {
     using T = typename getter_value<Get>::type;

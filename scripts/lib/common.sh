@@ -5,7 +5,7 @@ kbus_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Build, test and peer packages (Debian 12 names).
 kbus_packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   clang libclang-rt-14-dev
   libboost1.81-dev nlohmann-json3-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libfuse3-dev
@@ -15,6 +15,7 @@ kbus_packages=(
   libcli11-dev libexpat1-dev tshark
   qemu-system-x86 busybox-static cpio xz-utils
   file googletest
+  doxygen groff-base libc++-dev libc++abi-dev
 )
 
 # What ./scripts/cross needs: zig comes from npm (the machine's own npm, else Debian's), the

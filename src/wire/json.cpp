@@ -5,8 +5,11 @@
 #include "wire/parse_double.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <string>

@@ -64,7 +64,10 @@ class Delivery : public kbus::test::bus_test {
                             std::move(rule),
                             [this](const kbus::message& m) {
                               auto [index, payload] = m.read<std::uint32_t, std::string>().value();
-                              arrived_.update([&] { received_.push_back({index, payload.size()}); });
+                              // Named copies: clang before 16 lets no lambda capture a structured binding.
+                              const std::uint32_t n = index;
+                              const std::size_t size = payload.size();
+                              arrived_.update([&] { received_.push_back({n, size}); });
                             },
                             boost::asio::use_future)
                         .get();
