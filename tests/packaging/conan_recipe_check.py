@@ -45,7 +45,7 @@ def cmake_options(source_dir):
 def conditions_of(text):
     """Yields (position, [conditions]) for each command: the if() blocks around it."""
     stack = []
-    for m in re.finditer(r"\b(if|elseif|else|endif|find_package|pkg_check_modules|add_subdirectory)\s*\(([^)]*)\)", text):
+    for m in re.finditer(r"\b(if|elseif|else|endif|find_package|pkg_check_modules|add_subdirectory|include)\s*\(([^)]*)\)", text):
         word, args = m.group(1), m.group(2).strip()
         if word == "if":
             stack.append(args)
@@ -76,11 +76,12 @@ def cmake_dependencies(source_dir):
         # Unconditional anywhere wins.
         deps[package] = None if (package in deps and deps[package] is None) else guard
 
-    def walk(folder, guard):
-        path = os.path.join(source_dir, folder, "CMakeLists.txt")
+    def walk(folder, guard, file_name="CMakeLists.txt"):
+        path = os.path.join(source_dir, folder, file_name)
         if not os.path.exists(path):
             return
-        text = strip_comments(open(path).read())
+        # Quoted text (messages) names no dependency.
+        text = re.sub(r'"[^"]*"', '""', strip_comments(open(path).read()))
         for word, args, conditions in conditions_of(text):
             here = option_of(conditions) or guard
             first = args.split()[0] if args.split() else ""
@@ -90,6 +91,10 @@ def cmake_dependencies(source_dir):
                 words = [w for w in args.split()[1:] if w not in ("REQUIRED", "QUIET", "IMPORTED_TARGET", "GLOBAL")]
                 for module in words:
                     note(re.split(r"[<>=]", module)[0], here)
+            elif word == "include" and first.endswith(".cmake"):
+                # A file of the project's own, such as cmake/platform.cmake (relative to the
+                # top folder, where the build includes it from).
+                walk(os.path.dirname(first), here, os.path.basename(first))
             elif word == "add_subdirectory":
                 sub = os.path.normpath(os.path.join(folder, first))
                 if sub.split(os.sep)[0] not in NOT_SHIPPED:

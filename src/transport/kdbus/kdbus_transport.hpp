@@ -39,8 +39,12 @@ namespace kbus::detail {
 
 class kdbus_driver;
 
-// sd-bus's pool size (kdbus ABI notes §2.3: bus_kernel_take_fd, 16 MiB).
-inline constexpr std::uint64_t default_kdbus_pool_size = 16 * 1024 * 1024;
+// The pool: address space the bus maps, filled only as messages land. sd-bus took 16 MiB (kdbus
+// ABI notes §2.3: bus_kernel_take_fd); with kdbus's quota one sending user may then hold just
+// 2.7 MiB (a third of the free half) in a receiver that is a moment behind, and broadcasts
+// beyond it are dropped: three signals of 1 MiB sent at once already were. 64 MiB gives a
+// sender 10.7 MiB.
+inline constexpr std::uint64_t default_kdbus_pool_size = 64 * 1024 * 1024;
 // The default method call timeout of dbus-daemon and sd-bus (25 s).
 inline constexpr std::chrono::microseconds default_kdbus_call_timeout = std::chrono::seconds(25);
 // The kernel's deadline for a reply is the connection's reply timeout plus this: the connection
