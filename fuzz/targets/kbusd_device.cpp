@@ -163,7 +163,7 @@ extern "C" int kbus_fuzz_kbusd_device(const std::uint8_t* data, std::size_t size
         break;
       }
     }
-    s.poll(h);
+    s.answer_poll(h);
     s.take_wakeups();
   }
   // Still serving: drain b, then a message from a arrives at b (unless a was disconnected by

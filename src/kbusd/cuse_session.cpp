@@ -78,14 +78,12 @@ struct session {
   }
 
   void flush_wakeups() {
-    for (const auto h : server.take_wakeups()) {
-      if (auto it = poll_handles.find(h); it != poll_handles.end()) {
-        // One notification wakes every poller of the file; the kernel polls again for the next.
-        fuse_lowlevel_notify_poll(it->second);
-        fuse_pollhandle_destroy(it->second);
-        poll_handles.erase(it);
-      }
-      retry_reads(h);
+    for (const auto& w : server.take_wakeups()) {
+      // One notification wakes every poller of the file, and each one polls again (a POLL).
+      if (w.notify)
+        if (auto it = poll_handles.find(w.h); it != poll_handles.end()) fuse_lowlevel_notify_poll(it->second);
+      const auto ps = server.poll(w.h);
+      if (ps.readable || ps.hangup) retry_reads(w.h);
     }
   }
 
@@ -187,11 +185,13 @@ void on_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info* fi, unsigned, 
 void on_poll(fuse_req_t req, fuse_file_info* fi, fuse_pollhandle* ph) {
   auto& s = session::of(req);
   if (ph) {
+    // The kernel's handle of a file is the same in every POLL (its kh) and stays valid until
+    // the file is released: the newest one is kept for every notification until then.
     auto& slot = s.poll_handles[fi->fh];
     if (slot) fuse_pollhandle_destroy(slot);
     slot = ph;
   }
-  const auto ps = s.server.poll(fi->fh);
+  const auto ps = s.server.answer_poll(fi->fh);
   unsigned events = POLLOUT | POLLWRNORM;
   if (ps.readable) events |= POLLIN | POLLRDNORM;
   if (ps.hangup) events |= POLLERR | POLLHUP;

@@ -1,8 +1,9 @@
 // kbusd's device served through CUSE (libfuse3's cuse_lowlevel, notes §5.2): the requests of
 // /dev/cuse go to a device_server, one at a time on one thread, and their answers come back —
 // at once, or later for a blocking read (a read with nothing to read on a file opened without
-// O_NONBLOCK waits for a message or a signal). Poll handles are notified when a file becomes
-// readable; a reply deadline wakes the loop when it is due, and nothing else does.
+// O_NONBLOCK waits for a message or a signal). A file's poll handle is notified when something
+// comes for a file that was told nothing waits (device_server::take_wakeups); a reply deadline
+// wakes the loop when it is due, and nothing else does.
 #pragma once
 
 #include "kbusd/device_server.hpp"

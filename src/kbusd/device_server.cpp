@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <system_error>
 
 namespace kbus::kbusd {
@@ -76,11 +77,17 @@ struct device_server::state {
     proto::read_header reading{};
     std::vector<std::uint8_t> slice;
     std::size_t slice_sent = 0;
+    // What the file was told last: that nothing waits. Its client may then sleep until a poll
+    // notification (take_wakeups).
+    bool told_idle = true;
   };
 
   server_options opt;
   std::map<handle, open_file> files;
   std::map<broker::handle_id, handle> by_id;
+  // Files told since the last take_wakeups that nothing waits: looked at again there, in case
+  // something does after all.
+  std::set<handle> told_idle_files;
   handle next_handle = 1;
   broker::domain d;
   broker::handle_id control = 0;
@@ -112,6 +119,17 @@ struct device_server::state {
   open_file* find(handle h) {
     auto it = files.find(h);
     return it == files.end() ? nullptr : &it->second;
+  }
+
+  broker::poll_state poll(const open_file& f) const {
+    auto ps = d.poll(f.id);
+    if (!f.slice.empty()) ps.readable = true;
+    return ps;
+  }
+  // Notes what a file was just told: whether a read now would find something.
+  void told(handle h, open_file& f, bool ready) {
+    f.told_idle = !ready;
+    if (!ready) told_idle_files.insert(h);
   }
 
   void make_bus();
@@ -243,28 +261,41 @@ int device_server::read(handle h, std::size_t size, const caller& who, std::vect
   auto* f = s_->find(h);
   if (!f) return EBADF;
   if (size < sizeof(proto::read_header) + 8) return EINVAL;
+  proto::read_header head{};
   if (f->slice.empty())
     if (const int r = s_->next_slice(*f, who); r) {
-      if (r == EAGAIN && f->reading.dropped_msgs) {
-        // Nothing to read but a count of what was lost: that count (protocol.hpp).
-        out = bytes_of(f->reading);
-        f->reading = {};
+      if (r != EAGAIN) return r;
+      if (!f->reading.dropped_msgs) {
+        s_->told(h, *f, false);
+        return EAGAIN;
       }
-      return out.empty() ? r : 0;
+      // Nothing to read but a count of what was lost: that count (protocol.hpp).
+      head = std::exchange(f->reading, {});
     }
-  const std::size_t room = std::min(size, proto::max_read) - sizeof(proto::read_header);
-  const std::size_t n = std::min(room, f->slice.size() - f->slice_sent);
-  f->reading.chunk_offset = f->slice_sent;
-  out = bytes_of(f->reading);
-  out.insert(out.end(), f->slice.begin() + static_cast<std::ptrdiff_t>(f->slice_sent),
-             f->slice.begin() + static_cast<std::ptrdiff_t>(f->slice_sent + n));
-  f->slice_sent += n;
-  if (f->slice_sent == f->slice.size()) {
-    f->slice.clear();
-    f->slice.shrink_to_fit();
-    f->slice_sent = 0;
-    f->reading = {};
+  if (!f->slice.empty()) {
+    const std::size_t room = std::min(size, proto::max_read) - sizeof(proto::read_header);
+    const std::size_t n = std::min(room, f->slice.size() - f->slice_sent);
+    head = f->reading;
+    head.chunk_offset = f->slice_sent;
+    out.assign(sizeof head, 0);
+    out.insert(out.end(), f->slice.begin() + static_cast<std::ptrdiff_t>(f->slice_sent),
+               f->slice.begin() + static_cast<std::ptrdiff_t>(f->slice_sent + n));
+    f->slice_sent += n;
+    if (f->slice_sent == f->slice.size()) {
+      f->slice.clear();
+      f->slice.shrink_to_fit();
+      f->slice_sent = 0;
+      f->reading = {};
+    }
+  } else {
+    out.assign(sizeof head, 0);
   }
+  // What comes after this read, as it stands once the read is done.
+  const auto ps = s_->poll(*f);
+  const bool more = ps.readable || ps.hangup;
+  head.flags = more ? proto::read_more : 0;
+  s_->told(h, *f, more);
+  std::memcpy(out.data(), &head, sizeof head);
   return 0;
 }
 
@@ -356,15 +387,31 @@ ioctl_step device_server::ioctl(handle h, std::uint32_t number, std::uint64_t ar
 broker::poll_state device_server::poll(handle h) const {
   auto it = s_->files.find(h);
   if (it == s_->files.end()) return {false, true};
-  auto ps = s_->d.poll(it->second.id);
-  if (!it->second.slice.empty()) ps.readable = true;
+  return s_->poll(it->second);
+}
+
+broker::poll_state device_server::answer_poll(handle h) {
+  auto* f = s_->find(h);
+  if (!f) return {false, true};
+  const auto ps = s_->poll(*f);
+  s_->told(h, *f, ps.readable || ps.hangup);
   return ps;
 }
 
-std::vector<device_server::handle> device_server::take_wakeups() {
-  std::vector<handle> out;
+std::vector<device_server::wakeup> device_server::take_wakeups() {
+  std::set<handle> changed = std::exchange(s_->told_idle_files, {});
   for (const broker::handle_id id : s_->d.take_wakeups())
-    if (auto it = s_->by_id.find(id); it != s_->by_id.end()) out.push_back(it->second);
+    if (auto it = s_->by_id.find(id); it != s_->by_id.end()) changed.insert(it->second);
+  std::vector<wakeup> out;
+  out.reserve(changed.size());
+  for (const handle h : changed) {
+    auto* f = s_->find(h);
+    if (!f) continue;
+    const auto ps = s_->poll(*f);
+    const bool notify = f->told_idle && (ps.readable || ps.hangup);
+    if (notify) f->told_idle = false;
+    out.push_back({h, notify});
+  }
   return out;
 }
 

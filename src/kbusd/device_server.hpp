@@ -78,10 +78,20 @@ class device_server {
   // last retry asked for (empty at first), `out_size` the room of its out ranges.
   ioctl_step ioctl(handle h, std::uint32_t number, std::uint64_t arg, std::span<const std::uint8_t> in,
                    std::size_t out_size, const caller& who);
-  // poll(2).
+  // poll(2) as a POLL request asks it: the state, noted as what the file was told.
+  broker::poll_state answer_poll(handle h);
+  // The state, noting nothing.
   broker::poll_state poll(handle h) const;
-  // Handles whose poll state may have changed since the last call.
-  std::vector<handle> take_wakeups();
+  // Since the last call: the handles whose poll state may have changed, each with whether its
+  // file gets a poll notification. A file is notified when it was told last that nothing waits
+  // (a POLL answered without POLLIN, a read answered EAGAIN or without read_more) and something
+  // does now, and not again until it is told so again: the kernel polls once for each
+  // notification, so a notification that tells nothing new costs a POLL.
+  struct wakeup {
+    handle h = 0;
+    bool notify = false;
+  };
+  std::vector<wakeup> take_wakeups();
   // Reply deadlines (CLOCK_MONOTONIC ns): fires those due; the next one, or UINT64_MAX.
   std::uint64_t expire(std::uint64_t now);
 

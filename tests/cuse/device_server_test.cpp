@@ -118,8 +118,16 @@ struct device {
     return out;
   }
 
-  // What `c` reads: the headers and the slice put together.
-  int read_all(const connection& c, proto::read_header& first, std::vector<std::uint8_t>& slice, int& reads) {
+  // A message of `payload` from `from` to `to`, written in one chunk: the write's result.
+  std::int64_t send(const connection& from, const connection& to, const std::vector<std::uint8_t>& payload) {
+    std::vector<std::uint64_t> msg;
+    const auto frame = frame_to(to, payload, msg);
+    return server.write(from.h, chunk(next_frame++, frame, 0, frame.size()), me());
+  }
+
+  // What `c` reads: the headers and the slice put together; `last` is the last read's header.
+  int read_all(const connection& c, proto::read_header& first, std::vector<std::uint8_t>& slice, int& reads,
+               proto::read_header* last = nullptr) {
     slice.clear();
     reads = 0;
     for (;;) {
@@ -130,11 +138,22 @@ struct device {
       proto::read_header h{};
       std::memcpy(&h, out.data(), sizeof h);
       if (slice.empty()) first = h;
+      if (last) *last = h;
       EXPECT_EQ(h.chunk_offset, slice.size());
       slice.insert(slice.end(), out.begin() + sizeof h, out.end());
       if (slice.size() >= h.msg_size) return 0;
+      EXPECT_TRUE(h.flags & proto::read_more) << "a chunk before the last says that more waits";
     }
   }
+
+  // Whether the file `c` gets a poll notification now (the wakeups are taken).
+  bool notified(const connection& c) {
+    bool yes = false;
+    for (const auto& w : server.take_wakeups()) yes |= w.h == c.h && w.notify;
+    return yes;
+  }
+
+  std::uint64_t next_frame = 100;
 };
 
 bool contains(const std::vector<std::uint8_t>& haystack, const std::vector<std::uint8_t>& needle) {
@@ -182,6 +201,73 @@ TEST(DeviceServer, AMessageGoesOutInChunksAndComesBackWhole) {
   EXPECT_TRUE(contains(slice, payload));
   std::vector<std::uint8_t> out;
   EXPECT_EQ(d.server.read(b.h, proto::max_transfer, device::me(), out), EAGAIN);
+}
+
+TEST(DeviceServer, EachReadSaysWhetherAnotherWouldFindSomething) {
+  device d;
+  auto a = d.hello(), b = d.hello();
+  ASSERT_GT(d.send(a, b, {'o', 'n', 'e'}), 0);
+  ASSERT_GT(d.send(a, b, {'t', 'w', 'o'}), 0);
+  proto::read_header first{}, last{};
+  std::vector<std::uint8_t> slice;
+  int reads = 0;
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  EXPECT_TRUE(contains(slice, {'o', 'n', 'e'}));
+  EXPECT_TRUE(last.flags & proto::read_more) << "the second message waits";
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  EXPECT_TRUE(contains(slice, {'t', 'w', 'o'}));
+  EXPECT_FALSE(last.flags & proto::read_more) << "nothing waits";
+  // The client skips this read; asked anyway, the server says the same.
+  std::vector<std::uint8_t> out;
+  EXPECT_EQ(d.server.read(b.h, proto::max_transfer, device::me(), out), EAGAIN);
+}
+
+// The kernel polls a file again for each notification: a file is notified only when it was
+// told last that nothing waits (by a read or a POLL) and something comes, and only once.
+TEST(DeviceServer, AFileIsNotifiedWhenSomethingComesAfterItWasToldNothingWaitsAndOnlyThen) {
+  device d;
+  auto a = d.hello(), b = d.hello();
+  d.server.take_wakeups();
+  ASSERT_GT(d.send(a, b, {1}), 0);
+  EXPECT_TRUE(d.notified(b)) << "a new file has been told nothing";
+  ASSERT_GT(d.send(a, b, {2}), 0);
+  EXPECT_FALSE(d.notified(b)) << "notified already, and not told anything since";
+  EXPECT_FALSE(d.notified(a)) << "the sender has nothing new";
+
+  proto::read_header first{}, last{};
+  std::vector<std::uint8_t> slice;
+  int reads = 0;
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  EXPECT_FALSE(d.notified(b)) << "told that more waits";
+  ASSERT_GT(d.send(a, b, {3}), 0);
+  EXPECT_FALSE(d.notified(b)) << "told that more waits, and it reads on";
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  ASSERT_FALSE(last.flags & proto::read_more);
+  EXPECT_FALSE(d.notified(b)) << "its own read changed nothing it was not told";
+  ASSERT_GT(d.send(a, b, {4}), 0);
+  EXPECT_TRUE(d.notified(b)) << "told by its last read that nothing waits";
+
+  // A POLL tells too: readable, then nothing more is needed; not readable, then the next
+  // message is notified.
+  EXPECT_TRUE(d.server.answer_poll(b.h).readable);
+  ASSERT_GT(d.send(a, b, {5}), 0);
+  EXPECT_FALSE(d.notified(b));
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  EXPECT_FALSE(d.server.answer_poll(b.h).readable);
+  EXPECT_FALSE(d.notified(b));
+  ASSERT_GT(d.send(a, b, {6}), 0);
+  EXPECT_TRUE(d.notified(b)) << "told by a POLL that nothing waits";
+
+  // A read answered EAGAIN tells as much.
+  EXPECT_TRUE(d.server.answer_poll(b.h).readable);
+  ASSERT_EQ(d.read_all(b, first, slice, reads, &last), 0);
+  std::vector<std::uint8_t> out;
+  ASSERT_EQ(d.server.read(b.h, proto::max_transfer, device::me(), out), EAGAIN);
+  EXPECT_FALSE(d.notified(b));
+  ASSERT_GT(d.send(a, b, {7}), 0);
+  EXPECT_TRUE(d.notified(b)) << "told by an EAGAIN that nothing waits";
 }
 
 TEST(DeviceServer, AChunkWrittenAgainAfterAnInterruptionIsTakenOnce) {

@@ -1,8 +1,8 @@
 // kbusd's device server reached in this process the way the kernel's CUSE reaches it: reads,
 // writes, and unrestricted ioctls whose retries copy the caller's memory in and out (kdbus ABI
-// notes §5.1), with an eventfd per open file that is readable while the server says POLLIN. It
-// lets the device protocol be tested on a host whose kernel has no CUSE; the VM suite (label
-// vm) runs the same client against the real kernel and kbusd.
+// notes §5.1), with an eventfd per open file that the server's poll notifications raise
+// (refresh says how). It lets the device protocol be tested on a host whose kernel has no CUSE;
+// the VM suite (label vm) runs the same client against the real kernel and kbusd.
 #pragma once
 
 #include "kbusd/device_server.hpp"
@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace kbus::test {
@@ -49,6 +50,21 @@ class emulated_cuse {
 
   std::string address() const { return "cuse:path=" + path_; }
 
+  // The requests the kernel would have sent kbusd, by kind: each one is a round trip. A poll
+  // notification counts as the POLL it makes the kernel send (its client waits in epoll).
+  struct request_counts {
+    std::uint64_t writes = 0;
+    std::uint64_t reads = 0;
+    std::uint64_t empty_reads = 0;  // answered EAGAIN
+    std::uint64_t polls = 0;
+    std::uint64_t ioctls = 0;  // each retry of one counts
+    std::uint64_t total() const { return writes + reads + empty_reads + polls + ioctls; }
+  };
+  request_counts requests() const {
+    std::lock_guard lock(core_->m);
+    return core_->counts;
+  }
+
   // One open of the device, as a client's open(2) would make it.
   std::unique_ptr<detail::cuse::channel> open_channel() {
     std::lock_guard lock(core_->m);
@@ -73,24 +89,35 @@ class emulated_cuse {
     std::mutex m;
     std::optional<kbusd::device_server> server;
     std::map<kbusd::device_server::handle, signal_state> events;
+    request_counts counts;
 
-    // Every open file's eventfd in line with its poll state (called with m held).
+    // Every open file's eventfd as the kernel's poll finds it (called with m held). Under CUSE
+    // a poller learns of a change only from kbusd's poll notification, after which the kernel
+    // polls the file again: so the eventfd is raised (a new edge for epoll) when kbusd notifies
+    // a file that then has something, and lowered when the file has nothing. A file that kbusd
+    // should have notified and did not stays quiet, as under the kernel, and its client waits.
     void refresh() {
-      if (server) server->take_wakeups();
+      std::set<kbusd::device_server::handle> notified;
+      if (server)
+        for (const auto& w : server->take_wakeups())
+          if (w.notify && notified.insert(w.h).second && events.count(w.h)) ++counts.polls;
       for (auto& [h, st] : events) {
-        bool want = true;  // the device is gone: POLLHUP
+        bool ready = true;  // the device is gone: POLLHUP, and no notification is needed
+        bool told = !server;
         if (server) {
           const auto ps = server->poll(h);
-          want = ps.readable || ps.hangup;
+          ready = ps.readable || ps.hangup;
+          told = notified.count(h) > 0;
         }
-        if (want && !st.raised) {
+        if (ready && (told || (!server && !st.raised))) {
           const std::uint64_t one = 1;
           [[maybe_unused]] auto r = ::write(st.fd, &one, sizeof one);
-        } else if (!want && st.raised) {
+          st.raised = true;
+        } else if (!ready && st.raised) {
           std::uint64_t v = 0;
           [[maybe_unused]] auto r = ::read(st.fd, &v, sizeof v);
+          st.raised = false;
         }
-        st.raised = want;
       }
     }
   };
@@ -104,6 +131,7 @@ class emulated_cuse {
       if (!dev_->server) return -ENODEV;
       std::vector<std::uint8_t> out;
       const int r = dev_->server->read(h_, std::min(size, detail::cuse::max_read), me(), out);
+      ++(r == EAGAIN ? dev_->counts.empty_reads : dev_->counts.reads);
       dev_->refresh();
       if (r) return -r;
       std::memcpy(buf, out.data(), out.size());
@@ -113,6 +141,7 @@ class emulated_cuse {
       std::lock_guard lock(dev_->m);
       if (!dev_->server) return -ENODEV;
       const auto n = dev_->server->write(h_, {static_cast<const std::uint8_t*>(buf), size}, me());
+      ++dev_->counts.writes;
       dev_->refresh();
       return static_cast<ssize_t>(n);
     }
@@ -126,6 +155,7 @@ class emulated_cuse {
         if (round > 8) return -EIO;
         auto step = dev_->server->ioctl(h_, static_cast<std::uint32_t>(request), reinterpret_cast<std::uintptr_t>(arg), in,
                                        out_size, me());
+        ++dev_->counts.ioctls;
         if (!step.retry) {
           dev_->refresh();
           if (step.error) return -step.error;

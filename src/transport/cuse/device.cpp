@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <system_error>
 
 namespace kbus::detail::cuse {
@@ -134,6 +135,9 @@ int cuse_device::write_frame(const std::vector<std::uint8_t>& frame) noexcept {
 }
 
 int cuse_device::recv(void* arg) noexcept {
+  // The last read said that nothing more waits: this RECV would be answered EAGAIN. kbusd
+  // notifies the file when something comes now (protocol.hpp), so only this one is skipped.
+  if (std::exchange(nothing_waits_, false)) return EAGAIN;
   kd::cmd_recv c{};
   std::memcpy(&c, arg, sizeof c);
   read_buf_.resize(max_transfer);
@@ -163,7 +167,10 @@ int cuse_device::recv(void* arg) noexcept {
     }
     if (n > h.msg_size - slice.size()) return EIO;
     slice.insert(slice.end(), read_buf_.begin() + sizeof h, read_buf_.begin() + static_cast<std::ptrdiff_t>(r));
-    if (slice.size() == h.msg_size) break;
+    if (slice.size() == h.msg_size) {
+      nothing_waits_ = !(h.flags & read_more);
+      break;
+    }
   }
   c.msg.offset = first.offset;
   c.msg.msg_size = first.msg_size;

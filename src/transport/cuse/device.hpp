@@ -1,6 +1,7 @@
 // A kdbus_device (transport/kdbus/device.hpp) over kbusd's CUSE device, speaking the protocol
 // of protocol.hpp: SEND becomes write(2)s of a send frame, RECV one read(2) (the slice is then
-// held here and freed here: the server freed it as it was read), control commands stay ioctls,
+// held here and freed here: the server freed it as it was read; the RECV after a read that
+// said nothing more waits is EAGAIN without a read), control commands stay ioctls,
 // and other pool slices are copied out with the slice ioctl. No mmap, no fds: a message that
 // carries fds or memfds is refused (EOPNOTSUPP) before anything is written.
 #pragma once
@@ -59,6 +60,10 @@ class cuse_device final : public kdbus_device {
   // Slices read with RECV and not yet freed, by pool offset.
   std::map<std::uint64_t, std::vector<std::uint8_t>> received_;
   std::vector<std::uint8_t> read_buf_;
+  // The last read's header said that a read now would be answered EAGAIN (protocol.hpp's
+  // read_more): the next RECV answers so without a read. kbusd notifies the file's pollers when
+  // something comes after that read, so nothing waits unseen.
+  bool nothing_waits_ = false;
 };
 
 // Opens a kbusd CUSE device (O_RDWR|O_CLOEXEC|O_NONBLOCK), or the device a registered source

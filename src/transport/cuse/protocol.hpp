@@ -14,7 +14,11 @@
 //   returns the SEND's errno. A chunk sent again (after EINTR) is recognised by its offset and
 //   not appended twice.
 // - A message comes back with read(2): a read_header and the message's pool slice, freed in the
-//   server as it is read; a slice larger than one transfer comes in chunks, one per read.
+//   server as it is read; a slice larger than one transfer comes in chunks, one per read. The
+//   header says whether a read now would find more (read_more): when it would not, the client
+//   answers its next RECV EAGAIN itself instead of asking. Nothing is lost by that: the server
+//   notes what it told each file (that answer, an EAGAIN, a POLL without POLLIN) and sends a
+//   poll notification when something comes for a file told that nothing waits, and only then.
 // - Other pool slices (HELLO's items, CONN_INFO, LIST) are fetched with the slice ioctl and
 //   freed with FREE, as on the kernel.
 //
@@ -53,6 +57,10 @@ static_assert(sizeof(write_header) == 32);
 
 enum class read_kind : std::uint32_t { message = 1 };
 
+// read_header::flags: a read now would not be answered EAGAIN: there is more of this slice,
+// another message, a count of lost ones, or the connection's end.
+inline constexpr std::uint64_t read_more = 1;
+
 // Before the bytes each read returns.
 struct read_header {
   std::uint32_t magic = read_magic;
@@ -62,8 +70,9 @@ struct read_header {
   std::uint64_t chunk_offset = 0;  // where this read's bytes lie in the slice
   std::uint64_t dropped_msgs = 0;  // RECV's dropped_msgs
   std::uint64_t return_flags = 0;  // RECV's return_flags
+  std::uint64_t flags = 0;         // read_more, as things stood once this read was answered
 };
-static_assert(sizeof(read_header) == 48);
+static_assert(sizeof(read_header) == 56);
 
 // The slice ioctl: copies [offset, offset + size) of the caller's pool to `address`.
 struct slice_request {
