@@ -102,14 +102,19 @@ void connection_core::transmit(message m, std::chrono::milliseconds reply_timeou
     return;
   }
   // The message did not go (the transport left `m` as it was): its sender learns why. A call
-  // learns it through its completion.
-  const auto ec = sent.outcome == send_outcome::gone ? code_of(connection_errc::disconnected)
-                                                     : boost::system::error_code(sent.error.code);
-  if (awaited) complete_call(serial, ec, {});
-  else if (done) deliver(std::move(done), ec);
-  else report_unsent(std::move(m), ec, sent.error.message);
-  if (sent.outcome == send_outcome::gone) return disconnect(sent.error.message);
-  if (!dispatching_) end_output_batch();
+  // learns it through its completion. When the connection is gone it is closed first, so that
+  // whoever is told "disconnected" finds it closed (disconnect ends the call too).
+  const bool gone = sent.outcome == send_outcome::gone;
+  const auto ec = gone ? code_of(connection_errc::disconnected) : boost::system::error_code(sent.error.code);
+  if (gone) disconnect(sent.error.message);
+  if (awaited) {
+    if (!gone) complete_call(serial, ec, {});
+  } else if (done) {
+    deliver(std::move(done), ec);
+  } else {
+    report_unsent(std::move(m), ec, sent.error.message);
+  }
+  if (!gone && !dispatching_) end_output_batch();
 }
 
 void connection_core::end_output_batch() {

@@ -1,6 +1,7 @@
 // kbusd, the program, over the kernel's CUSE (run where /dev/cuse exists: the VM suite): a
-// client killed during a call, kbusd killed and started again, two users under a policy, and
-// garbage written to the real device. Named ".../cuse": the host's ctest leaves them to the VM.
+// client killed during a call, kbusd killed and started again, two users under a policy, the
+// quota of each user in a receiver, and garbage written to the real device. Named ".../cuse":
+// the host's ctest leaves them to the VM.
 #include "support/bus_test.hpp"
 #include "support/process.hpp"
 
@@ -9,6 +10,7 @@
 #include "transport/cuse/protocol.hpp"
 #include "transport/kdbus/abi.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <fcntl.h>
@@ -22,7 +24,10 @@
 #include <fstream>
 #include <grp.h>
 #include <future>
+#include <optional>
 #include <random>
+#include <sstream>
+#include <system_error>
 
 namespace {
 
@@ -176,6 +181,125 @@ TEST(KbusdPolicy, TwoUsersOneMayOwnAndTalkTheOtherNeither_cuse) {
   EXPECT_NE(stranger.out.find("AccessDenied"), std::string::npos) << stranger.out;
   const auto root = call_as(0);
   EXPECT_EQ(root.status, 0) << root.out;
+  std::filesystem::remove_all(dir);
+}
+
+// What `count` sends as one user told: how many went, and the error of the first that did not.
+struct sent_as {
+  int sent = 0;
+  int error = 0;  // an errno value; 0: all went
+  std::string why;
+};
+
+// The errno value a send failed with (the transport's std::error_code, as boost carries it);
+// -1 when it is not a system error.
+int errno_of(const error_code& ec) {
+  const std::error_code code = ec;
+  return code.category() == std::system_category() || code.category() == std::generic_category() ? code.value() : -1;
+}
+
+// A child process acting as `uid` connects to `address` and sends `count` calls that expect no
+// reply to `receiver`, one after the other, stopping at the first that fails. The test process
+// has no threads here (nothing runs an io_context), so the child may use the whole library.
+sent_as send_as(unsigned uid, const std::string& address, const std::string& receiver, int count) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return {0, -1, "pipe failed"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(out[0]);
+    sent_as r;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(126);
+    boost::asio::io_context io;
+    kbus::connection c(io.get_executor());
+    error_code connected = boost::asio::error::would_block;
+    c.async_connect(address, [&](error_code ec) { connected = ec; });
+    while (connected == boost::asio::error::would_block && io.run_one()) {
+    }
+    if (connected) {
+      r = {0, -1, "connect: " + connected.message()};
+    } else {
+      for (int i = 0; i < count && !r.error; ++i) {
+        auto m = kbus::message_builder::method_call(kbus::bus_name(receiver), "/quota"_path, "org.kbus.Quota"_iface,
+                                                    "Fill"_member)
+                     .flags(kbus::message_flags::no_reply_expected)
+                     .build(std::uint32_t(i));
+        std::optional<error_code> done;
+        c.async_send(std::move(m), [&](error_code ec) { done = ec; });
+        while (!done && io.run_one()) {
+        }
+        if (!done) r = {r.sent, -1, "the send never completed"};
+        else if (*done) r = {r.sent, errno_of(*done), done->message()};
+        else ++r.sent;
+      }
+    }
+    const std::string line = std::to_string(r.sent) + " " + std::to_string(r.error) + " " + r.why;
+    [[maybe_unused]] auto n = ::write(out[1], line.data(), line.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  sent_as r{0, -1, "the child said nothing (status " + std::to_string(status) + ")"};
+  std::istringstream in(text);
+  if (in >> r.sent >> r.error) {
+    r.why.clear();
+    std::getline(in >> std::ws, r.why);
+  }
+  return r;
+}
+
+// The pool quota is per sending user (kdbus ABI notes §2.4): a receiver that never reads takes
+// at most 256 queued messages from one user, however many connections that user sends from;
+// the next fails with ENOBUFS, and another user can still send to it. Per connection, uid
+// 1000's second connection would not be refused; per receiver, uid 1001 would be.
+TEST(KbusdQuota, OneUserFillsItsShareOfAReceiverAnotherUserStillSends_cuse) {
+  if (auto why = private_bus::why_unavailable(bus_kind::cuse)) GTEST_SKIP() << *why;
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as two users";
+  // Both users may talk to the receiver's name (without a policy, a user talks to its own uid
+  // only, and a call that expects no reply is dropped quietly when it may not go).
+  char dir[] = "/tmp/kbusd-quota-XXXXXX";
+  ASSERT_TRUE(::mkdtemp(dir));
+  const std::string file = std::string(dir) + "/policy.json";
+  std::ofstream(file) << R"({"names": {"org.kbus.Demo": {"own": [{"user": 0}], "talk": [{"user": 1000}, {"user": 1001}]}}})";
+  ::chmod(dir, 0755);
+  std::string why;
+  auto bus = private_bus::start_cuse(file, why);
+  ASSERT_TRUE(bus) << why;
+  // The receiver connects and owns the name, then nothing runs its io_context: it never reads
+  // its queue.
+  boost::asio::io_context io;
+  kbus::connection receiver(io.get_executor());
+  error_code connected = boost::asio::error::would_block;
+  receiver.async_connect(bus->address(), [&](error_code ec) { connected = ec; }, {.names = {{"org.kbus.Demo"_bus}}});
+  while (connected == boost::asio::error::would_block && io.run_one()) {
+  }
+  ASSERT_FALSE(connected) << connected.message();
+  const std::string name = "org.kbus.Demo";
+  constexpr int per_user = static_cast<int>(kbus::kdbus::conn_max_msgs);
+  // uid 1000 from two connections: half the share from the first, the rest from the second,
+  // whose next message is one too many.
+  const auto first = send_as(1000, bus->address(), name, per_user / 2);
+  EXPECT_EQ(first.sent, per_user / 2) << first.why;
+  EXPECT_EQ(first.error, 0) << first.why;
+  const auto second = send_as(1000, bus->address(), name, per_user / 2 + 1);
+  EXPECT_EQ(second.sent, per_user / 2) << second.why;
+  EXPECT_EQ(second.error, ENOBUFS) << second.why;
+  // uid 1001 still may: its share of the same receiver is its own.
+  const auto other = send_as(1001, bus->address(), name, 2);
+  EXPECT_EQ(other.sent, 2) << other.why;
+  EXPECT_EQ(other.error, 0) << other.why;
+  // And uid 1000 still may not.
+  const auto again = send_as(1000, bus->address(), name, 1);
+  EXPECT_EQ(again.sent, 0) << again.why;
+  EXPECT_EQ(again.error, ENOBUFS) << again.why;
   std::filesystem::remove_all(dir);
 }
 
