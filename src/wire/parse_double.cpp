@@ -2,9 +2,11 @@
 
 #include "kbus_config.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
-#include <locale>
-#include <sstream>
+#include <cmath>
+#include <cstdlib>
 #include <string>
 
 namespace kbus::detail {
@@ -49,19 +51,47 @@ std::optional<double> parse_double_from_chars([[maybe_unused]] std::string_view 
 #endif
 }
 
-std::optional<double> parse_double_classic_stream(std::string_view text) {
+std::optional<double> parse_double_strtod(std::string_view text) {
   if (!is_decimal_number(text)) return std::nullopt;
-  std::istringstream in{std::string(text)};
-  in.imbue(std::locale::classic());
-  double d = 0;
-  // Out of range sets failbit (num_get, [facet.num.get.virtuals]).
-  if (!(in >> d)) return std::nullopt;
-  if (in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+  // The digits without the point, and the exponent less the fraction's digits ("2.5e3" is
+  // "25e2"): with no '.', no locale's decimal point changes what strtod reads.
+  std::string spelled;
+  spelled.reserve(text.size() + 24);
+  std::size_t i = 0;
+  long long fraction_digits = 0;
+  bool in_fraction = false;
+  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
+    if (text[i] == '.') {
+      in_fraction = true;
+      continue;
+    }
+    spelled += text[i];
+    if (in_fraction) ++fraction_digits;
+  }
+  long long exponent = 0;
+  if (i < text.size()) {
+    ++i;
+    const bool negative = text[i] == '-';
+    if (text[i] == '+' || text[i] == '-') ++i;
+    // Saturated far beyond any double's range (a few hundred), so it cannot overflow.
+    constexpr long long exponent_limit = 1'000'000'000'000;
+    for (; i < text.size(); ++i) exponent = std::min(exponent * 10 + (text[i] - '0'), exponent_limit);
+    if (negative) exponent = -exponent;
+  }
+  spelled += 'e';
+  spelled += std::to_string(exponent - fraction_digits);
+  errno = 0;
+  char* end = nullptr;
+  const double d = std::strtod(spelled.c_str(), &end);
+  if (end != spelled.c_str() + spelled.size()) return std::nullopt;
+  // ERANGE: beyond the largest double (HUGE_VAL), or so small that it became 0. A subnormal
+  // result is a value, as from_chars reads it.
+  if (errno == ERANGE && (std::isinf(d) || d == 0)) return std::nullopt;
   return d;
 }
 
 std::optional<double> parse_double(std::string_view text) {
-  return KBUS_HAVE_FLOAT_FROM_CHARS ? parse_double_from_chars(text) : parse_double_classic_stream(text);
+  return KBUS_HAVE_FLOAT_FROM_CHARS ? parse_double_from_chars(text) : parse_double_strtod(text);
 }
 
 }  // namespace kbus::detail

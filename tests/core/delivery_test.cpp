@@ -80,7 +80,7 @@ class Delivery : public kbus::test::bus_test {
 
   // Until `count` chunks arrived (large ones take a while through a bus daemon).
   bool wait_for_chunks(std::size_t count) {
-    return arrived_.wait_until([&] { return received_.size() >= count; }, std::chrono::seconds(60));
+    return arrived_.wait_until([&] { return received_.size() >= count; }, kbus::test::bulk_deadline);
   }
   struct arrival {
     std::uint32_t index;
@@ -169,13 +169,15 @@ TEST_P(Delivery, CloseOnTheConnectionsOwnExecutorDeliversInTheBackground) {
 TEST_P(Delivery, ASenderFacingABusThatStopsReadingWaitsAtItsBoundAndLosesNothing) {
   if (kbus::test::speaks_kdbus(GetParam()))
     GTEST_SKIP() << "a kdbus send hands the message to the receiver's pool at once: there is no outgoing queue";
+  // Declared before the sender, whose handlers use them: they outlive its thread even when an
+  // assertion ends the test early.
+  kbus::test::notifier events;
+  std::size_t sent = 0, refused = 0;
+  std::vector<boost::system::error_code> failures;
   sender s;
   kbus::connect_options options;
   options.outgoing_queue_limit = 1 * mib;
   s.conn.connect(bus_->address(), options);
-  kbus::test::notifier events;
-  std::size_t sent = 0, refused = 0;
-  std::vector<boost::system::error_code> failures;
   s.conn.set_send_error_handler([&](const kbus::message&, boost::system::error_code ec, const std::string&) {
     events.update([&] {
       ++refused;
@@ -198,7 +200,7 @@ TEST_P(Delivery, ASenderFacingABusThatStopsReadingWaitsAtItsBoundAndLosesNothing
   ASSERT_TRUE(events.wait_until([&] { return refused == 1; }));
   EXPECT_LT(events.read([&] { return sent; }), count);  // the rest wait for room
   ASSERT_TRUE(bus_->resume());
-  ASSERT_TRUE(events.wait_until([&] { return sent == count; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(events.wait_until([&] { return sent == count; }, kbus::test::bulk_deadline));
   EXPECT_TRUE(events.read([&] { return failures.empty(); }));
   ASSERT_TRUE(wait_for_chunks(count));
   const auto got = received();
@@ -207,10 +209,11 @@ TEST_P(Delivery, ASenderFacingABusThatStopsReadingWaitsAtItsBoundAndLosesNothing
 }
 
 TEST_P(Delivery, MessagesQueuedWhenTheBusDiesAreEachReportedFailed) {
-  sender s;
-  s.conn.connect(bus_->address());
+  // Declared before the sender, whose handlers use them (as above).
   kbus::test::notifier events;
   std::size_t reported = 0, completed = 0, completed_failed = 0;
+  sender s;
+  s.conn.connect(bus_->address());
   s.conn.set_send_error_handler([&](const kbus::message&, boost::system::error_code, const std::string&) {
     events.update([&] { ++reported; });
   });
@@ -230,14 +233,14 @@ TEST_P(Delivery, MessagesQueuedWhenTheBusDiesAreEachReportedFailed) {
     // The socket holds a fraction of 40 MiB: most of it is still queued here when the bus dies.
     bus_->kill();
     // Each async_send completes, those not written with an error; the others reach the handler.
-    ASSERT_TRUE(events.wait_until([&] { return completed == count; }, std::chrono::seconds(30)));
+    ASSERT_TRUE(events.wait_until([&] { return completed == count; }, kbus::test::bulk_deadline));
     EXPECT_FALSE(s.conn.is_open());
     EXPECT_GT(events.read([&] { return completed_failed; }), 0u);
     EXPECT_GT(events.read([&] { return reported; }), 0u);
     EXPECT_EQ(s.conn.info().failed_sends, events.read([&] { return reported; }));
   } else {
     // kbusd hands each message over at once; once the bus is gone, a send is reported failed.
-    ASSERT_TRUE(events.wait_until([&] { return completed == count; }));
+    ASSERT_TRUE(events.wait_until([&] { return completed == count; }, kbus::test::bulk_deadline));
     EXPECT_EQ(events.read([&] { return completed_failed; }), 0u);
     bus_->kill();
     s.conn.send(chunk(count, 10));

@@ -9,6 +9,9 @@ namespace kbus::test {
 
 // A message, a reply, a signal, a change: what a bus or a peer does at once.
 inline constexpr std::chrono::seconds event_deadline{10};
+// Tens of MiB through a bus and back: copies that a sanitized build with libc++ makes byte by
+// byte, on a loaded machine.
+inline constexpr std::chrono::seconds bulk_deadline{120};
 // A program ready to serve: a bus listening, a peer owning its name (Python peers import GLib
 // first, which alone can take seconds on a loaded machine).
 inline constexpr std::chrono::seconds startup_deadline{60};
