@@ -41,6 +41,21 @@ struct ran {
   std::string out;
 };
 
+// What a child wrote to `fd` until it closed it (`fd` is closed then), and its wait status.
+ran collect(pid_t pid, int fd) {
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {status, text};
+}
+
 // `argv` run as `uid`/`gid` (no supplementary groups), with DBUS_SESSION_BUS_ADDRESS set.
 ran run_as(unsigned uid, unsigned gid, const std::vector<std::string>& argv, const std::string& address) {
   int out[2];
@@ -58,16 +73,7 @@ ran run_as(unsigned uid, unsigned gid, const std::vector<std::string>& argv, con
     ::_exit(127);
   }
   ::close(out[1]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const auto [status, text] = collect(pid, out[0]);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
 }
 
@@ -237,16 +243,7 @@ sent_as send_as(unsigned uid, const std::string& address, const std::string& rec
     ::_exit(0);
   }
   ::close(out[1]);
-  std::string text;
-  char buf[512];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const auto [status, text] = collect(pid, out[0]);
   sent_as r{0, -1, "the child said nothing (status " + std::to_string(status) + ")"};
   std::istringstream in(text);
   if (in >> r.sent >> r.error) {
