@@ -13,9 +13,11 @@
 //
 // Every client but those of pipelined_64B_own_server calls the same Echo server, written with
 // sd-bus. Times are wall-clock (UseRealTime): the work is spread over the client, the bus and
-// the server. A wrong reply ends the benchmark with an error and the program with exit code 1.
+// the server; each one's CPU time per operation is reported beside it (cpu_meter.hpp). A wrong
+// reply ends the benchmark with an error and the program with exit code 1.
 #include "bare_client.hpp"
 #include "bus_env.hpp"
+#include "cpu_meter.hpp"
 #include "guarded.hpp"
 #include "peers.hpp"
 
@@ -27,6 +29,13 @@ namespace {
 
 using kbus_bench::guarded;
 using kbus_bench::peer;
+
+// Where a workload runs: the bus's address, and the processes whose CPU time it reports.
+struct target {
+  std::string address;
+  pid_t server = -1;  // the Echo server called; -1 when there is none
+  pid_t bus = -1;
+};
 
 std::string payload(std::size_t size) {
   std::string s(size, '\0');
@@ -51,66 +60,75 @@ void drop_fanout() {
   last_fanout.key.clear();
 }
 
-void sync_call(benchmark::State& state, peer* p, std::string address, std::size_t size) {
+void sync_call(benchmark::State& state, peer* p, target t, std::size_t size) {
   drop_fanout();
   guarded(state, [&] {
     const std::string s = payload(size);
-    auto c = p->make_caller(address, kbus_bench::echo_name);
+    auto c = p->make_caller(t.address, kbus_bench::echo_name);
     c->echo(s);
+    const kbus_bench::cpu_meter cpu(t.server, t.bus);
     for (auto _ : state) c->echo(s);
+    cpu.report(state, state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
   });
 }
 
-// `c` answers the warm-up call, then makes the timed rounds.
-void time_pipelined(benchmark::State& state, kbus_bench::caller& c) {
+// `c` answers the warm-up call, then makes the timed rounds. CPU time is per call.
+void time_pipelined(benchmark::State& state, kbus_bench::caller& c, const target& t) {
   const std::string s = payload(64);
   c.echo(s);
+  const kbus_bench::cpu_meter cpu(t.server, t.bus);
   for (auto _ : state) c.pipelined(s, pipelined_calls, pipelined_window);
+  cpu.report(state, state.iterations() * pipelined_calls);
   state.SetItemsProcessed(state.iterations() * pipelined_calls);
   state.counters["calls"] = pipelined_calls;
 }
 
-// `service`: the common Echo server, or the peer's own.
-void pipelined_call(benchmark::State& state, peer* p, std::string address, std::string service) {
+// `service`: the common Echo server, or the peer's own (`t.server` is the one called).
+void pipelined_call(benchmark::State& state, peer* p, target t, std::string service) {
   drop_fanout();
-  guarded(state, [&] { time_pipelined(state, *p->make_caller(address, service)); });
+  guarded(state, [&] { time_pipelined(state, *p->make_caller(t.address, service), t); });
 }
 
 // The same workload for the bare client: how much of the throughput is left to any client.
-void bare_pipelined_call(benchmark::State& state, std::string address) {
+void bare_pipelined_call(benchmark::State& state, target t) {
   drop_fanout();
   guarded(state, [&] {
-    kbus_bench::bare_caller c(address);
-    time_pipelined(state, c);
+    kbus_bench::bare_caller c(t.address);
+    time_pipelined(state, c, t);
   });
 }
 
-void fanout(benchmark::State& state, peer* p, std::string address, int subscribers) {
+// CPU time is per signal: the emitter and its N subscribers are all the client.
+void fanout(benchmark::State& state, peer* p, target t, int subscribers) {
   guarded(state, [&] {
-    const std::string key = std::string(p->name()) + " " + address + " " + std::to_string(subscribers);
+    const std::string key = std::string(p->name()) + " " + t.address + " " + std::to_string(subscribers);
     if (last_fanout.key != key || !last_fanout.f) {
       drop_fanout();  // its connections close before the next ones open
-      last_fanout.f = p->make_fanout(address, subscribers);
+      last_fanout.f = p->make_fanout(t.address, subscribers);
       last_fanout.key = key;
       last_fanout.f->emit_and_wait(last_fanout.seq++);
     }
     auto& f = *last_fanout.f;
+    const kbus_bench::cpu_meter cpu(-1, t.bus);
     try {
       for (auto _ : state) f.emit_and_wait(last_fanout.seq++);
     } catch (...) {
       drop_fanout();
       throw;
     }
+    cpu.report(state, state.iterations());
     state.SetItemsProcessed(state.iterations() * subscribers);
   });
 }
 
-void connect(benchmark::State& state, peer* p, std::string address) {
+void connect(benchmark::State& state, peer* p, target t) {
   drop_fanout();
   guarded(state, [&] {
-    p->connect_once(address);
-    for (auto _ : state) p->connect_once(address);
+    p->connect_once(t.address);
+    const kbus_bench::cpu_meter cpu(-1, t.bus);
+    for (auto _ : state) p->connect_once(t.address);
+    cpu.report(state, state.iterations());
   });
 }
 
@@ -133,35 +151,39 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // `make` gets the common Echo server's target and the peer's own server's.
   auto each = [&](const std::string& workload, auto make) {
     for (const auto& b : buses)
-      for (const auto& p : peers)
-        make(workload + "/" + b.label + "/" + p->name(), p.get(), b.address())
+      for (std::size_t i = 0; i < peers.size(); ++i)
+        make(workload + "/" + b.label + "/" + peers[i]->name(), peers[i].get(),
+             target{b.address(), b.servers.at(0), b.bus->pid()}, target{b.address(), b.servers.at(1 + i), b.bus->pid()})
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
   };
-  each("call/sync_64B", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, a, 64);
+  each("call/sync_64B", [](const std::string& n, peer* p, const target& common, const target&) {
+    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, common, 64);
   });
-  each("call/sync_64KiB", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, a, 64 * 1024);
+  each("call/sync_64KiB", [](const std::string& n, peer* p, const target& common, const target&) {
+    return benchmark::RegisterBenchmark(n.c_str(), sync_call, p, common, 64 * 1024);
   });
-  each("call/pipelined_64B", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a, std::string(kbus_bench::echo_name));
+  each("call/pipelined_64B", [](const std::string& n, peer* p, const target& common, const target&) {
+    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, common, std::string(kbus_bench::echo_name));
   });
   for (const auto& b : buses)
-    benchmark::RegisterBenchmark(("call/pipelined_64B/" + b.label + "/bare").c_str(), bare_pipelined_call, b.address())
+    benchmark::RegisterBenchmark(("call/pipelined_64B/" + b.label + "/bare").c_str(), bare_pipelined_call,
+                                 target{b.address(), b.servers.at(0), b.bus->pid()})
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
-  each("call/pipelined_64B_own_server", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, a, kbus_bench::own_echo_service(*p));
+  each("call/pipelined_64B_own_server", [](const std::string& n, peer* p, const target&, const target& own) {
+    return benchmark::RegisterBenchmark(n.c_str(), pipelined_call, p, own, kbus_bench::own_echo_service(*p));
   });
   for (int subscribers : {1, 10, 100})
-    each("signal/fanout_" + std::to_string(subscribers), [subscribers](const std::string& n, peer* p, const std::string& a) {
-      return benchmark::RegisterBenchmark(n.c_str(), fanout, p, a, subscribers);
-    });
-  each("connect", [](const std::string& n, peer* p, const std::string& a) {
-    return benchmark::RegisterBenchmark(n.c_str(), connect, p, a);
+    each("signal/fanout_" + std::to_string(subscribers),
+         [subscribers](const std::string& n, peer* p, const target& common, const target&) {
+           return benchmark::RegisterBenchmark(n.c_str(), fanout, p, common, subscribers);
+         });
+  each("connect", [](const std::string& n, peer* p, const target& common, const target&) {
+    return benchmark::RegisterBenchmark(n.c_str(), connect, p, common);
   });
 
   benchmark::RunSpecifiedBenchmarks();

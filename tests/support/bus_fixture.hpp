@@ -42,6 +42,9 @@ class private_bus {
 
   const std::string& address() const noexcept { return address_; }
   bus_kind kind() const noexcept { return kind_; }
+  // The bus's process (dbus-broker's launcher, with the broker below it), or -1 where the bus
+  // lives in this process.
+  pid_t pid() const noexcept { return pid_; }
   // Ends the bus at once, as a crash would: SIGKILL, or kbusd's bus object destroyed.
   void kill();
   // Stops the bus's processes (SIGSTOP), so that it reads nothing from its clients, and lets
