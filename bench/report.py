@@ -91,6 +91,9 @@ def real_ns(b):
     return b["real_time"] * TO_NS[b.get("time_unit", "ns")]
 
 
+CPU_KEYS = ("cpu_client_ns", "cpu_server_ns", "cpu_bus_ns")
+
+
 def median(values):
     return statistics.median(values) if values else None
 
@@ -118,13 +121,13 @@ def collect(runs):
             if not ips:
                 unknown.append(f"{name}: no items_per_second")
                 continue
-            add("/".join(parts[:3]), parts[3], 1e9 / ips, ips)
+            add("/".join(parts[:3]), parts[3], 1e9 / ips, ips, {k: b[k] for k in CPU_KEYS if k in b})
         elif family in ("call", "signal") and len(parts) == 4:
-            add("/".join(parts[:3]), parts[3], real_ns(b))
+            add("/".join(parts[:3]), parts[3], real_ns(b), None, {k: b[k] for k in CPU_KEYS if k in b})
         elif family in ("dispatch", "marshal", "kdbus", "cuse") and len(parts) == 3:
             add("/".join(parts[:2]), parts[2], real_ns(b))
         elif family == "connect" and len(parts) == 3:
-            add("/".join(parts[:2]), parts[2], real_ns(b))
+            add("/".join(parts[:2]), parts[2], real_ns(b), None, {k: b[k] for k in CPU_KEYS if k in b})
         elif family == "memory" and len(parts) == 3:
             if "bytes" not in b or "ns_per_item" not in b:
                 unknown.append(f"{name}: no bytes or ns_per_item counter")
@@ -151,6 +154,9 @@ def collect(runs):
              "ops_per_s": median([x["ops"] for x in s])}
         if any("bytes" in x for x in s):
             r["bytes"] = median([x["bytes"] for x in s])
+        for k in CPU_KEYS:
+            if any(k in x for x in s):
+                r[k] = median([x[k] for x in s if k in x])
         if any(x.get("peak_rss_kib") is not None for x in s):
             r["peak_rss_kib"] = median([x["peak_rss_kib"] for x in s if x.get("peak_rss_kib") is not None])
         records[(workload, impl)] = r
@@ -234,6 +240,29 @@ def write_report(out, records, phases, skipped, quick, loads, repetitions, cuse_
     else:
         lines.append("- nowhere in this run")
     lines.append("")
+
+    cpu_rows = sorted({w for (w, i) in records if "cpu_client_ns" in records[(w, i)]}, key=WORKLOADS.index)
+    if cpu_rows:
+        lines.append("## CPU time per operation (user + system)")
+        lines.append("")
+        lines.append("Each process's own cost, beside the wall time above: the client (the benchmark process; "
+                     "in signal/ the emitter and its subscribers), the Echo server it calls, and the bus daemon. "
+                     "The server's and the bus's come from /proc in 10 ms ticks: rough on short runs. "
+                     "Goal: kbus's client CPU at most half of sd-bus's.")
+        lines.append("")
+        lines.append("| workload | kbus client | sd-bus client | kbus ÷ sd-bus | Echo server (kbus's run) | bus (kbus's run) |")
+        lines.append("|---|---|---|---|---|---|")
+        for w in cpu_rows:
+            k, sd = records.get((w, "kbus")), records.get((w, "sd-bus"))
+            if not k or "cpu_client_ns" not in k:
+                continue
+            kc = k["cpu_client_ns"]
+            sc = sd.get("cpu_client_ns") if sd else None
+            ratio = f"{kc / sc:.2f}×" if sc else "–"
+            lines.append(f"| {w} | {fmt_ns(kc)} | {fmt_ns(sc) if sc else '–'} | {ratio} | "
+                         f"{fmt_ns(k['cpu_server_ns']) if 'cpu_server_ns' in k else '–'} | "
+                         f"{fmt_ns(k['cpu_bus_ns']) if 'cpu_bus_ns' in k else '–'} |")
+        lines.append("")
 
     lines.append("## Goals (reported, not asserted)")
     lines.append("")
