@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstring>
-
 namespace kbus::detail {
 
 namespace {
@@ -50,16 +48,7 @@ ssize_t recvmsg_cloexec(int fd, msghdr* msg, int flags, cloexec_via via) noexcep
   const int flag = recv_cloexec_flag(via);
   const ssize_t n = ::recvmsg(fd, msg, flags | flag);
   if (n < 0 || flag != 0) return n;
-  for (cmsghdr* c = first_control_message(msg); c; c = next_control_message(msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const unsigned char* data = CMSG_DATA(c);
-    for (std::size_t i = 0; i < count; ++i) {
-      int received;
-      std::memcpy(&received, data + i * sizeof(int), sizeof(int));
-      set_cloexec(received);
-    }
-  }
+  for_each_passed_fd(msg, [](int received) { set_cloexec(received); });
   return n;
 }
 

@@ -3,8 +3,10 @@
 #include "kbus_config.hpp"
 #include "platform/abstract_socket.hpp"
 #include "platform/cloexec.hpp"
+#include "platform/control_messages.hpp"
 #include "platform/no_sigpipe.hpp"
 #include "platform/peer_credentials.hpp"
+#include "support/send_with_fd.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,20 +44,8 @@ TEST_P(CloseOnExec, ReceivedFdsAreCloseOnExec) {
   ASSERT_EQ(::pipe(pipe_fds), 0);
   ASSERT_FALSE(is_cloexec(pipe_fds[0]));
 
-  char byte = 'x';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  msghdr out{};
-  out.msg_iov = &iov;
-  out.msg_iovlen = 1;
-  out.msg_control = control;
-  out.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&out);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &pipe_fds[0], sizeof(int));
-  ASSERT_EQ(::sendmsg(pair[0], &out, 0), 1);
+  const char byte = 'x';
+  ASSERT_EQ(kbus::test::send_with_fd(pair[0], &byte, 1, pipe_fds[0]), 1);
 
   char got = 0;
   iovec in_iov{&got, 1};
@@ -66,10 +56,9 @@ TEST_P(CloseOnExec, ReceivedFdsAreCloseOnExec) {
   in.msg_control = in_control;
   in.msg_controllen = sizeof in_control;
   ASSERT_EQ(kbus::detail::recvmsg_cloexec(pair[1], &in, 0, GetParam()), 1);
-  cmsghdr* r = CMSG_FIRSTHDR(&in);
-  ASSERT_NE(r, nullptr);
   int received = -1;
-  std::memcpy(&received, CMSG_DATA(r), sizeof(int));
+  kbus::detail::for_each_passed_fd(&in, [&](int fd) { received = fd; });
+  ASSERT_NE(received, -1);
   EXPECT_TRUE(is_cloexec(received));
   for (int fd : {pair[0], pair[1], pipe_fds[0], pipe_fds[1], received}) ::close(fd);
 }

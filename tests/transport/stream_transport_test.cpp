@@ -5,6 +5,7 @@
 #include "kbus/connection.hpp"
 #include "kbus/message.hpp"
 #include "transport/socket/stream_transport.hpp"
+#include "support/send_with_fd.hpp"
 
 #include <gtest/gtest.h>
 
@@ -183,19 +184,7 @@ TEST(StreamTransport, DescriptorsNoMessageDeclaresAreClosed) {
   kbus::unix_fd read_end(p[0]);
   // A message without UNIX_FDS, and the pipe's write end beside it on its first byte.
   const auto bytes = bytes_of(call(1, "declares none"));
-  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
-  ASSERT_EQ(::sendmsg(s.b.get(), &msg, 0), static_cast<ssize_t>(bytes.size()));
+  ASSERT_EQ(kbus::test::send_with_fd(s.b.get(), bytes.data(), bytes.size(), p[1]), static_cast<ssize_t>(bytes.size()));
   ::close(p[1]);
   EXPECT_TRUE(write_end_open(read_end.get()));  // the copy in flight, or received
 

@@ -160,12 +160,7 @@ void stream_transport::read_once() {
     end_of_input_ = connection_over(std::string("receive: ") + std::strerror(errno));
     return;
   }
-  for (cmsghdr* c = first_control_message(&msg); c; c = next_control_message(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const int* fds = reinterpret_cast<const int*>(CMSG_DATA(c));
-    for (std::size_t i = 0; i < count; ++i) received_fds_.emplace_back(fds[i]);
-  }
+  for_each_passed_fd(&msg, [&](int fd) { received_fds_.emplace_back(fd); });
   end_ += static_cast<std::size_t>(n);
 }
 
