@@ -2,6 +2,8 @@
 
 #include "kbus/dbus_names.hpp"
 
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
 namespace kbus {
@@ -178,6 +180,16 @@ std::shared_ptr<detail::property_cache> proxy::cache() const {
   return cache_;
 }
 
+namespace {
+
+// The cancellation of a proxy operation made of steps, each bound to `signal` in turn.
+struct step_cancellation {
+  boost::asio::cancellation_signal signal;
+  bool requested = false;
+};
+
+}  // namespace
+
 void proxy::start_load_properties(std::function<void(boost::system::error_code)> done,
                                   boost::asio::cancellation_slot slot, dbus_error* failure) {
   if (!conn_) return done(make_error_code(connection_errc::not_connected));
@@ -194,11 +206,22 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
     apply_change(weak, conn, d, p, i, m);
   };
   auto get_all = properties_call("GetAll").build(interface_.str());
+  // One cancellation for both steps: a cancellation that comes after the subscription completed
+  // and before GetAll is on its way would reach neither step's slot, so it is remembered and
+  // GetAll is not made.
+  auto cancel = std::make_shared<step_cancellation>();
+  if (slot.is_connected())
+    slot.assign([cancel](boost::asio::cancellation_type type) {
+      cancel->requested = true;
+      cancel->signal.emit(type);
+    });
   conn_->async_subscribe(
       std::move(rule), std::move(on_change),
-      boost::asio::bind_cancellation_slot(slot, [c, done, conn = conn_, get_all = std::move(get_all), slot, failure](
-                                                    boost::system::error_code ec, subscription s) mutable {
+      boost::asio::bind_cancellation_slot(cancel->signal.slot(), [c, done, conn = conn_, get_all = std::move(get_all),
+                                                                 cancel, failure](boost::system::error_code ec,
+                                                                                  subscription s) mutable {
         if (ec) return done(ec);
+        if (cancel->requested) return done(boost::asio::error::operation_aborted);
         {
           std::lock_guard lock(c->mu);
           c->sub = std::move(s);
@@ -222,7 +245,7 @@ void proxy::start_load_properties(std::function<void(boost::system::error_code)>
           if (listener && !names.empty()) listener(names);
           done({});
         };
-        conn->async_call(std::move(get_all), boost::asio::bind_cancellation_slot(slot, std::move(got_all)));
+        conn->async_call(std::move(get_all), boost::asio::bind_cancellation_slot(cancel->signal.slot(), std::move(got_all)));
       }));
 }
 

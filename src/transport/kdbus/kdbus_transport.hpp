@@ -187,7 +187,13 @@ class kdbus_transport final : public transport {
   result<void> send_message(const message& m, std::chrono::microseconds reply_deadline);
   int build_send(const message& m, std::chrono::microseconds reply_deadline, std::uint64_t dst_id,
                  std::string_view dst_name, int memfd);
+  // The SEND ioctl of `m` with `c`'s flags (its memfd made when large, and closed again): 0 or
+  // the ioctl's errno; an error before anything was sent (fds this device cannot pass, no memfd).
+  result<int> submit(const message& m, std::chrono::microseconds reply_deadline, std::uint64_t dst_id,
+                     std::string_view dst_name, kbus::kdbus::cmd_send& c);
   bool answer_unreachable(const message& m, int err);
+  // The AccessDenied reply to a call the bus policy refused (EPERM, notes §2.12).
+  message policy_refusal(const message& m) const;
   // receive.cpp: turns the message slice at `offset` into messages on local_ (or drops it);
   // frees nothing.
   void take_slice(std::uint64_t offset, std::uint64_t size);

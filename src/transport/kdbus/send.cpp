@@ -150,10 +150,7 @@ int kdbus_transport::build_send(const message& m, std::chrono::microseconds repl
 // let us talk to the destination (notes §2.12): a call gets AccessDenied, as dbus-daemon answers.
 bool kdbus_transport::answer_unreachable(const message& m, int err) {
   if (err == EPERM && m.type() == message_type::method_call) {
-    if (m.expects_reply())
-      local_.push_back(driver_error(m, dbus_errors::access_denied,
-                                    "The bus policy does not let this connection talk to " + std::string(m.destination()),
-                                    link_.unique_name));
+    if (m.expects_reply()) local_.push_back(policy_refusal(m));
     return true;
   }
   if (err != ENXIO && err != ESRCH && err != EADDRNOTAVAIL) return false;
@@ -163,6 +160,31 @@ bool kdbus_transport::answer_unreachable(const message& m, int err) {
                                       (err == EADDRNOTAVAIL ? " is activatable, but auto-start is disabled" : " is not owned"),
                                   link_.unique_name));
   return true;
+}
+
+message kdbus_transport::policy_refusal(const message& m) const {
+  return driver_error(m, dbus_errors::access_denied,
+                      "The bus policy does not let this connection talk to " + std::string(m.destination()),
+                      link_.unique_name);
+}
+
+result<int> kdbus_transport::submit(const message& m, std::chrono::microseconds reply_deadline, std::uint64_t dst_id,
+                                    std::string_view dst_name, kdbus::cmd_send& c) {
+  if (!m.fds().empty() && !options_.passes_fds)
+    return kbus::error(make_error_code(connection_errc::fds_not_supported),
+                       "a " + options_.transport_name + ": connection cannot pass file descriptors");
+  int memfd = -1;
+  if (m.bytes().size() > options_.memfd_threshold) {
+    memfd = make_sealed_memfd(m.bytes());
+    if (memfd < 0) return sys_error(errno ? errno : ENOMEM, "cannot put a large message into a memfd");
+  }
+  int r = build_send(m, reply_deadline, dst_id, dst_name, memfd);
+  if (r == 0) {
+    c.msg_address = reinterpret_cast<std::uintptr_t>(send_buf_.data());
+    r = command(kdbus::ioctl::send, c);
+  }
+  if (memfd >= 0) ::close(memfd);
+  return r;
 }
 
 result<void> kdbus_transport::send_message(const message& m, std::chrono::microseconds reply_deadline) {
@@ -194,21 +216,10 @@ result<void> kdbus_transport::send_message(const message& m, std::chrono::micros
     dst_id = kdbus::dst_id_name;
     dst_name = dest;
   }
-  if (!m.fds().empty() && !options_.passes_fds)
-    return kbus::error(make_error_code(connection_errc::fds_not_supported),
-                       "a " + options_.transport_name + ": connection cannot pass file descriptors");
-  int memfd = -1;
-  if (m.bytes().size() > options_.memfd_threshold) {
-    memfd = make_sealed_memfd(m.bytes());
-    if (memfd < 0) return sys_error(errno ? errno : ENOMEM, "cannot put a large message into a memfd");
-  }
-  int r = build_send(m, reply_deadline, dst_id, dst_name, memfd);
-  if (r == 0) {
-    kdbus::cmd_send c{};
-    c.msg_address = reinterpret_cast<std::uintptr_t>(send_buf_.data());
-    r = command(kdbus::ioctl::send, c);
-  }
-  if (memfd >= 0) ::close(memfd);
+  kdbus::cmd_send c{};
+  const auto sent = submit(m, reply_deadline, dst_id, dst_name, c);
+  if (!sent) return sent.error();
+  const int r = *sent;
   if (r == 0 || answer_unreachable(m, r)) return {};
   // A reply nobody waits for any more (EBADSLT: the call timed out or was answered) is dropped,
   // as dbus-daemon drops unexpected replies.
@@ -241,28 +252,15 @@ result<message> kdbus_transport::call(const message& m, std::chrono::microsecond
   } else {
     dst_name = m.destination();
   }
-  if (!m.fds().empty() && !options_.passes_fds)
-    return kbus::error(make_error_code(connection_errc::fds_not_supported),
-                       "a " + options_.transport_name + ": connection cannot pass file descriptors");
-  int memfd = -1;
-  if (m.bytes().size() > options_.memfd_threshold) {
-    memfd = make_sealed_memfd(m.bytes());
-    if (memfd < 0) return sys_error(errno ? errno : ENOMEM, "cannot put a large message into a memfd");
-  }
-  int r = build_send(m, timeout, dst_id, dst_name, memfd);
   kdbus::cmd_send c{};
-  if (r == 0) {
-    c.flags = kdbus::send::sync_reply;
-    c.msg_address = reinterpret_cast<std::uintptr_t>(send_buf_.data());
-    r = command(kdbus::ioctl::send, c);
-  }
-  if (memfd >= 0) ::close(memfd);
+  c.flags = kdbus::send::sync_reply;
+  const auto sent = submit(m, timeout, dst_id, dst_name, c);
+  if (!sent) return sent.error();
+  const int r = *sent;
   if (r == ENXIO || r == ESRCH || r == EADDRNOTAVAIL)
     return driver_error(m, dbus_errors::service_unknown, "The name " + std::string(m.destination()) + " is not owned",
                         link_.unique_name);
-  if (r == EPERM)
-    return driver_error(m, dbus_errors::access_denied,
-                        "The bus policy does not let this connection talk to " + std::string(m.destination()), link_.unique_name);
+  if (r == EPERM) return policy_refusal(m);
   if (r == ETIMEDOUT) return driver_error(m, dbus_errors::no_reply, "Method call timed out", link_.unique_name);
   if (r == EPIPE || r == EREMOTEIO) return driver_error(m, dbus_errors::no_reply, "Method call peer died", link_.unique_name);
   if (r != 0) return sys_error(r, "kdbus SEND failed");
