@@ -252,9 +252,6 @@ struct local_device::state {
     auto self = std::make_shared<sync_waiter>();
     sync_waiter& w = *self;
     sync_waiters[ticket] = self;
-    waiters others;
-    refresh(others);  // the callee learns of the call now
-    wake(others);     // (rare: another call ended at this moment)
     const auto cancel = d.sync_cancel_fd(ticket);
     int r;
     for (;;) {
@@ -269,7 +266,13 @@ struct local_device::state {
       const std::uint64_t now = monotonic_now();
       auto wait = std::chrono::nanoseconds(next > now ? next - now : 0);
       if (cancel) wait = std::min<std::chrono::nanoseconds>(wait, cancel_poll_interval);
+      // The callee learns of the call here, the last thing before this thread sleeps, so that
+      // it does not wake into the lock this thread still holds.
       w.woken = false;
+      waiters others;
+      refresh(others);
+      wake(others);  // (rare: another call ended at this moment)
+      if (w.woken) continue;  // ours too: its answer is there
       w.cv.wait_for(lock, wait);
     }
     sync_waiters.erase(ticket);
