@@ -23,8 +23,9 @@ match_subject signal_subject(const staged_message& m, const bus_connection* send
 
 }  // namespace
 
-// The receiver's slice: header + items + metadata, then the payload at ALIGN8(msg.size).
-std::vector<std::uint8_t> domain::impl::build_slice(const staged_message& m, const bus_connection* sender,
+// The receiver's slice: header + items + metadata, then (written by slice_bytes) the payload
+// at ALIGN8(msg.size).
+std::vector<std::uint8_t> domain::impl::build_slice_head(const staged_message& m, const bus_connection* sender,
                                                     const credentials& who, const bus_connection* to,
                                                     std::vector<std::size_t>& slots) {
   std::vector<std::uint8_t> out(sizeof(kdbus::msg) + m.items.size(), 0);
@@ -42,9 +43,6 @@ std::vector<std::uint8_t> domain::impl::build_slice(const staged_message& m, con
     v.offset = m.vecs[i].data ? payload_at + m.vecs[i].at : ~std::uint64_t{0};
     std::memcpy(out.data() + pos, &v, sizeof v);
   }
-  out.resize(payload_at, 0);
-  out.insert(out.end(), m.payload.begin(), m.payload.end());
-  out.resize(kdbus::align8(out.size()), 0);
   slots.clear();
   for (auto s : m.file_slots) slots.push_back(sizeof(kdbus::msg) + s);
   return out;
@@ -59,7 +57,7 @@ int domain::impl::deliver(const staged_message& m, bus_connection* sender, const
   e.expect_reply = expect_reply;
   e.quota_user = sender->user;
   e.dst_name = m.dst_name;
-  auto bytes = build_slice(m, sender, who, to, e.file_slots);
+  auto head = build_slice_head(m, sender, who, to, e.file_slots);  // the file slots lie in it
   // Files are passed only to receivers that accept them; memfds always.
   const bool accept = to->flags & kdbus::hello::accept_fd;
   for (std::size_t i = 0; i < m.files.size(); ++i) {
@@ -71,16 +69,16 @@ int domain::impl::deliver(const staged_message& m, bus_connection* sender, const
   // Until RECV installs them, fds read -1.
   for (auto s : e.file_slots) {
     const std::int32_t minus1 = -1;
-    if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
+    if (s + 4 <= head.size()) std::memcpy(head.data() + s, &minus1, 4);
   }
   if (m.nfds && !accept) {
     for (std::size_t i = 0; i < m.nfds; ++i) {
       const std::int32_t minus1 = -1;
       const std::size_t s = sizeof(kdbus::msg) + m.file_slots[i];
-      if (s + 4 <= bytes.size()) std::memcpy(bytes.data() + s, &minus1, 4);
+      if (s + 4 <= head.size()) std::memcpy(head.data() + s, &minus1, 4);
     }
   }
-  return enqueue(to, bytes, std::move(e), accounted);
+  return enqueue(to, slice_bytes(head, m.payload), std::move(e), accounted);
 }
 
 // A message nobody waits on: when it does not fit, the receiver learns that one was lost.
@@ -140,7 +138,8 @@ int domain::impl::deliver_reply(const staged_message& m, bus_connection* sender,
 void domain::impl::reply_to_waiting_caller(const staged_message& m, bus_connection* sender, const credentials& who,
                                            bus_connection* dst, reply_tracker& t) {
   std::vector<std::size_t> slots;
-  auto bytes = build_slice(m, sender, who, dst, slots);
+  const auto head = build_slice_head(m, sender, who, dst, slots);
+  const slice_bytes bytes(head, m.payload);
   std::uint64_t off = 0;
   if (dst->p.alloc(bytes.size(), false, off)) {
     t.done = true;
@@ -148,7 +147,7 @@ void domain::impl::reply_to_waiting_caller(const staged_message& m, bus_connecti
     return;
   }
   auto s = dst->p.slice(off);
-  std::memcpy(s.data(), bytes.data(), bytes.size());
+  bytes.write(s.data());
   const bool accept = dst->flags & kdbus::hello::accept_fd;
   for (std::size_t i = 0; i < m.files.size() && i < slots.size(); ++i) {
     const std::int32_t none = -1;

@@ -1,6 +1,7 @@
 #include "broker/device.hpp"
 
 #include "broker/proc_credentials.hpp"
+#include "broker/self_memory.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -8,15 +9,17 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,6 +29,11 @@ namespace {
 
 // How often a synchronous SEND with a CANCEL_FD looks at it while it waits.
 constexpr auto cancel_poll_interval = std::chrono::milliseconds(5);
+// The longest wait() sleeps before it looks at the handle again.
+constexpr int wait_slice_ms = 50;
+// What one read of caller memory takes at most beyond what is known to be needed (the rest of
+// the page, up to this): a command, or a message and its small payload, in one system call.
+constexpr std::size_t read_ahead = 512;
 
 std::uint64_t monotonic_now() {
   timespec ts{};
@@ -33,20 +41,40 @@ std::uint64_t monotonic_now() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-int read_self(std::uint64_t address, void* out, std::size_t size) {
-  if (!size) return 0;
-  iovec local{out, size};
-  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
-  const ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-  return n == static_cast<ssize_t>(size) ? 0 : EFAULT;
+// The calling thread's user and group ids (uid, euid, suid, fsuid = euid, and the same of gids).
+kdbus::creds current_ids() {
+  uid_t r = 0, e = 0, s = 0;
+  gid_t gr = 0, ge = 0, gs = 0;
+  getresuid(&r, &e, &s);
+  getresgid(&gr, &ge, &gs);
+  return kdbus::creds{r, e, s, e, gr, ge, gs, ge};
 }
 
-int write_self(std::uint64_t address, const void* in, std::size_t size) {
-  if (!size) return 0;
-  iovec local{const_cast<void*>(in), size};
-  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
-  const ssize_t n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-  return n == static_cast<ssize_t>(size) ? 0 : EFAULT;
+// The ioctl's command (§1.3): an 8-aligned argument, a leading size within bounds, copied as a
+// whole, in one read when it lies in one page.
+int read_command(std::uint64_t address, std::uint32_t number, std::vector<std::uint8_t>& cmd) {
+  if (address % 8) return EFAULT;
+  std::uint8_t head[read_ahead];
+  const std::size_t got = std::min(sizeof head, self_memory::page_room(address));
+  if (self_memory::read(address, head, got)) return EFAULT;
+  std::uint64_t size = 0;
+  std::memcpy(&size, head, sizeof size);
+  if (size < kdbus::ioctl_fixed_size(number) || size < sizeof(kdbus::cmd)) return EINVAL;
+  if (size > kdbus::cmd_max_size) return EMSGSIZE;
+  cmd.resize(static_cast<std::size_t>(size));
+  const std::size_t have = std::min(got, cmd.size());
+  std::memcpy(cmd.data(), head, have);
+  if (have < cmd.size() && self_memory::read(address + have, cmd.data() + have, cmd.size() - have)) return EFAULT;
+  return 0;
+}
+
+// Writes back what the command changed of `before` (the kernel writes back the fields it
+// sets): nothing when it changed nothing.
+int write_back(std::uint64_t address, const std::vector<std::uint8_t>& before, const std::vector<std::uint8_t>& after) {
+  std::size_t first = 0, last = after.size();
+  while (first < last && first < before.size() && before[first] == after[first]) ++first;
+  while (last > first && last <= before.size() && before[last - 1] == after[last - 1]) --last;
+  return self_memory::write(address + first, after.data() + first, last - first);
 }
 
 // A file taken from a sender: a duplicate descriptor, closed when the last message lets go.
@@ -73,10 +101,22 @@ struct local_device::state {
     std::optional<credentials> as;
     bool signalled = false;
   };
+  // A caller waiting in a synchronous SEND: woken alone, once its call has its answer, after
+  // the waker let go of the lock (so that it does not wake into a held lock).
+  struct sync_waiter {
+    std::condition_variable cv;
+    bool woken = false;
+  };
+  using waiters = std::vector<std::shared_ptr<sync_waiter>>;
+  static void wake(const waiters& w) {
+    for (const auto& x : w) x->cv.notify_one();
+  }
 
   std::mutex m;
-  std::condition_variable cv;        // state changed: sync waiters and wait() look again
-  std::condition_variable timer_cv;  // an earlier reply deadline, or stopping
+  std::map<std::uint64_t, std::shared_ptr<sync_waiter>> sync_waiters;  // by ticket
+  // The timer sleeps in a timerfd armed for the earliest reply deadline: arming it wakes
+  // nobody, and the timer thread runs only when a deadline is due.
+  int timer_fd = -1;
   std::uint64_t timer_armed = UINT64_MAX;
   std::map<int, node> nodes;              // eventfd -> handle
   std::map<handle_id, int> fds;           // handle -> eventfd
@@ -87,15 +127,18 @@ struct local_device::state {
   std::thread timer;
 
   explicit state(domain_options o) : d(with_pools(std::move(o))) {
+    timer_fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (timer_fd < 0) throw std::system_error(errno, std::generic_category(), "the in-process device's timer");
     timer = std::thread([this] { run_timer(); });
   }
   ~state() {
     {
       std::lock_guard lock(m);
       stopping = true;
+      arm_timer_at(1);  // due at once: the timer thread wakes and sees `stopping`
     }
-    timer_cv.notify_all();
     timer.join();
+    ::close(timer_fd);
   }
 
   domain_options with_pools(domain_options o) {
@@ -135,12 +178,22 @@ struct local_device::state {
     pools.erase(it);
   }
 
-  // Brings every handle's eventfd in line with its poll state; wakes the timer when a reply
-  // deadline earlier than the one it sleeps for appeared.
-  void refresh() {
-    if (d.next_deadline() < timer_armed) {
-      timer_armed = d.next_deadline();
-      timer_cv.notify_all();
+  void arm_timer_at(std::uint64_t when) {
+    itimerspec at{};
+    at.it_value.tv_sec = static_cast<time_t>(when / 1000000000ull);
+    at.it_value.tv_nsec = static_cast<long>(when % 1000000000ull);
+    if (!at.it_value.tv_sec && !at.it_value.tv_nsec) at.it_value.tv_nsec = 1;  // zero would disarm it
+    ::timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &at, nullptr);
+  }
+
+  // Brings every handle's eventfd in line with its poll state, wakes the synchronous callers
+  // whose calls finished, and arms the timer for a reply deadline earlier than it knew of.
+  // Each woken thread is woken once, and only when it has something to do; the synchronous
+  // callers are woken by the caller of refresh, through `wake`, once it let go of the lock.
+  void refresh(waiters& wake) {
+    if (const std::uint64_t next = d.next_deadline(); next < timer_armed) {
+      timer_armed = next;
+      arm_timer_at(next);
     }
     for (handle_id h : d.take_wakeups()) {
       auto f = fds.find(h);
@@ -158,40 +211,73 @@ struct local_device::state {
         n.signalled = false;
       }
     }
-    cv.notify_all();
+    for (auto& [ticket, w] : sync_waiters)
+      if (!w->woken && d.sync_finished(ticket)) {
+        w->woken = true;
+        wake.push_back(w);
+      }
   }
 
   void run_timer() {
-    std::unique_lock lock(m);
-    while (!stopping) {
-      const std::uint64_t next = d.expire(monotonic_now());
-      refresh();
-      timer_armed = next;
-      if (next == UINT64_MAX) {
-        timer_cv.wait(lock);
-      } else {
-        const std::uint64_t now = monotonic_now();
-        const auto wait = std::chrono::nanoseconds(next > now ? next - now : 0);
-        timer_cv.wait_for(lock, wait);
+    for (;;) {
+      std::uint64_t expirations = 0;
+      if (::read(timer_fd, &expirations, sizeof expirations) < 0 && errno != EINTR) return;
+      waiters woken;
+      {
+        std::lock_guard lock(m);
+        if (stopping) return;
+        timer_armed = UINT64_MAX;
+        d.expire(monotonic_now());
+        refresh(woken);  // arms the timer again for the next deadline
       }
+      wake(woken);
     }
   }
 
   // The caller: the handle's credentials, or the process's — the /proc parts read once, the
-  // ids and the thread id taken anew on every call (cheap system calls).
-  credentials caller(const node& n) {
+  // ids as taken for this call (current_ids), the thread id once per thread.
+  const credentials& caller(const node& n, const kdbus::creds& ids) {
     if (n.as) return *n.as;
     if (!process) process = local_device::process_credentials();
-    credentials c = *process;
-    uid_t r = 0, e = 0, s = 0;
-    gid_t gr = 0, ge = 0, gs = 0;
-    getresuid(&r, &e, &s);
-    getresgid(&gr, &ge, &gs);
-    c.ids = kdbus::creds{r, e, s, e, gr, ge, gs, ge};
-    c.pids.tid = static_cast<std::uint64_t>(gettid());
-    return c;
+    process->ids = ids;
+    process->pids.tid = static_cast<std::uint64_t>(self_memory::tid());
+    return *process;
   }
   std::optional<credentials> process;
+
+  // A synchronous call: waits (without the lock) for its reply, its deadline, or its
+  // CANCEL_FD, woken only by its own answer.
+  int wait_sync_reply(std::unique_lock<std::mutex>& lock, std::uint64_t ticket, std::vector<std::uint8_t>& cmd,
+                      peer_io& io) {
+    auto self = std::make_shared<sync_waiter>();
+    sync_waiter& w = *self;
+    sync_waiters[ticket] = self;
+    const auto cancel = d.sync_cancel_fd(ticket);
+    int r;
+    for (;;) {
+      d.expire(monotonic_now());
+      if (cancel) {
+        pollfd p{*cancel, POLLIN, 0};
+        if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) d.sync_abort(ticket, ECANCELED);
+      }
+      r = d.sync_result(ticket, cmd, io);
+      if (r != in_progress) break;
+      const std::uint64_t next = d.next_deadline();
+      const std::uint64_t now = monotonic_now();
+      auto wait = std::chrono::nanoseconds(next > now ? next - now : 0);
+      if (cancel) wait = std::min<std::chrono::nanoseconds>(wait, cancel_poll_interval);
+      // The callee learns of the call here, the last thing before this thread sleeps, so that
+      // it does not wake into the lock this thread still holds.
+      w.woken = false;
+      waiters others;
+      refresh(others);
+      wake(others);  // (rare: another call ended at this moment)
+      if (w.woken) continue;  // ours too: its answer is there
+      w.cv.wait_for(lock, wait);
+    }
+    sync_waiters.erase(ticket);
+    return r;
+  }
 };
 
 namespace {
@@ -199,7 +285,22 @@ namespace {
 class self_io final : public peer_io {
  public:
   explicit self_io(const std::map<int, local_device::state::node>& handles) : handles_(handles) {}
-  int read_user(std::uint64_t address, void* out, std::size_t size) override { return read_self(address, out, size); }
+  // One read for a message's header and its items, which SEND reads in two steps: what was
+  // read ahead serves the second (one snapshot, as the kernel's single copy would be).
+  int read_user(std::uint64_t address, void* out, std::size_t size) override {
+    if (!size) return 0;
+    if (address >= ahead_at_ && address - ahead_at_ <= ahead_size_ && size <= ahead_size_ - (address - ahead_at_)) {
+      std::memcpy(out, ahead_ + (address - ahead_at_), size);
+      return 0;
+    }
+    const std::size_t room = std::min(sizeof ahead_, self_memory::page_room(address));
+    if (size > room) return self_memory::read(address, out, size);
+    if (self_memory::read(address, ahead_, room)) return EFAULT;
+    ahead_at_ = address;
+    ahead_size_ = room;
+    std::memcpy(out, ahead_, size);
+    return 0;
+  }
   int take_fd(int fd, file_ref& out) override {
     if (handles_.count(fd)) return EOPNOTSUPP;  // a kdbus handle
     struct stat st {};
@@ -236,6 +337,9 @@ class self_io final : public peer_io {
 
  private:
   const std::map<int, local_device::state::node>& handles_;
+  std::uint8_t ahead_[read_ahead];
+  std::uint64_t ahead_at_ = 0;
+  std::size_t ahead_size_ = 0;
 };
 
 }  // namespace
@@ -257,7 +361,7 @@ int local_device::open(std::string_view node, const credentials& as) { return op
 int local_device::open_as(std::string_view node, const std::optional<credentials>& as) {
   std::lock_guard lock(s_->m);
   state::node n{0, as, false};
-  const credentials who = s_->caller(n);
+  const credentials& who = s_->caller(n, current_ids());
   if (const int r = s_->d.open(node, who, n.id); r) {
     errno = r;
     return -1;
@@ -275,84 +379,67 @@ int local_device::open_as(std::string_view node, const std::optional<credentials
 }
 
 int local_device::close(int fd) {
-  std::lock_guard lock(s_->m);
-  auto it = s_->nodes.find(fd);
-  if (it == s_->nodes.end()) {
-    errno = EBADF;
-    return -1;
+  state::waiters woken;
+  {
+    std::lock_guard lock(s_->m);
+    auto it = s_->nodes.find(fd);
+    if (it == s_->nodes.end()) {
+      errno = EBADF;
+      return -1;
+    }
+    const handle_id h = it->second.id;
+    s_->d.close(h);
+    s_->release_pool(h);
+    s_->fds.erase(h);
+    s_->nodes.erase(it);
+    ::close(fd);
+    s_->refresh(woken);
   }
-  const handle_id h = it->second.id;
-  s_->d.close(h);
-  s_->release_pool(h);
-  s_->fds.erase(h);
-  s_->nodes.erase(it);
-  ::close(fd);
-  s_->refresh();
+  state::wake(woken);
   return 0;
 }
 
 int local_device::ioctl(int fd, unsigned long request, void* arg) {
   const auto address = reinterpret_cast<std::uintptr_t>(arg);
-  std::unique_lock lock(s_->m);
-  auto it = s_->nodes.find(fd);
-  if (it == s_->nodes.end()) {
-    errno = EBADF;
-    return -1;
-  }
-  const handle_id h = it->second.id;
-  const credentials who = s_->caller(it->second);
   const auto number = static_cast<std::uint32_t>(request);
-  if (request > UINT32_MAX || !domain::known_command(number)) {
-    errno = ENOTTY;
-    return -1;
-  }
-  // §1.3: an 8-aligned argument, a leading size within bounds, copied as a whole.
-  if (address % 8) {
-    errno = EFAULT;
-    return -1;
-  }
-  std::uint64_t size = 0;
-  if (read_self(address, &size, sizeof size)) {
-    errno = EFAULT;
-    return -1;
-  }
-  if (size < kdbus::ioctl_fixed_size(number) || size < sizeof(kdbus::cmd)) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (size > kdbus::cmd_max_size) {
-    errno = EMSGSIZE;
-    return -1;
-  }
-  std::vector<std::uint8_t> cmd(static_cast<std::size_t>(size));
-  if (read_self(address, cmd.data(), cmd.size())) {
-    errno = EFAULT;
-    return -1;
-  }
-  self_io io(s_->nodes);
-  std::uint64_t ticket = 0;
-  int r = s_->d.ioctl(h, number, cmd, who, io, &ticket);
-  if (r == in_progress) {
-    // A synchronous call: wait for its reply, its deadline, or its CANCEL_FD.
-    s_->refresh();
-    const auto cancel = s_->d.sync_cancel_fd(ticket);
-    for (;;) {
-      s_->d.expire(monotonic_now());
-      if (cancel) {
-        pollfd p{*cancel, POLLIN, 0};
-        if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) s_->d.sync_abort(ticket, ECANCELED);
-      }
-      r = s_->d.sync_result(ticket, cmd, io);
-      if (r != in_progress) break;
-      const std::uint64_t next = s_->d.next_deadline();
-      const std::uint64_t now = monotonic_now();
-      auto wait = std::chrono::nanoseconds(next > now ? next - now : 0);
-      if (cancel) wait = std::min<std::chrono::nanoseconds>(wait, cancel_poll_interval);
-      s_->cv.wait_for(lock, wait);
+  const bool known = request <= UINT32_MAX && domain::known_command(number);
+  // The command is read, and its answer written, outside the lock: only this call sees them.
+  std::vector<std::uint8_t> cmd;
+  const int read_error = known ? read_command(address, number, cmd) : 0;
+  // The ids are taken anew on every call that uses them (two cheap system calls), before the
+  // lock.
+  const bool uses_credentials = domain::uses_credentials(number);
+  const kdbus::creds ids = uses_credentials ? current_ids() : kdbus::creds{};
+  std::vector<std::uint8_t> before;
+  int r = 0;
+  state::waiters woken;
+  {
+    std::unique_lock lock(s_->m);
+    auto it = s_->nodes.find(fd);
+    if (it == s_->nodes.end()) {
+      errno = EBADF;
+      return -1;
     }
+    if (!known) {
+      errno = ENOTTY;
+      return -1;
+    }
+    if (read_error) {
+      errno = read_error;
+      return -1;
+    }
+    before = cmd;
+    static const credentials unused;
+    const handle_id h = it->second.id;
+    const credentials& who = uses_credentials ? s_->caller(it->second, ids) : unused;
+    self_io io(s_->nodes);
+    std::uint64_t ticket = 0;
+    r = s_->d.ioctl(h, number, cmd, who, io, &ticket);
+    if (r == in_progress) r = s_->wait_sync_reply(lock, ticket, cmd, io);
+    s_->refresh(woken);
   }
-  s_->refresh();
-  if (write_self(address, cmd.data(), cmd.size())) r = r ? r : EFAULT;
+  state::wake(woken);
+  if (write_back(address, before, cmd)) r = r ? r : EFAULT;
   if (r) {
     errno = r;
     return -1;
@@ -404,13 +491,16 @@ short local_device::wait(int fd, short events, int timeout_ms) {
   for (;;) {
     const short ev = poll_events(fd);
     if (ev & (events | POLLERR | POLLHUP | POLLNVAL)) return static_cast<short>(ev & (events | POLLERR | POLLHUP | POLLNVAL));
-    std::unique_lock lock(s_->m);
-    if (timeout_ms < 0) {
-      s_->cv.wait_for(lock, std::chrono::milliseconds(50));
-    } else {
-      if (std::chrono::steady_clock::now() >= until) return 0;
-      s_->cv.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+    int slice = wait_slice_ms;
+    if (timeout_ms >= 0) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) return 0;
+      slice = static_cast<int>(std::min<std::int64_t>(
+          slice, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
     }
+    // The handle's eventfd is readable while the handle is readable or hung up.
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, slice);
   }
 }
 

@@ -3,9 +3,11 @@
 // descriptor (an eventfd: poll(2) it, POLLIN while messages wait), the pool is a real shared
 // mapping (a memfd, mapped read-only by the client), and ioctl/mmap/close go through this
 // object instead of the kernel. Caller memory is read and written through process_vm_readv /
-// process_vm_writev, so a bad pointer gives EFAULT, never a crash. Thread-safe: one lock
-// serialises the core; a synchronous SEND waits without holding it; a timer thread fires
-// reply timeouts.
+// process_vm_writev (self_memory.hpp), so a bad pointer gives EFAULT, never a crash; a command
+// is read in one such call and only what the core changed is written back, both outside the
+// lock. Thread-safe: one lock serialises the core; a synchronous SEND waits without holding it
+// and is woken only by its own answer; a timer thread, asleep in a timerfd armed for the
+// earliest reply deadline, runs only when one is due.
 #pragma once
 
 #include "broker/domain.hpp"

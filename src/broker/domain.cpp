@@ -139,6 +139,11 @@ bool domain::known_command(std::uint32_t number) noexcept {
   return std::find(std::begin(known), std::end(known), number) != std::end(known);
 }
 
+bool domain::uses_credentials(std::uint32_t number) noexcept {
+  namespace io_ = kdbus::ioctl;
+  return number == io_::bus_make || number == io_::endpoint_make || number == io_::hello || number == io_::send;
+}
+
 poll_state domain::poll(handle_id id) const {
   poll_state s;
   auto it = impl_->handles.find(id);

@@ -78,6 +78,8 @@ class domain {
   void sync_abort(std::uint64_t ticket, int error);
   // The CANCEL_FD of a waiting SEND, if it gave one (the front watches it).
   std::optional<int> sync_cancel_fd(std::uint64_t ticket) const;
+  // Whether sync_result would now give the final result (the waiting caller may be woken).
+  bool sync_finished(std::uint64_t ticket) const;
 
   poll_state poll(handle_id h) const;
   // Handles whose poll state may have changed since the last call (the front refreshes them).
@@ -95,6 +97,9 @@ class domain {
 
   // Whether `number` is one of the 16 kdbus ioctl numbers (§1.2); others get ENOTTY.
   static bool known_command(std::uint32_t number) noexcept;
+  // Whether the command looks at the caller's credentials (`who` of ioctl): BUS_MAKE,
+  // ENDPOINT_MAKE, HELLO and SEND. For the others a front need not gather them.
+  static bool uses_credentials(std::uint32_t number) noexcept;
 
   struct impl;
 

@@ -25,6 +25,21 @@
 
 namespace kbus::broker {
 
+// A receiver's slice in two parts: its head (the kdbus_msg, items and metadata) and the payload
+// stream after it at ALIGN8(head), both written straight into the receiver's pool, so the
+// payload is copied once per receiver. Views: what they view outlives the delivery.
+struct slice_bytes {
+  std::span<const std::uint8_t> head;
+  std::span<const std::uint8_t> payload;
+
+  slice_bytes(std::span<const std::uint8_t> h, std::span<const std::uint8_t> p = {}) : head(h), payload(p) {}
+  slice_bytes(const std::vector<std::uint8_t>& whole) : head(whole) {}
+  std::size_t payload_at() const { return kdbus::align8(head.size()); }
+  std::size_t size() const { return kdbus::align8(payload_at() + payload.size()); }
+  // Writes size() bytes, the padding zeroed.
+  void write(std::uint8_t* out) const;
+};
+
 struct domain::impl {
   domain_options opt;
   std::uint64_t next_id = 1;  // connection and bus ids share one per-domain counter (§2.1)
@@ -98,7 +113,7 @@ struct domain::impl {
   // message_queue.cpp: pool slices, queues and their quota (§2.4).
   int pool_result(bus_connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset);
   int quota_check(const bus_connection* c, std::uint64_t user, std::uint64_t size, std::size_t nfds) const;
-  int enqueue(bus_connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted);
+  int enqueue(bus_connection* c, const slice_bytes& bytes, queue_entry e, bool accounted);
   void unaccount(bus_connection* c, const queue_entry& e);
 
   // notifications.cpp: kernel messages (§2.6).
@@ -144,7 +159,8 @@ struct domain::impl {
                      const send_kind& kind, std::uint64_t& tracker_ticket);
 
   // delivery.cpp: a staged message into its receivers' pools (§2.5, §2.6).
-  std::vector<std::uint8_t> build_slice(const staged_message& m, const bus_connection* sender,
+  // The head of a receiver's slice (the payload follows it: slice_bytes{head, m.payload}).
+  std::vector<std::uint8_t> build_slice_head(const staged_message& m, const bus_connection* sender,
                                         const credentials& who, const bus_connection* to,
                                         std::vector<std::size_t>& slots);
   int deliver(const staged_message& m, bus_connection* sender, const credentials& who, bus_connection* to,

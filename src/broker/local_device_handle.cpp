@@ -1,5 +1,6 @@
 #include "broker/local_device_handle.hpp"
 
+#include <poll.h>
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -49,6 +50,15 @@ int local_device_handle::open_pool(std::uint64_t size) noexcept {
 
 result<kbus::detail::received_slice> local_device_handle::slice(std::uint64_t offset, std::uint64_t size) {
   return pool_.slice(offset, size);
+}
+
+bool local_device_handle::may_have_messages() noexcept {
+  if (fd_ < 0) return true;  // RECV says what is wrong
+  try {
+    return device_->poll_events(fd_) & (POLLIN | POLLERR | POLLHUP | POLLNVAL);
+  } catch (...) {
+    return true;
+  }
 }
 
 void local_device_handle::close() noexcept {

@@ -30,6 +30,7 @@ class local_device_handle final : public kbus::detail::kdbus_device {
   int open_pool(std::uint64_t size) noexcept override;
   result<kbus::detail::received_slice> slice(std::uint64_t offset, std::uint64_t size) override;
   int fd() const noexcept override { return fd_; }
+  bool may_have_messages() noexcept override;
   void close() noexcept override;
 
  private:

@@ -18,6 +18,14 @@ constexpr std::uint64_t pool_user_share = 3;
 
 }  // namespace
 
+void slice_bytes::write(std::uint8_t* out) const {
+  std::memcpy(out, head.data(), head.size());
+  const std::size_t at = payload_at();
+  std::memset(out + head.size(), 0, at - head.size());
+  if (!payload.empty()) std::memcpy(out + at, payload.data(), payload.size());
+  std::memset(out + at + payload.size(), 0, size() - at - payload.size());
+}
+
 // Writes `bytes` into a new slice of `c`'s pool, published to the user (a query result).
 int domain::impl::pool_result(bus_connection* c, const std::vector<std::uint8_t>& bytes, std::uint64_t& offset) {
   if (const int r = c->p.alloc(bytes.size(), false, offset); r) return r;
@@ -46,16 +54,16 @@ int domain::impl::quota_check(const bus_connection* c, std::uint64_t user, std::
 }
 
 // Queues `bytes` (a whole slice) on `c`. accounted: charged to `e.quota_user` (incoming messages).
-int domain::impl::enqueue(bus_connection* c, const std::vector<std::uint8_t>& bytes, queue_entry e, bool accounted) {
+int domain::impl::enqueue(bus_connection* c, const slice_bytes& bytes, queue_entry e, bool accounted) {
   const std::size_t nfds = e.files.size();
+  const std::size_t size = bytes.size();
   if (accounted)
-    if (const int r = quota_check(c, e.quota_user, bytes.size(), nfds); r) return r;
+    if (const int r = quota_check(c, e.quota_user, size, nfds); r) return r;
   std::uint64_t off = 0;
-  if (const int r = c->p.alloc(bytes.size(), accounted, off); r) return r;
-  auto s = c->p.slice(off);
-  std::memcpy(s.data(), bytes.data(), bytes.size());
+  if (const int r = c->p.alloc(size, accounted, off); r) return r;
+  bytes.write(c->p.slice(off).data());
   e.slice = off;
-  e.size = kdbus::align8(bytes.size());
+  e.size = kdbus::align8(size);
   e.accounted = accounted;
   e.seq = next_seq++;
   if (accounted) {

@@ -71,6 +71,11 @@ std::optional<int> domain::sync_cancel_fd(std::uint64_t ticket) const {
   return it == impl_->trackers.end() ? std::nullopt : it->second.cancel_fd;
 }
 
+bool domain::sync_finished(std::uint64_t ticket) const {
+  auto it = impl_->trackers.find(ticket);
+  return it == impl_->trackers.end() || it->second.done;
+}
+
 std::uint64_t domain::expire(std::uint64_t now) {
   auto& d = *impl_;
   for (auto it = d.trackers.begin(); it != d.trackers.end();) {

@@ -287,6 +287,32 @@ TEST(KdbusTransport, NamesQueuesAndNameOwnerChanged) {
   EXPECT_FALSE(reply_value<bool>(driver_call(*c, "NameHasOwner", name)));
 }
 
+// The receiver learns who sent a message from the kdbus header, whatever SENDER field the
+// sender wrote into the dbus1 header, and in either byte order.
+TEST(KdbusTransport, TheSenderIsWhoTheBusSaysItIs) {
+  bus_env env;
+  auto a = env.connect();
+  auto b = env.connect();
+  ASSERT_TRUE(a && b);
+  const auto to_b = kbus::bus_name::make(b->unique_name()).value();
+  for (const auto order : {kbus::byte_order::little, kbus::byte_order::big}) {
+    for (const bool forged : {false, true}) {
+      auto builder = message_builder(message_type::method_call, order);
+      builder.destination(to_b).path("/org/kbus/Test"_path).interface("org.kbus.Test"_iface).member("Who"_member);
+      if (forged) builder.sender(":1.4242"_bus);
+      auto call = builder.flags(kbus::message_flags::no_reply_expected).build(std::string(forged ? "forged" : "plain"));
+      call.set_serial(next_serial());
+      ASSERT_TRUE(sends(*a, std::move(call)));
+      auto got = next_non_driver_signal(*b);
+      ASSERT_TRUE(got) << (forged ? "forged" : "plain");
+      EXPECT_EQ(got->sender(), a->unique_name());
+      EXPECT_EQ(got->order(), order);
+      EXPECT_EQ(got->member(), "Who");
+      EXPECT_EQ(got->read<std::string>().value(), std::make_tuple(std::string(forged ? "forged" : "plain")));
+    }
+  }
+}
+
 TEST(KdbusTransport, UniqueNamesComeAndGo) {
   bus_env env;
   auto watcher = env.connect();

@@ -60,6 +60,10 @@ class kdbus_device {
   // The file descriptor to poll for POLLIN (messages) and POLLHUP/POLLERR (disconnected); -1
   // once closed.
   virtual int fd() const noexcept = 0;
+  // False when the device knows, without a system call, that a RECV would find nothing (no
+  // message, no lost-message count, still connected): the reader may spare that RECV. A device
+  // that cannot tell so cheaply (the kernel's) says true.
+  virtual bool may_have_messages() noexcept { return true; }
   // Releases the pool and closes the handle (idempotent); the destructor does it too.
   virtual void close() noexcept = 0;
 };

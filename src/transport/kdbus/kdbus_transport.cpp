@@ -95,6 +95,8 @@ int kdbus_transport::free_slice(std::uint64_t offset) noexcept {
 
 int kdbus_transport::take_pool() {
   for (;;) {
+    // The RECV that would say EAGAIN is spared where the device can tell without it.
+    if (!link_.device->may_have_messages()) return 0;
     kdbus::cmd_recv c{};
     const int r = command(kdbus::ioctl::recv, c);
     if (c.return_flags & kdbus::recv::return_dropped_msgs) dropped_ += c.dropped_msgs;
