@@ -69,11 +69,21 @@ void connection_status::set_last_error(std::string why) {
 
 // ---- the core ----
 
-connection_core::connection_core(now_function now)
-    : now_(std::move(now)),
-      subscriptions_([this](message call, subscription_table::reply_handler on_reply) {
-        this->call(std::move(call), std::move(on_reply));
-      }) {}
+connection_core::connection_core(now_function now) : now_(std::move(now)) {}
+
+subscription_table& connection_core::subscriptions_made() {
+  if (!subscriptions_) {
+    subscriptions_ = std::make_unique<subscription_table>([this](message call, subscription_table::reply_handler on_reply) {
+      this->call(std::move(call), std::move(on_reply));
+    });
+  }
+  return *subscriptions_;
+}
+
+const subscription_table& connection_core::subscriptions() const noexcept {
+  static const subscription_table none{subscription_table::bus_caller{}};
+  return subscriptions_ ? *subscriptions_ : none;
+}
 
 connection_core::~connection_core() {
   if (transport_) transport_->close();
@@ -200,7 +210,7 @@ void connection_core::dispatch(message m) {
     // A monitor sees the replies to everyone's calls; any other connection drops a late one.
     if (!monitoring_) return;
   }
-  subscriptions_.deliver(m);
+  if (subscriptions_) subscriptions_->deliver(m);
   if (offer_to_consumers(m)) return;
   if (handler_) return handler_(m);
   // A monitor must not send (the bus would drop it): the calls it sees are others'.
@@ -246,13 +256,15 @@ void connection_core::subscribe(std::uint64_t id, match_rule rule, signal_handle
   add.follow_sender = on_bus;
   if (!add.ask_bus && confirmed) {
     // Nothing to wait for: the rule is evaluated here only.
-    subscriptions_.add(id, std::move(rule), std::move(handler), add, nullptr);
+    subscriptions_made().add(id, std::move(rule), std::move(handler), add, nullptr);
     return confirmed(open_ ? boost::system::error_code{} : code_of(connection_errc::not_connected));
   }
-  subscriptions_.add(id, std::move(rule), std::move(handler), add, std::move(confirmed));
+  subscriptions_made().add(id, std::move(rule), std::move(handler), add, std::move(confirmed));
 }
 
-void connection_core::unsubscribe(std::uint64_t id) { subscriptions_.remove(id); }
+void connection_core::unsubscribe(std::uint64_t id) {
+  if (subscriptions_) subscriptions_->remove(id);
+}
 
 // ---- the end ----
 
@@ -269,7 +281,7 @@ void connection_core::disconnect(const std::string& why, connection_errc code) {
   backlog_.clear();
   // Every pending call ends now, with the reason.
   for (auto& e : calls_.take_all()) deliver(std::move(e.done), code_of(code), {});
-  subscriptions_.fail_waiters(code_of(code));
+  if (subscriptions_) subscriptions_->fail_waiters(code_of(code));
 }
 
 }  // namespace kbus::detail

@@ -169,7 +169,7 @@ class connection_core {
   connection_status& status() noexcept { return status_; }
   const connection_status& status() const noexcept { return status_; }
   bool monitoring() const noexcept { return monitoring_; }
-  const subscription_table& subscriptions() const noexcept { return subscriptions_; }
+  const subscription_table& subscriptions() const noexcept;
 
  private:
   std::uint32_t assign_serial(message& m) noexcept;
@@ -203,7 +203,9 @@ class connection_core {
   bool bus_ = true;
   std::uint32_t next_serial_ = 1;
   call_table calls_;
-  subscription_table subscriptions_;
+  // Made by the first subscription: a connection that subscribes to nothing carries none.
+  std::unique_ptr<subscription_table> subscriptions_;
+  subscription_table& subscriptions_made();
   // The queues here are boost::container::deques: unlike std::deque they allocate nothing while
   // empty, so an idle connection carries none of their blocks.
   // Calls beyond what the transport may await (its capabilities), in order, serials set.

@@ -75,6 +75,7 @@ void connection_impl::connected(std::unique_ptr<transport> t) {
 }
 
 void connection_impl::finish_connect(boost::system::error_code ec) {
+  entries_ = {};  // an open connection keeps none of its address list
   if (auto done = std::move(connect_done_)) done->complete(ec);
 }
 

@@ -18,8 +18,9 @@
 
 namespace kbus::detail {
 
-// The receive buffer starts this small (an idle connection holds little) and doubles when a
-// read would have less than a quarter of it free, by at most this chunk at a time.
+// The receive buffer is made for a read, this small at first, and doubles when a read would
+// have less than a quarter of it free, by at most this chunk at a time. A message that is the
+// last in the buffer takes the buffer (no copy), so an idle connection holds none.
 inline constexpr std::size_t initial_read_buffer = 4 * 1024;
 inline constexpr std::size_t read_chunk = 64 * 1024;
 // The most queued messages one sendmsg() gathers: well below IOV_MAX (1024 on Linux, the BSDs
@@ -64,6 +65,12 @@ class stream_transport final : public transport {
   // Drops what one sendmsg() wrote; a message cut short continues at written_.
   void consume_sent(std::size_t sent);
   result<std::optional<message>> fail(kbus::error e);
+  // The bytes of the message of `size` bytes at begin_, taken out of the buffer.
+  std::vector<std::byte> take_message_bytes(std::size_t size);
+  // The output queue: head_ and then tail_.
+  std::size_t queued_messages() const noexcept { return head_ ? 1 + tail_.size() : 0; }
+  const message& queued_message(std::size_t i) const noexcept { return i == 0 ? *head_ : tail_[i - 1]; }
+  void pop_queued();
 
   unix_fd socket_;
   connection_info info_;
@@ -77,9 +84,11 @@ class stream_transport final : public transport {
   std::optional<kbus::error> end_of_input_;
   std::optional<kbus::error> failure_;  // the connection is over: every receive() says why
 
-  // Sending.
-  boost::container::deque<message> output_;
-  std::size_t written_ = 0;  // bytes of output_.front() already sent
+  // Sending: the queue's first message in place, so that sending one message at a time
+  // allocates no queue; the others behind it.
+  std::optional<message> head_;
+  boost::container::deque<message> tail_;
+  std::size_t written_ = 0;  // bytes of head_ already sent
   bool socket_full_ = false;
   std::size_t queued_bytes_ = 0;
 };
