@@ -1,6 +1,7 @@
 #include "transport/socket/handshake.hpp"
 
 #include "kbus/address.hpp"
+#include "kbus_config.hpp"
 #include "platform/cloexec.hpp"
 #include "platform/no_sigpipe.hpp"
 #include "platform/peer_credentials.hpp"
@@ -32,15 +33,17 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
   sasl_exchange(boost::asio::any_io_executor executor, connection_info info, connect_handler done)
       : socket_(std::move(executor)), info_(std::move(info)), done_(std::move(done)) {}
 
-  // Takes `fd` and makes it non-blocking; false (and the handler called) when it cannot.
-  bool adopt(unix_fd fd) {
+  // Takes `fd` and makes it non-blocking (unless `prepared` says it is, and close-on-exec);
+  // false (and the handler called) when it cannot.
+  bool adopt(unix_fd fd, bool prepared = false) {
     boost::system::error_code ec;
     socket_.assign(fd.get(), ec);
     if (!ec) fd.release();
-    if (!ec) socket_.non_blocking(true, ec);
+    if (!ec && !prepared) socket_.non_blocking(true, ec);
     // Every socket of the socket transport passes here: Asio opens its sockets without
     // close-on-exec, and where there is no MSG_NOSIGNAL the socket needs SO_NOSIGPIPE.
-    if (!ec && !set_cloexec(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
+    if (!ec && !prepared && !set_cloexec(socket_.native_handle()))
+      ec = boost::system::error_code(errno, boost::system::system_category());
     if (!ec && !prepare_no_sigpipe(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
     if (ec) fail(ec.message());
     return !ec;
@@ -87,8 +90,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
  private:
   void write(std::shared_ptr<std::string> data, std::size_t offset) {
     while (offset < data->size()) {
-      // A client's first byte is the nul byte that may carry its credentials (SCM_CREDS).
-      const bool credentials_byte = client_ && !sent_credentials_byte_ && offset == 0 && (*data)[0] == '\0';
+      // A client's first byte is the nul byte that may carry its credentials (SCM_CREDS); where
+      // it carries none it goes with the rest.
+      const bool credentials_byte =
+          KBUS_SEND_SCM_CREDS && client_ && !sent_credentials_byte_ && offset == 0 && (*data)[0] == '\0';
       const ssize_t n = credentials_byte
                             ? send_credentials_byte(socket_.native_handle())
                             : ::send(socket_.native_handle(), data->data() + offset, data->size() - offset,
@@ -182,9 +187,9 @@ void async_client_handshake(boost::asio::any_io_executor executor, unix_fd socke
   connection_info info;
   info.address = std::move(options.address);
   info.transport = std::string(options.transport);
-  if (is_local_socket(socket.get())) info.peer = peer_credentials_of(socket.get());
+  if (options.local_and_prepared || is_local_socket(socket.get())) info.peer = peer_credentials_of(socket.get());
   auto exchange = std::make_shared<sasl_exchange>(std::move(executor), std::move(info), std::move(done));
-  if (exchange->adopt(std::move(socket))) exchange->start_client(options);
+  if (exchange->adopt(std::move(socket), options.local_and_prepared)) exchange->start_client(options);
 }
 
 void async_server_handshake(boost::asio::any_io_executor executor, unix_fd socket, server_handshake_options options,
