@@ -96,11 +96,11 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
   closing_ = false;
   handed_bytes_ = 0;
   outgoing_limit_ = options.outgoing_queue_limit;
-  status_.set_info(transport_->info());
+  status_.set_info(transport_->take_info());
   status_.set_open(true);
   if (!bus_) return ready({});
-  auto hello = bus::driver_call("Hello");
-  call(std::move(hello), [this, ready = std::move(ready)](boost::system::error_code ec, message reply) {
+  message hello = hello_call();
+  auto on_reply = [this, ready = std::move(ready)](boost::system::error_code ec, message reply) {
     if (!ec) {
       auto name = reply.read<std::string>();
       if (name) status_.set_unique_name(std::get<0>(*name));
@@ -109,7 +109,18 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
     // When the connection itself broke, its reason says more than the call's error code.
     if (ec) status_.set_last_error("Hello failed: " + (open_ || status_.last_error().empty() ? ec.message() : status_.last_error()));
     ready(ec);
-  });
+  };
+  if (!transport_->first_message_sent()) return call(std::move(hello), std::move(on_reply));
+  // Sent with the handshake: awaited like any call (same serial, same deadline).
+  const std::uint32_t serial = assign_serial(hello);
+  calls_.add(serial, {0, std::make_unique<function_completion>(std::move(on_reply)), now_() + call_options{}.timeout, false});
+  calls_.mark_sent(serial);
+}
+
+message connection_core::hello_call() const {
+  message hello = bus::driver_call("Hello");
+  hello.set_serial(next_serial_);
+  return hello;
 }
 
 std::uint32_t connection_core::assign_serial(message& m) noexcept {

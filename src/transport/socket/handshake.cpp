@@ -63,6 +63,12 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     client_ = std::make_unique<sasl::client>(o);
     std::string out;
     client_->start(out);
+    if (client_->pipelined() && options.first_message) {
+      // BEGIN is in `out`: the first message follows it in the same write.
+      const auto bytes = options.first_message->bytes();
+      out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      first_message_sent_ = true;
+    }
     write(std::make_shared<std::string>(std::move(out)), 0);
   }
 
@@ -155,8 +161,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     unix_fd fd(socket_.release());
     const auto* first = reinterpret_cast<const std::byte*>(leftover_.data());
     auto done = std::move(done_);
-    done(std::make_unique<stream_transport>(std::move(fd), std::move(info_),
-                                            std::span<const std::byte>(first, leftover_.size())));
+    auto t = std::make_unique<stream_transport>(std::move(fd), std::move(info_),
+                                                std::span<const std::byte>(first, leftover_.size()));
+    if (first_message_sent_) t->set_first_message_sent();
+    done(std::move(t));
   }
 
   void fail(const std::string& why) {
@@ -177,6 +185,7 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
   std::shared_ptr<file_keyring> shared_keyring_;  // a server's, shared by its handshakes
   bool authenticated_ = false;
   bool sent_credentials_byte_ = false;
+  bool first_message_sent_ = false;
   std::string leftover_;
 };
 

@@ -28,6 +28,8 @@ struct client_handshake_options {
   // The socket is a local one, non-blocking and close-on-exec already (the handshake need not
   // ask or set either).
   bool local_and_prepared = false;
+  // Written right after BEGIN when the conversation is pipelined (connect_request::first_message).
+  std::shared_ptr<const message> first_message{};
 };
 
 // The client side: EXTERNAL as this process's euid, then DBUS_COOKIE_SHA1 through the keyring

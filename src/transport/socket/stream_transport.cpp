@@ -29,13 +29,20 @@ kbus::error invalid_message(const kbus::error& e) {
 }  // namespace
 
 stream_transport::stream_transport(unix_fd socket, connection_info info, std::span<const std::byte> leftover)
-    : socket_(std::move(socket)), info_(std::move(info)) {
-  capabilities_.unix_fd_passing = info_.unix_fd_passing;
+    : socket_(std::move(socket)), info_(std::make_unique<connection_info>(std::move(info))) {
+  capabilities_.unix_fd_passing = info_->unix_fd_passing;
   input_.assign(leftover.begin(), leftover.end());
   end_ = leftover.size();
 }
 
 stream_transport::~stream_transport() { close(); }
+
+connection_info stream_transport::take_info() {
+  if (!info_) return {};
+  connection_info taken = std::move(*info_);
+  info_.reset();
+  return taken;
+}
 
 void stream_transport::close() noexcept {
   socket_.reset();
@@ -155,8 +162,13 @@ void stream_transport::make_room_for_reading() {
 }
 
 void stream_transport::read_once() {
-  make_room_for_reading();
-  iovec iov{input_.data() + end_, input_.size() - end_};
+  // With nothing buffered, the read goes to the stack and what came is copied once into a
+  // buffer of its size, which its last message then takes: an idle connection keeps no
+  // buffer, and none is made (and zeroed) larger than what arrived.
+  std::byte stack_buffer[initial_read_buffer];
+  const bool into_stack = input_.empty();
+  if (!into_stack) make_room_for_reading();
+  iovec iov = into_stack ? iovec{stack_buffer, sizeof stack_buffer} : iovec{input_.data() + end_, input_.size() - end_};
   alignas(cmsghdr) char control[fd_control_space];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -174,6 +186,7 @@ void stream_transport::read_once() {
     return;
   }
   for_each_passed_fd(&msg, [&](int fd) { received_fds_.emplace_back(fd); });
+  if (into_stack) input_.assign(stack_buffer, stack_buffer + n);
   end_ += static_cast<std::size_t>(n);
 }
 

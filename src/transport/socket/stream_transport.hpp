@@ -12,15 +12,17 @@
 
 #include <boost/container/deque.hpp>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 namespace kbus::detail {
 
-// The receive buffer is made for a read, this small at first, and doubles when a read would
-// have less than a quarter of it free, by at most this chunk at a time. A message that is the
-// last in the buffer takes the buffer (no copy), so an idle connection holds none.
+// With nothing buffered, a read of at most this size goes to the stack and what came is kept
+// in a buffer of its size; a message that is the last in the buffer takes it (no copy), so an
+// idle connection holds none. A buffer that a partial message needs doubles when a read would
+// have less than a quarter of it free, by at most this chunk at a time.
 inline constexpr std::size_t initial_read_buffer = 4 * 1024;
 inline constexpr std::size_t read_chunk = 64 * 1024;
 // The most queued messages one sendmsg() gathers: well below IOV_MAX (1024 on Linux, the BSDs
@@ -50,7 +52,11 @@ class stream_transport final : public transport {
   bool has_pending_input() const noexcept override;
 
   const transport_capabilities& capabilities() const noexcept override { return capabilities_; }
-  connection_info info() const override { return info_; }
+  bool first_message_sent() const noexcept override { return first_message_sent_; }
+  // The handshake wrote connect_request::first_message after its last line.
+  void set_first_message_sent() noexcept { first_message_sent_ = true; }
+  connection_info info() const override { return info_ ? *info_ : connection_info{}; }
+  connection_info take_info() override;
   void close() noexcept override;
 
  private:
@@ -73,8 +79,9 @@ class stream_transport final : public transport {
   void pop_queued();
 
   unix_fd socket_;
-  connection_info info_;
+  std::unique_ptr<connection_info> info_;  // null once taken: an open connection keeps one copy
   transport_capabilities capabilities_;
+  bool first_message_sent_ = false;
 
   // Receiving: bytes [begin_, end_) of input_ are read and not yet framed; received_fds_ came
   // with them, in order.

@@ -38,7 +38,11 @@ unix_fd open_local_socket() {
 }
 
 void handshake(connect_request request, unix_fd fd, connect_handler done) {
-  client_handshake_options options{request.entry.to_string(), transport_names::unix_socket, true, true};
+  client_handshake_options options{.address = request.entry.to_string(),
+                                   .transport = transport_names::unix_socket,
+                                   .pipeline_with_unix_fds = true,
+                                   .local_and_prepared = true,
+                                   .first_message = std::move(request.first_message)};
   async_client_handshake(request.executor, std::move(fd), std::move(options), std::move(done));
 }
 
