@@ -99,7 +99,6 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
   status_.set_info(transport_->take_info());
   status_.set_open(true);
   if (!bus_) return ready({});
-  message hello = hello_call();
   auto on_reply = [this, ready = std::move(ready)](boost::system::error_code ec, message reply) {
     if (!ec) {
       auto name = reply.read<std::string>();
@@ -110,9 +109,9 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
     if (ec) status_.set_last_error("Hello failed: " + (open_ || status_.last_error().empty() ? ec.message() : status_.last_error()));
     ready(ec);
   };
-  if (!transport_->first_message_sent()) return call(std::move(hello), std::move(on_reply));
-  // Sent with the handshake: awaited like any call (same serial, same deadline).
-  const std::uint32_t serial = assign_serial(hello);
+  if (!transport_->first_message_sent()) return call(hello_call(), std::move(on_reply));
+  // Sent with the handshake (hello_call()'s serial): awaited like any call, with its deadline.
+  const std::uint32_t serial = take_serial();
   calls_.add(serial, {0, std::make_unique<function_completion>(std::move(on_reply)), now_() + call_options{}.timeout, false});
   calls_.mark_sent(serial);
 }
@@ -123,9 +122,14 @@ message connection_core::hello_call() const {
   return hello;
 }
 
-std::uint32_t connection_core::assign_serial(message& m) noexcept {
+std::uint32_t connection_core::take_serial() noexcept {
   const std::uint32_t serial = next_serial_++;
   if (next_serial_ == 0) next_serial_ = 1;  // 0 is not a valid serial (specification)
+  return serial;
+}
+
+std::uint32_t connection_core::assign_serial(message& m) noexcept {
+  const std::uint32_t serial = take_serial();
   m.set_serial(serial);
   return serial;
 }

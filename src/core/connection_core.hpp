@@ -175,6 +175,7 @@ class connection_core {
   const subscription_table& subscriptions() const noexcept;
 
  private:
+  std::uint32_t take_serial() noexcept;
   std::uint32_t assign_serial(message& m) noexcept;
   void send_backlog();
   void complete_call(std::uint32_t serial, boost::system::error_code ec, message reply);

@@ -54,7 +54,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     o.uid = static_cast<std::uint32_t>(::geteuid());
     o.negotiate_unix_fd = options.pipeline_with_unix_fds;
     o.pipeline = options.pipeline_with_unix_fds;
-    if (const char* home = std::getenv("HOME"); home && *home) {
+    // A pipelined EXTERNAL that is rejected ends the handshake (nothing can be said after BEGIN):
+    // the keyring would never be asked.
+    const char* home = o.pipeline ? nullptr : std::getenv("HOME");
+    if (home && *home) {
       own_keyring_ = std::make_unique<file_keyring>(home);
       o.mechanisms.push_back(sasl::mechanism::dbus_cookie_sha1);
       o.cookie_identity = std::to_string(*o.uid);
@@ -154,6 +157,7 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     client_.reset();
     server_.reset();
     authenticated_ = true;
+    if (rest.empty()) return finish();
     write(std::make_shared<std::string>(std::move(rest)), 0);
   }
 
