@@ -10,7 +10,7 @@
 #include "kbus/unix_fd.hpp"
 #include "transport/transport.hpp"
 
-#include <boost/container/deque.hpp>
+#include <boost/container/devector.hpp>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -87,14 +87,14 @@ class stream_transport final : public transport {
   // with them, in order.
   std::vector<std::byte> input_;
   std::size_t begin_ = 0, end_ = 0;
-  boost::container::deque<unix_fd> received_fds_;
+  boost::container::devector<unix_fd> received_fds_;
   std::optional<kbus::error> end_of_input_;
   std::optional<kbus::error> failure_;  // the connection is over: every receive() says why
 
   // Sending: the queue's first message in place, so that sending one message at a time
   // allocates no queue; the others behind it.
   std::optional<message> head_;
-  boost::container::deque<message> tail_;
+  boost::container::devector<message> tail_;
   std::size_t written_ = 0;  // bytes of head_ already sent
   bool socket_full_ = false;
   std::size_t queued_bytes_ = 0;
