@@ -69,11 +69,21 @@ void connection_status::set_last_error(std::string why) {
 
 // ---- the core ----
 
-connection_core::connection_core(now_function now)
-    : now_(std::move(now)),
-      subscriptions_([this](message call, subscription_table::reply_handler on_reply) {
-        this->call(std::move(call), std::move(on_reply));
-      }) {}
+connection_core::connection_core(now_function now) : now_(std::move(now)) {}
+
+subscription_table& connection_core::subscriptions_made() {
+  if (!subscriptions_) {
+    subscriptions_ = std::make_unique<subscription_table>([this](message call, subscription_table::reply_handler on_reply) {
+      this->call(std::move(call), std::move(on_reply));
+    });
+  }
+  return *subscriptions_;
+}
+
+const subscription_table& connection_core::subscriptions() const noexcept {
+  static const subscription_table none{subscription_table::bus_caller{}};
+  return subscriptions_ ? *subscriptions_ : none;
+}
 
 connection_core::~connection_core() {
   if (transport_) transport_->close();
@@ -86,11 +96,10 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
   closing_ = false;
   handed_bytes_ = 0;
   outgoing_limit_ = options.outgoing_queue_limit;
-  status_.set_info(transport_->info());
+  status_.set_info(transport_->take_info());
   status_.set_open(true);
   if (!bus_) return ready({});
-  auto hello = bus::driver_call("Hello");
-  call(std::move(hello), [this, ready = std::move(ready)](boost::system::error_code ec, message reply) {
+  auto on_reply = [this, ready = std::move(ready)](boost::system::error_code ec, message reply) {
     if (!ec) {
       auto name = reply.read<std::string>();
       if (name) status_.set_unique_name(std::get<0>(*name));
@@ -99,12 +108,28 @@ void connection_core::attach(std::unique_ptr<transport> t, attach_options option
     // When the connection itself broke, its reason says more than the call's error code.
     if (ec) status_.set_last_error("Hello failed: " + (open_ || status_.last_error().empty() ? ec.message() : status_.last_error()));
     ready(ec);
-  });
+  };
+  if (!transport_->first_message_sent()) return call(hello_call(), std::move(on_reply));
+  // Sent with the handshake (hello_call()'s serial): awaited like any call, with its deadline.
+  const std::uint32_t serial = take_serial();
+  calls_.add(serial, {0, std::make_unique<function_completion>(std::move(on_reply)), now_() + call_options{}.timeout, false});
+  calls_.mark_sent(serial);
+}
+
+message connection_core::hello_call() const {
+  message hello = bus::driver_call("Hello");
+  hello.set_serial(next_serial_);
+  return hello;
+}
+
+std::uint32_t connection_core::take_serial() noexcept {
+  const std::uint32_t serial = next_serial_++;
+  if (next_serial_ == 0) next_serial_ = 1;  // 0 is not a valid serial (specification)
+  return serial;
 }
 
 std::uint32_t connection_core::assign_serial(message& m) noexcept {
-  const std::uint32_t serial = next_serial_++;
-  if (next_serial_ == 0) next_serial_ = 1;  // 0 is not a valid serial (specification)
+  const std::uint32_t serial = take_serial();
   m.set_serial(serial);
   return serial;
 }
@@ -200,7 +225,7 @@ void connection_core::dispatch(message m) {
     // A monitor sees the replies to everyone's calls; any other connection drops a late one.
     if (!monitoring_) return;
   }
-  subscriptions_.deliver(m);
+  if (subscriptions_) subscriptions_->deliver(m);
   if (offer_to_consumers(m)) return;
   if (handler_) return handler_(m);
   // A monitor must not send (the bus would drop it): the calls it sees are others'.
@@ -246,13 +271,15 @@ void connection_core::subscribe(std::uint64_t id, match_rule rule, signal_handle
   add.follow_sender = on_bus;
   if (!add.ask_bus && confirmed) {
     // Nothing to wait for: the rule is evaluated here only.
-    subscriptions_.add(id, std::move(rule), std::move(handler), add, nullptr);
+    subscriptions_made().add(id, std::move(rule), std::move(handler), add, nullptr);
     return confirmed(open_ ? boost::system::error_code{} : code_of(connection_errc::not_connected));
   }
-  subscriptions_.add(id, std::move(rule), std::move(handler), add, std::move(confirmed));
+  subscriptions_made().add(id, std::move(rule), std::move(handler), add, std::move(confirmed));
 }
 
-void connection_core::unsubscribe(std::uint64_t id) { subscriptions_.remove(id); }
+void connection_core::unsubscribe(std::uint64_t id) {
+  if (subscriptions_) subscriptions_->remove(id);
+}
 
 // ---- the end ----
 
@@ -269,7 +296,7 @@ void connection_core::disconnect(const std::string& why, connection_errc code) {
   backlog_.clear();
   // Every pending call ends now, with the reason.
   for (auto& e : calls_.take_all()) deliver(std::move(e.done), code_of(code), {});
-  subscriptions_.fail_waiters(code_of(code));
+  if (subscriptions_) subscriptions_->fail_waiters(code_of(code));
 }
 
 }  // namespace kbus::detail

@@ -19,7 +19,7 @@
 #include "kbus/connection.hpp"
 #include "transport/transport.hpp"
 
-#include <boost/container/deque.hpp>
+#include <boost/container/devector.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -87,6 +87,9 @@ class connection_core {
   // Takes a connected transport. On a bus, Hello goes out and `ready` learns its outcome (the
   // unique name is in status() then); else `ready` is called at once with success.
   void attach(std::unique_ptr<transport> t, attach_options options, ready_handler ready);
+  // The Hello that attach() sends on a bus, with the serial it will have: a connector may send
+  // it ahead (connect_request::first_message); attach() then only awaits its reply.
+  message hello_call() const;
 
   // Sends a call and awaits its reply until options.timeout. A call that cannot go out ends
   // with the reason. `cancel_id` (0: none) names it for cancel().
@@ -169,9 +172,10 @@ class connection_core {
   connection_status& status() noexcept { return status_; }
   const connection_status& status() const noexcept { return status_; }
   bool monitoring() const noexcept { return monitoring_; }
-  const subscription_table& subscriptions() const noexcept { return subscriptions_; }
+  const subscription_table& subscriptions() const noexcept;
 
  private:
+  std::uint32_t take_serial() noexcept;
   std::uint32_t assign_serial(message& m) noexcept;
   void send_backlog();
   void complete_call(std::uint32_t serial, boost::system::error_code ec, message reply);
@@ -203,11 +207,14 @@ class connection_core {
   bool bus_ = true;
   std::uint32_t next_serial_ = 1;
   call_table calls_;
-  subscription_table subscriptions_;
-  // The queues here are boost::container::deques: unlike std::deque they allocate nothing while
-  // empty, so an idle connection carries none of their blocks.
+  // Made by the first subscription: a connection that subscribes to nothing carries none.
+  std::unique_ptr<subscription_table> subscriptions_;
+  subscription_table& subscriptions_made();
+  // The queues here are boost::container::devectors: unlike std::deque they allocate nothing
+  // while empty, and each is 32 bytes where a boost::container::deque is 80 (an idle connection
+  // carries three).
   // Calls beyond what the transport may await (its capabilities), in order, serials set.
-  boost::container::deque<std::pair<message, std::chrono::milliseconds>> backlog_;
+  boost::container::devector<std::pair<message, std::chrono::milliseconds>> backlog_;
   std::vector<std::pair<std::uint64_t, std::shared_ptr<std::function<bool(message&)>>>> consumers_;
   std::function<void(message&)> handler_;
   std::uint32_t become_monitor_serial_ = 0;  // our BecomeMonitor call, if any
@@ -221,7 +228,7 @@ class connection_core {
   std::uint64_t handed_bytes_ = 0;
   std::size_t outgoing_limit_ = connect_options{}.outgoing_queue_limit;
   // What waits for room in the outgoing queue, in order.
-  boost::container::deque<waiting_send> waiting_for_room_;
+  boost::container::devector<waiting_send> waiting_for_room_;
   bool admitting_ = false;
   // What waits for its bytes to be written: ends ascending (async_send, flush).
   struct write_waiter {
@@ -229,7 +236,7 @@ class connection_core {
     std::uint32_t serial;  // the message's (0: a flush)
     std::unique_ptr<op_completion> done;
   };
-  boost::container::deque<write_waiter> write_waiters_;
+  boost::container::devector<write_waiter> write_waiters_;
   send_error_handler send_error_handler_;
   bool closing_ = false;
   std::vector<std::unique_ptr<op_completion>> close_waiters_;

@@ -55,7 +55,9 @@ void connection_impl::try_entry() {
   if (auto ok = e.check(); !ok) return skip(ok.error().what());
   const connector_fn connect = find_connector(e.transport);
   if (!connect) return skip("the " + e.transport + " transport is not built in");
-  connect({e, strand_}, [self = shared_from_this(), attempt = attempt_](result<std::unique_ptr<transport>> t) {
+  std::shared_ptr<const message> hello;
+  if (connect_options_.bus) hello = std::make_shared<const message>(core_.hello_call());
+  connect({e, strand_, std::move(hello)}, [self = shared_from_this(), attempt = attempt_](result<std::unique_ptr<transport>> t) {
     if (attempt != self->attempt_ || !self->connect_done_) {
       if (t) (*t)->close();  // the connection was closed or connected again meanwhile
       return;
@@ -75,6 +77,7 @@ void connection_impl::connected(std::unique_ptr<transport> t) {
 }
 
 void connection_impl::finish_connect(boost::system::error_code ec) {
+  entries_ = {};  // an open connection keeps none of its address list
   if (auto done = std::move(connect_done_)) done->complete(ec);
 }
 

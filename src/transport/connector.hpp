@@ -17,6 +17,10 @@ namespace kbus::detail {
 struct connect_request {
   address_entry entry;                     // check()ed already
   boost::asio::any_io_executor executor;   // the connection's strand: handshakes run on it
+  // On a bus, the Hello the connection would send first (its serial set). A connector that can
+  // send it with the last bytes of its handshake (saving a round trip) does, and its transport
+  // says so (transport::first_message_sent()); the others leave it to the connection.
+  std::shared_ptr<const message> first_message{};
 };
 
 // Called once, on the request's executor (or inside the connector when it fails at once). An

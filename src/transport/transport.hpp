@@ -91,9 +91,15 @@ class transport {
   virtual bool has_pending_input() const noexcept = 0;
 
   virtual const transport_capabilities& capabilities() const noexcept = 0;
+  // The connector sent connect_request::first_message already: the connection awaits its reply
+  // without sending it.
+  virtual bool first_message_sent() const noexcept { return false; }
   // What the connection reports (address, transport name, server guid, peer credentials,
   // fd passing); the core adds the unique name.
   virtual connection_info info() const = 0;
+  // What info() says, for the connection that keeps it from then on: the transport may give up
+  // its own copy (info() then says less).
+  virtual connection_info take_info() { return info(); }
   // Ends the connection (idempotent). Queued output is not written any more; take_unsent()
   // gives it back.
   virtual void close() noexcept = 0;

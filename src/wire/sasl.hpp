@@ -83,6 +83,8 @@ class client {
 
   const std::string& server_guid() const noexcept { return guid_; }
   bool unix_fd_agreed() const noexcept { return fd_agreed_; }
+  // start() sent the whole conversation (BEGIN included): messages may follow at once.
+  bool pipelined() const noexcept { return pipelined_; }
   std::string_view leftover() const noexcept { return buffer_; }
   const error& failure() const noexcept { return failure_; }
 

@@ -36,7 +36,7 @@ struct socket_pair {
 };
 
 kbus::detail::client_handshake_options local_client() {
-  return {std::string(client_address), kbus::transport_names::unix_socket, true};
+  return {.address = std::string(client_address), .transport = kbus::transport_names::unix_socket, .pipeline_with_unix_fds = true};
 }
 
 kbus::detail::server_handshake_options server_allowing(std::function<bool(std::uint32_t)> allow) {

@@ -1,6 +1,7 @@
 #include "transport/socket/handshake.hpp"
 
 #include "kbus/address.hpp"
+#include "kbus_config.hpp"
 #include "platform/cloexec.hpp"
 #include "platform/no_sigpipe.hpp"
 #include "platform/peer_credentials.hpp"
@@ -32,15 +33,17 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
   sasl_exchange(boost::asio::any_io_executor executor, connection_info info, connect_handler done)
       : socket_(std::move(executor)), info_(std::move(info)), done_(std::move(done)) {}
 
-  // Takes `fd` and makes it non-blocking; false (and the handler called) when it cannot.
-  bool adopt(unix_fd fd) {
+  // Takes `fd` and makes it non-blocking (unless `prepared` says it is, and close-on-exec);
+  // false (and the handler called) when it cannot.
+  bool adopt(unix_fd fd, bool prepared = false) {
     boost::system::error_code ec;
     socket_.assign(fd.get(), ec);
     if (!ec) fd.release();
-    if (!ec) socket_.non_blocking(true, ec);
+    if (!ec && !prepared) socket_.non_blocking(true, ec);
     // Every socket of the socket transport passes here: Asio opens its sockets without
     // close-on-exec, and where there is no MSG_NOSIGNAL the socket needs SO_NOSIGPIPE.
-    if (!ec && !set_cloexec(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
+    if (!ec && !prepared && !set_cloexec(socket_.native_handle()))
+      ec = boost::system::error_code(errno, boost::system::system_category());
     if (!ec && !prepare_no_sigpipe(socket_.native_handle())) ec = boost::system::error_code(errno, boost::system::system_category());
     if (ec) fail(ec.message());
     return !ec;
@@ -51,7 +54,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     o.uid = static_cast<std::uint32_t>(::geteuid());
     o.negotiate_unix_fd = options.pipeline_with_unix_fds;
     o.pipeline = options.pipeline_with_unix_fds;
-    if (const char* home = std::getenv("HOME"); home && *home) {
+    // A pipelined EXTERNAL that is rejected ends the handshake (nothing can be said after BEGIN):
+    // the keyring would never be asked.
+    const char* home = o.pipeline ? nullptr : std::getenv("HOME");
+    if (home && *home) {
       own_keyring_ = std::make_unique<file_keyring>(home);
       o.mechanisms.push_back(sasl::mechanism::dbus_cookie_sha1);
       o.cookie_identity = std::to_string(*o.uid);
@@ -60,6 +66,12 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     client_ = std::make_unique<sasl::client>(o);
     std::string out;
     client_->start(out);
+    if (client_->pipelined() && options.first_message) {
+      // BEGIN is in `out`: the first message follows it in the same write.
+      const auto bytes = options.first_message->bytes();
+      out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      first_message_sent_ = true;
+    }
     write(std::make_shared<std::string>(std::move(out)), 0);
   }
 
@@ -87,8 +99,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
  private:
   void write(std::shared_ptr<std::string> data, std::size_t offset) {
     while (offset < data->size()) {
-      // A client's first byte is the nul byte that may carry its credentials (SCM_CREDS).
-      const bool credentials_byte = client_ && !sent_credentials_byte_ && offset == 0 && (*data)[0] == '\0';
+      // A client's first byte is the nul byte that may carry its credentials (SCM_CREDS); where
+      // it carries none it goes with the rest.
+      const bool credentials_byte =
+          KBUS_SEND_SCM_CREDS && client_ && !sent_credentials_byte_ && offset == 0 && (*data)[0] == '\0';
       const ssize_t n = credentials_byte
                             ? send_credentials_byte(socket_.native_handle())
                             : ::send(socket_.native_handle(), data->data() + offset, data->size() - offset,
@@ -143,6 +157,7 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     client_.reset();
     server_.reset();
     authenticated_ = true;
+    if (rest.empty()) return finish();
     write(std::make_shared<std::string>(std::move(rest)), 0);
   }
 
@@ -150,8 +165,10 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
     unix_fd fd(socket_.release());
     const auto* first = reinterpret_cast<const std::byte*>(leftover_.data());
     auto done = std::move(done_);
-    done(std::make_unique<stream_transport>(std::move(fd), std::move(info_),
-                                            std::span<const std::byte>(first, leftover_.size())));
+    auto t = std::make_unique<stream_transport>(std::move(fd), std::move(info_),
+                                                std::span<const std::byte>(first, leftover_.size()));
+    if (first_message_sent_) t->set_first_message_sent();
+    done(std::move(t));
   }
 
   void fail(const std::string& why) {
@@ -172,6 +189,7 @@ class sasl_exchange final : public std::enable_shared_from_this<sasl_exchange> {
   std::shared_ptr<file_keyring> shared_keyring_;  // a server's, shared by its handshakes
   bool authenticated_ = false;
   bool sent_credentials_byte_ = false;
+  bool first_message_sent_ = false;
   std::string leftover_;
 };
 
@@ -182,9 +200,9 @@ void async_client_handshake(boost::asio::any_io_executor executor, unix_fd socke
   connection_info info;
   info.address = std::move(options.address);
   info.transport = std::string(options.transport);
-  if (is_local_socket(socket.get())) info.peer = peer_credentials_of(socket.get());
+  if (options.local_and_prepared || is_local_socket(socket.get())) info.peer = peer_credentials_of(socket.get());
   auto exchange = std::make_shared<sasl_exchange>(std::move(executor), std::move(info), std::move(done));
-  if (exchange->adopt(std::move(socket))) exchange->start_client(options);
+  if (exchange->adopt(std::move(socket), options.local_and_prepared)) exchange->start_client(options);
 }
 
 void async_server_handshake(boost::asio::any_io_executor executor, unix_fd socket, server_handshake_options options,

@@ -25,6 +25,11 @@ struct client_handshake_options {
   // sd-bus does): on a local socket EXTERNAL is what every bus accepts, so one round trip
   // instead of two.
   bool pipeline_with_unix_fds = false;
+  // The socket is a local one, non-blocking and close-on-exec already (the handshake need not
+  // ask or set either).
+  bool local_and_prepared = false;
+  // Written right after BEGIN when the conversation is pipelined (connect_request::first_message).
+  std::shared_ptr<const message> first_message{};
 };
 
 // The client side: EXTERNAL as this process's euid, then DBUS_COOKIE_SHA1 through the keyring

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace kbus::detail {
 
@@ -28,14 +29,20 @@ kbus::error invalid_message(const kbus::error& e) {
 }  // namespace
 
 stream_transport::stream_transport(unix_fd socket, connection_info info, std::span<const std::byte> leftover)
-    : socket_(std::move(socket)), info_(std::move(info)) {
-  capabilities_.unix_fd_passing = info_.unix_fd_passing;
-  input_.resize(std::max(initial_read_buffer, leftover.size()));
-  std::copy(leftover.begin(), leftover.end(), input_.begin());
+    : socket_(std::move(socket)), info_(std::make_unique<connection_info>(std::move(info))) {
+  capabilities_.unix_fd_passing = info_->unix_fd_passing;
+  input_.assign(leftover.begin(), leftover.end());
   end_ = leftover.size();
 }
 
 stream_transport::~stream_transport() { close(); }
+
+connection_info stream_transport::take_info() {
+  if (!info_) return {};
+  connection_info taken = std::move(*info_);
+  info_.reset();
+  return taken;
+}
 
 void stream_transport::close() noexcept {
   socket_.reset();
@@ -44,8 +51,12 @@ void stream_transport::close() noexcept {
 }
 
 std::vector<message> stream_transport::take_unsent() {
-  std::vector<message> unsent(std::make_move_iterator(output_.begin()), std::make_move_iterator(output_.end()));
-  output_.clear();
+  std::vector<message> unsent;
+  unsent.reserve(queued_messages());
+  if (head_) unsent.push_back(std::move(*head_));
+  for (message& m : tail_) unsent.push_back(std::move(m));
+  head_.reset();
+  tail_.clear();
   written_ = 0;
   queued_bytes_ = 0;
   return unsent;
@@ -56,18 +67,27 @@ std::vector<message> stream_transport::take_unsent() {
 send_status stream_transport::send(message&& m, const transport_send_options&) {
   if (!socket_) return {send_outcome::gone, connection_over("the connection is closed")};
   queued_bytes_ += m.bytes().size();
-  output_.push_back(std::move(m));
+  if (!head_) head_.emplace(std::move(m));
+  else tail_.push_back(std::move(m));
   return {};
+}
+
+void stream_transport::pop_queued() {
+  if (tail_.empty()) return head_.reset();
+  *head_ = std::move(tail_.front());
+  tail_.pop_front();
+  if (tail_.empty()) tail_.shrink_to_fit();  // a burst is over: its blocks go
 }
 
 // Several queued messages to a sendmsg(). A message with descriptors goes alone, as if never
 // gathered: its fds travel with its first byte, and no receiver sees them arrive with another
 // message's bytes. A loop, not recursion: the queue may hold thousands.
 result<void> stream_transport::flush() {
-  while (!output_.empty() && socket_) {
+  while (head_ && socket_) {
     iovec iov[max_gathered_messages];
     std::size_t count = 0;
-    for (const message& m : output_) {
+    for (std::size_t i = 0, n = queued_messages(); i < n; ++i) {
+      const message& m = queued_message(i);
       if (count == max_gathered_messages || (count > 0 && !m.fds().empty())) break;
       const auto bytes = m.bytes();
       const std::size_t skip = count == 0 ? written_ : 0;
@@ -78,7 +98,7 @@ result<void> stream_transport::flush() {
     msg.msg_iov = iov;
     msg.msg_iovlen = count;
     alignas(cmsghdr) char control[fd_control_space];
-    const message& first = output_.front();
+    const message& first = *head_;
     if (written_ == 0 && !first.fds().empty()) {
       msg.msg_control = control;
       msg.msg_controllen = CMSG_SPACE(sizeof(int) * first.fds().size());
@@ -105,14 +125,14 @@ result<void> stream_transport::flush() {
 void stream_transport::consume_sent(std::size_t sent) {
   queued_bytes_ -= sent;
   while (sent > 0) {
-    const std::size_t rest = output_.front().bytes().size() - written_;
+    const std::size_t rest = head_->bytes().size() - written_;
     if (sent < rest) {
       written_ += sent;
       return;
     }
     sent -= rest;
     written_ = 0;
-    output_.pop_front();
+    pop_queued();
   }
 }
 
@@ -134,7 +154,7 @@ bool stream_transport::has_pending_input() const noexcept {
 void stream_transport::make_room_for_reading() {
   if (input_.size() - end_ >= input_.size() / 4 && !input_.empty()) return;
   // Move what is left to the front, and grow if that is not enough.
-  std::memmove(input_.data(), input_.data() + begin_, end_ - begin_);
+  if (begin_ > 0) std::memmove(input_.data(), input_.data() + begin_, end_ - begin_);
   end_ -= begin_;
   begin_ = 0;
   if (input_.size() - end_ < input_.size() / 4 || input_.empty())
@@ -142,8 +162,13 @@ void stream_transport::make_room_for_reading() {
 }
 
 void stream_transport::read_once() {
-  make_room_for_reading();
-  iovec iov{input_.data() + end_, input_.size() - end_};
+  // With nothing buffered, the read goes to the stack and what came is copied once into a
+  // buffer of its size, which its last message then takes: an idle connection keeps no
+  // buffer, and none is made (and zeroed) larger than what arrived.
+  std::byte stack_buffer[initial_read_buffer];
+  const bool into_stack = input_.empty();
+  if (!into_stack) make_room_for_reading();
+  iovec iov = into_stack ? iovec{stack_buffer, sizeof stack_buffer} : iovec{input_.data() + end_, input_.size() - end_};
   alignas(cmsghdr) char control[fd_control_space];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -161,6 +186,7 @@ void stream_transport::read_once() {
     return;
   }
   for_each_passed_fd(&msg, [&](int fd) { received_fds_.emplace_back(fd); });
+  if (into_stack) input_.assign(stack_buffer, stack_buffer + n);
   end_ += static_cast<std::size_t>(n);
 }
 
@@ -172,10 +198,7 @@ result<std::optional<message>> stream_transport::next_buffered() {
       make_room_for(*size);
       break;
     }
-    std::vector<std::byte> bytes(input_.begin() + static_cast<std::ptrdiff_t>(begin_),
-                                 input_.begin() + static_cast<std::ptrdiff_t>(begin_ + *size));
-    begin_ += *size;
-    if (begin_ == end_) begin_ = end_ = 0;
+    std::vector<std::byte> bytes = take_message_bytes(*size);
     std::vector<unix_fd> fds = take_declared_fds(bytes);
     // Descriptors arrive with their message's first byte: with every byte taken, those left
     // belong to no message (a peer sent more than it declared). Closing them bounds the leak.
@@ -191,6 +214,21 @@ result<std::optional<message>> stream_transport::next_buffered() {
   if (begin_ == end_) received_fds_.clear();
   if (end_of_input_) return fail(*end_of_input_);
   return std::optional<message>();
+}
+
+std::vector<std::byte> stream_transport::take_message_bytes(std::size_t size) {
+  // The last message in the buffer takes the buffer, unless the buffer grew far beyond it.
+  if (begin_ + size == end_ && (input_.size() <= initial_read_buffer || size >= input_.size() / 2)) {
+    if (begin_ > 0) std::memmove(input_.data(), input_.data() + begin_, size);
+    input_.resize(size);
+    begin_ = end_ = 0;
+    return std::exchange(input_, {});
+  }
+  std::vector<std::byte> bytes(input_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                               input_.begin() + static_cast<std::ptrdiff_t>(begin_ + size));
+  begin_ += size;
+  if (begin_ == end_) begin_ = end_ = 0;
+  return bytes;
 }
 
 void stream_transport::make_room_for(std::size_t size) {

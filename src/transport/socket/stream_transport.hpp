@@ -10,16 +10,19 @@
 #include "kbus/unix_fd.hpp"
 #include "transport/transport.hpp"
 
-#include <boost/container/deque.hpp>
+#include <boost/container/devector.hpp>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 namespace kbus::detail {
 
-// The receive buffer starts this small (an idle connection holds little) and doubles when a
-// read would have less than a quarter of it free, by at most this chunk at a time.
+// With nothing buffered, a read of at most this size goes to the stack and what came is kept
+// in a buffer of its size; a message that is the last in the buffer takes it (no copy), so an
+// idle connection holds none. A buffer that a partial message needs doubles when a read would
+// have less than a quarter of it free, by at most this chunk at a time.
 inline constexpr std::size_t initial_read_buffer = 4 * 1024;
 inline constexpr std::size_t read_chunk = 64 * 1024;
 // The most queued messages one sendmsg() gathers: well below IOV_MAX (1024 on Linux, the BSDs
@@ -49,7 +52,11 @@ class stream_transport final : public transport {
   bool has_pending_input() const noexcept override;
 
   const transport_capabilities& capabilities() const noexcept override { return capabilities_; }
-  connection_info info() const override { return info_; }
+  bool first_message_sent() const noexcept override { return first_message_sent_; }
+  // The handshake wrote connect_request::first_message after its last line.
+  void set_first_message_sent() noexcept { first_message_sent_ = true; }
+  connection_info info() const override { return info_ ? *info_ : connection_info{}; }
+  connection_info take_info() override;
   void close() noexcept override;
 
  private:
@@ -64,22 +71,31 @@ class stream_transport final : public transport {
   // Drops what one sendmsg() wrote; a message cut short continues at written_.
   void consume_sent(std::size_t sent);
   result<std::optional<message>> fail(kbus::error e);
+  // The bytes of the message of `size` bytes at begin_, taken out of the buffer.
+  std::vector<std::byte> take_message_bytes(std::size_t size);
+  // The output queue: head_ and then tail_.
+  std::size_t queued_messages() const noexcept { return head_ ? 1 + tail_.size() : 0; }
+  const message& queued_message(std::size_t i) const noexcept { return i == 0 ? *head_ : tail_[i - 1]; }
+  void pop_queued();
 
   unix_fd socket_;
-  connection_info info_;
+  std::unique_ptr<connection_info> info_;  // null once taken: an open connection keeps one copy
   transport_capabilities capabilities_;
+  bool first_message_sent_ = false;
 
   // Receiving: bytes [begin_, end_) of input_ are read and not yet framed; received_fds_ came
   // with them, in order.
   std::vector<std::byte> input_;
   std::size_t begin_ = 0, end_ = 0;
-  boost::container::deque<unix_fd> received_fds_;
+  boost::container::devector<unix_fd> received_fds_;
   std::optional<kbus::error> end_of_input_;
   std::optional<kbus::error> failure_;  // the connection is over: every receive() says why
 
-  // Sending.
-  boost::container::deque<message> output_;
-  std::size_t written_ = 0;  // bytes of output_.front() already sent
+  // Sending: the queue's first message in place, so that sending one message at a time
+  // allocates no queue; the others behind it.
+  std::optional<message> head_;
+  boost::container::devector<message> tail_;
+  std::size_t written_ = 0;  // bytes of head_ already sent
   bool socket_full_ = false;
   std::size_t queued_bytes_ = 0;
 };

@@ -44,7 +44,7 @@ void connect_stream(const connect_request& request, connect_handler done, connec
 
 void authenticate(const connect_request& request, boost::asio::ip::tcp::socket& sock, std::string_view transport,
                   connect_handler done) {
-  client_handshake_options options{request.entry.to_string(), transport, false};
+  client_handshake_options options{.address = request.entry.to_string(), .transport = transport};
   async_client_handshake(request.executor, unix_fd(sock.release()), std::move(options), std::move(done));
 }
 

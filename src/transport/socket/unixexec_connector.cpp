@@ -58,7 +58,7 @@ void connect_unixexec(connect_request request, connect_handler done) {
   ::close(pair[1]);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  client_handshake_options options{request.entry.to_string(), transport_names::unixexec, false};
+  client_handshake_options options{.address = request.entry.to_string(), .transport = transport_names::unixexec};
   async_client_handshake(request.executor, unix_fd(pair[0]), std::move(options), std::move(done));
 }
 
