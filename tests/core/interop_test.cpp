@@ -31,7 +31,7 @@ using kbus::test::bus_kind;
 
 // A peer command; every peer answers at once here, so a slow one means a call went unanswered
 // until its timeout.
-kbus::test::command_result run(const std::string& cmd) {
+kbus::test::command_result run_peer(const std::string& cmd) {
   const auto start = std::chrono::steady_clock::now();
   auto result = kbus::test::run(cmd);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << cmd;
@@ -107,35 +107,35 @@ TEST_P(Interop, PeersCallAKbusService) {
   const std::string target = "org.kbus.Interop /org/kbus/Interop org.kbus.Interop";
 
   if (have("/usr/bin/busctl")) {
-    EXPECT_EQ(run("busctl --address=" + a + " call " + target + " Add ii 2 40").out, "i 42");
-    EXPECT_EQ(run("busctl --address=" + a + " call " + target + " Echo v 'a{sv}' 2 k s x n u 7").out,
+    EXPECT_EQ(run_peer("busctl --address=" + a + " call " + target + " Add ii 2 40").out, "i 42");
+    EXPECT_EQ(run_peer("busctl --address=" + a + " call " + target + " Echo v 'a{sv}' 2 k s x n u 7").out,
               "v a{sv} 2 \"k\" s \"x\" \"n\" u 7");
-    EXPECT_EQ(run("busctl --address=" + a + " -- call " + target + " Echo '(ybnqiuxtd)' 1 true -2 3 -4 5 -6 7 8.5").out,
+    EXPECT_EQ(run_peer("busctl --address=" + a + " -- call " + target + " Echo '(ybnqiuxtd)' 1 true -2 3 -4 5 -6 7 8.5").out,
               "(ybnqiuxtd) 1 true -2 3 -4 5 -6 7 8.5");
-    EXPECT_EQ(run("busctl --address=" + a + " call " + target + " Echo aoag 1 /a/b 2 s 'a{sv}'").out,
+    EXPECT_EQ(run_peer("busctl --address=" + a + " call " + target + " Echo aoag 1 /a/b 2 s 'a{sv}'").out,
               "aoag 1 \"/a/b\" 2 \"s\" \"a{sv}\"");
-    auto fail = run("busctl --address=" + a + " call " + target + " Fail");
+    auto fail = run_peer("busctl --address=" + a + " call " + target + " Fail");
     EXPECT_NE(fail.status, 0);
     EXPECT_NE(fail.out.find("kbus says no"), std::string::npos) << fail.out;
   }
   if (have("/usr/bin/gdbus")) {
-    EXPECT_EQ(run("gdbus call --address " + a + " --dest org.kbus.Interop --object-path /org/kbus/Interop "
+    EXPECT_EQ(run_peer("gdbus call --address " + a + " --dest org.kbus.Interop --object-path /org/kbus/Interop "
                   "--method org.kbus.Interop.Add 2 40")
                   .out,
               "(42,)");
-    EXPECT_EQ(run("gdbus call --address " + a + " --dest org.kbus.Interop --object-path /org/kbus/Interop "
+    EXPECT_EQ(run_peer("gdbus call --address " + a + " --dest org.kbus.Interop --object-path /org/kbus/Interop "
                   "--method org.kbus.Interop.Echo \"<@a{sv} {'k': <uint64 7>}>\"")
                   .out,
               "(<{'k': <uint64 7>}>,)");
   }
   if (have("/usr/bin/dbus-send")) {
-    auto r = run("dbus-send --bus=" + a + " --print-reply --dest=org.kbus.Interop /org/kbus/Interop "
+    auto r = run_peer("dbus-send --bus=" + a + " --print-reply --dest=org.kbus.Interop /org/kbus/Interop "
                  "org.kbus.Interop.Add int32:2 int32:40");
     EXPECT_NE(r.out.find("int32 42"), std::string::npos) << r.out;
-    auto f = run("dbus-send --bus=" + a + " --print-reply --dest=org.kbus.Interop /org/kbus/Interop org.kbus.Interop.Fail");
+    auto f = run_peer("dbus-send --bus=" + a + " --print-reply --dest=org.kbus.Interop /org/kbus/Interop org.kbus.Interop.Fail");
     EXPECT_NE(f.out.find("org.kbus.Interop.Error.Failed"), std::string::npos) << f.out;
   }
-  if (have("/usr/bin/python3") && run("/usr/bin/python3 -c 'import dbus'").status == 0) {
+  if (have("/usr/bin/python3") && run_peer("/usr/bin/python3 -c 'import dbus'").status == 0) {
     // dbus-python passes a descriptor; the kbus service reads from it.
     const std::string script =
         "import dbus, os\n"
@@ -145,7 +145,7 @@ TEST_P(Interop, PeersCallAKbusService) {
         "r, w = os.pipe(); os.write(w, b'through a pipe'); os.close(w)\n"
         "print(o.ReadFd(dbus.types.UnixFd(r), dbus_interface='org.kbus.Interop'))\n"
         "print(o.Echo(dbus.Dictionary({'x': dbus.Int64(-9)}, signature='sv'), dbus_interface='org.kbus.Interop'))\n";
-    auto r = run("/usr/bin/python3 -c \"" + script + "\"");
+    auto r = run_peer("/usr/bin/python3 -c \"" + script + "\"");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("42\nthrough a pipe\ndbus.Dictionary({dbus.String('x'): dbus.Int64(-9, variant_level=1)}"),
               std::string::npos)
@@ -154,7 +154,7 @@ TEST_P(Interop, PeersCallAKbusService) {
 }
 
 TEST_P(Interop, KbusCallsAPythonService) {
-  if (!have("/usr/bin/python3") || run("/usr/bin/python3 -c 'import dbus, gi'").status != 0)
+  if (!have("/usr/bin/python3") || run_peer("/usr/bin/python3 -c 'import dbus, gi'").status != 0)
     GTEST_SKIP() << "python3-dbus and python3-gi are not installed";
   const std::string script = std::string(KBUS_SOURCE_DIR) + "/tests/peers/python_service.py";
   child_process service({"/usr/bin/python3", script, bus_->address()});
@@ -221,18 +221,18 @@ TEST_P(Interop, KbusCallsAPythonService) {
 
   // The kbus program too.
   const std::string kbus = std::string(KBUS_BINARY_DIR) + "/tools/kbus --address=" + bus_->address();
-  EXPECT_EQ(run(kbus + " call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Add ii -- -2 44").out, "i 42");
-  EXPECT_EQ(run(kbus + " --json call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Echo v 'a{ub}' 1 7 true").out,
+  EXPECT_EQ(run_peer(kbus + " call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Add ii -- -2 44").out, "i 42");
+  EXPECT_EQ(run_peer(kbus + " --json call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Echo v 'a{ub}' 1 7 true").out,
             "{\"type\":\"v\",\"data\":[{\"type\":\"a{ub}\",\"data\":{\"7\":true}}]}");
-  EXPECT_EQ(run(kbus + " get-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label").out, "s \"python\"");
-  EXPECT_EQ(run(kbus + " set-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label s changed").status, 0);
-  EXPECT_EQ(run(kbus + " get-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label").out, "s \"changed\"");
-  auto fail = run(kbus + " call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Fail");
+  EXPECT_EQ(run_peer(kbus + " get-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label").out, "s \"python\"");
+  EXPECT_EQ(run_peer(kbus + " set-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label s changed").status, 0);
+  EXPECT_EQ(run_peer(kbus + " get-property org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Label").out, "s \"changed\"");
+  auto fail = run_peer(kbus + " call org.kbus.PyPeer /org/kbus/PyPeer org.kbus.PyPeer Fail");
   EXPECT_EQ(fail.status, 1);
   EXPECT_EQ(fail.out, "kbus call: org.kbus.PyPeer.Error.Failed: python says no");
-  auto list = run(kbus + " list");
+  auto list = run_peer(kbus + " list");
   EXPECT_NE(list.out.find("org.kbus.PyPeer"), std::string::npos) << list.out;
-  auto info = run(kbus + " info");
+  auto info = run_peer(kbus + " info");
   EXPECT_NE(info.out.find("transport:       unix"), std::string::npos) << info.out;
 
 }
@@ -249,7 +249,7 @@ TEST_P(Interop, KbusMonitorSeesBusctlCallsRepliesAndErrors) {
   child_process monitor({std::string(KBUS_BINARY_DIR) + "/tools/kbus", "--address=" + address, "monitor"});
   ASSERT_TRUE(monitor_started.wait()) << "kbus monitor did not become a monitor";
   // Fails: nobody owns the name, and the monitor shows the error.
-  run("busctl --address=" + address +
+  run_peer("busctl --address=" + address +
       " call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetNameOwner s org.kbus.Nobody");
   const std::vector<std::string> wanted = {
       "type=method_call", "member=GetNameOwner",

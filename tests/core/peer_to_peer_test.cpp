@@ -162,8 +162,6 @@ TEST_F(PeerToPeer, DbusPythonConnectsToAKbusServer) {
   EXPECT_EQ(out, "42\n");
 }
 
-}  // namespace
-
 // Several messages read at once, some carrying fds: each gets the descriptors its UNIX_FDS
 // field declares (all of them once went to the first message, and the connection dropped).
 TEST_F(PeerToPeer, DescriptorsGoToTheMessageThatDeclaresThem) {
@@ -199,3 +197,5 @@ TEST_F(PeerToPeer, DescriptorsGoToTheMessageThatDeclaresThem) {
   client.close();
   srv.close();
 }
+
+}  // namespace

@@ -9,6 +9,7 @@
 #include "transport/kdbus/driver.hpp"
 #include "transport/kdbus/kdbus_transport.hpp"
 #include "transport/kdbus_test_bus.hpp"
+#include "support/address_entry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -216,12 +217,6 @@ TEST(KdbusMonitor, ATransportNotOpenedByPathRefusesBecomeMonitor) {
   EXPECT_EQ(refused.error_name(), errors::failed);
   EXPECT_EQ(a->wait_fd(), fd_before);
   EXPECT_EQ(reply_value<std::string>(driver_call(*a, "GetId")).size(), 32u);
-}
-
-kbus::address_entry entry_of(const std::string& text) {
-  auto entries = kbus::parse_address_list(text);
-  EXPECT_TRUE(entries && entries->size() == 1) << text;
-  return entries && !entries->empty() ? (*entries)[0] : kbus::address_entry{};
 }
 
 TEST(KdbusConnector, OpensTheDeviceAtThePathAndHandsTheTransportOverOnTheExecutor) {

@@ -12,16 +12,16 @@
 namespace {
 
 using kbus::detail::find_connector;
-namespace names = kbus::transport_names;
+namespace schemes = kbus::transport_names;
 
 TEST(Registry, EverySchemeBuiltInFindsItsConnector) {
-  EXPECT_EQ(find_connector(names::unix_socket), &kbus::detail::connect_unix);
-  EXPECT_EQ(find_connector(names::launchd), &kbus::detail::connect_launchd);
-  EXPECT_EQ(find_connector(names::tcp), &kbus::detail::connect_tcp);
-  EXPECT_EQ(find_connector(names::nonce_tcp), &kbus::detail::connect_nonce_tcp);
-  EXPECT_EQ(find_connector(names::unixexec), &kbus::detail::connect_unixexec);
+  EXPECT_EQ(find_connector(schemes::unix_socket), &kbus::detail::connect_unix);
+  EXPECT_EQ(find_connector(schemes::launchd), &kbus::detail::connect_launchd);
+  EXPECT_EQ(find_connector(schemes::tcp), &kbus::detail::connect_tcp);
+  EXPECT_EQ(find_connector(schemes::nonce_tcp), &kbus::detail::connect_nonce_tcp);
+  EXPECT_EQ(find_connector(schemes::unixexec), &kbus::detail::connect_unixexec);
 #if KBUS_WITH_KDBUS
-  EXPECT_EQ(find_connector(names::kernel), &kbus::detail::kdbus::connect);
+  EXPECT_EQ(find_connector(schemes::kernel), &kbus::detail::kdbus::connect);
 #endif
 }
 
@@ -29,17 +29,17 @@ TEST(Registry, EverySchemeBuiltInFindsItsConnector) {
 // such an entry as "not built in").
 TEST(Registry, TransportsLeftOutAtConfigureTimeFindNothing) {
   if (!KBUS_WITH_KDBUS) {
-    EXPECT_EQ(find_connector(names::kernel), nullptr);
+    EXPECT_EQ(find_connector(schemes::kernel), nullptr);
   }
   if (!KBUS_WITH_CUSE) {
-    EXPECT_EQ(find_connector(names::cuse), nullptr);
+    EXPECT_EQ(find_connector(schemes::cuse), nullptr);
   }
   if (KBUS_WITH_KDBUS && KBUS_WITH_CUSE) GTEST_SKIP() << "every transport is built in";
 }
 
 TEST(Registry, SchemesNotBuiltInFindNothing) {
-  EXPECT_EQ(find_connector(names::autolaunch), nullptr);
-  EXPECT_EQ(find_connector(names::systemd), nullptr);
+  EXPECT_EQ(find_connector(schemes::autolaunch), nullptr);
+  EXPECT_EQ(find_connector(schemes::systemd), nullptr);
   EXPECT_EQ(find_connector("tcp6"), nullptr);
   EXPECT_EQ(find_connector(""), nullptr);
 }

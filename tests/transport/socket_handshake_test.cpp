@@ -5,6 +5,8 @@
 #include "transport/socket/handshake.hpp"
 #include "wire/sasl.hpp"
 
+#include "support/socket_pair.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
@@ -25,15 +27,7 @@ using outcome = kbus::result<std::unique_ptr<transport>>;
 constexpr std::string_view server_guid = "0123456789abcdef0123456789abcdef";
 constexpr std::string_view client_address = "unix:abstract=kbus-handshake-test";
 
-struct socket_pair {
-  kbus::unix_fd a, b;
-  socket_pair() {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
-    a = kbus::unix_fd(fds[0]);
-    b = kbus::unix_fd(fds[1]);
-  }
-};
+using kbus::test::socket_pair;
 
 kbus::detail::client_handshake_options local_client() {
   return {.address = std::string(client_address), .transport = kbus::transport_names::unix_socket, .pipeline_with_unix_fds = true};

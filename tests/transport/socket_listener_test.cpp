@@ -6,6 +6,7 @@
 #include "kbus/message.hpp"
 #include "transport/socket/connectors.hpp"
 #include "transport/socket/listener.hpp"
+#include "support/address_entry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -31,7 +32,7 @@ std::string abstract_address(const std::string& name) {
   return "unix:abstract=kbus-test-" + name + "-" + std::to_string(::getpid());
 }
 
-kbus::address_entry entry_of(const std::string& address) { return kbus::parse_address_list(address).value().at(0); }
+using kbus::test::entry_of;
 
 struct accepted_pair {
   std::optional<outcome> client;

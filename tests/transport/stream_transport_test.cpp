@@ -6,6 +6,7 @@
 #include "kbus/message.hpp"
 #include "transport/socket/stream_transport.hpp"
 #include "support/send_with_fd.hpp"
+#include "support/socket_pair.hpp"
 
 #include <gtest/gtest.h>
 
@@ -24,16 +25,7 @@ using namespace kbus::literals;
 using kbus::detail::receive_mode;
 using kbus::detail::stream_transport;
 
-// Both ends non-blocking, as after a handshake.
-struct socket_pair {
-  kbus::unix_fd a, b;
-  socket_pair() {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
-    a = kbus::unix_fd(fds[0]);
-    b = kbus::unix_fd(fds[1]);
-  }
-};
+using kbus::test::socket_pair;
 
 kbus::connection_info fd_passing_info() {
   kbus::connection_info info;
@@ -81,7 +73,7 @@ bool write_end_open(int read_end) {
 }
 
 TEST(StreamTransport, AMessageFramedAcrossSeveralReadsComesWhole) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   const auto bytes = bytes_of(call(7, "split in three"));
   const std::span<const std::byte> all(bytes);
@@ -99,7 +91,7 @@ TEST(StreamTransport, AMessageFramedAcrossSeveralReadsComesWhole) {
 }
 
 TEST(StreamTransport, SeveralMessagesInOneReadComeOneByOne) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   std::vector<std::byte> stream;
   for (std::uint32_t serial = 1; serial <= 3; ++serial) {
@@ -116,7 +108,7 @@ TEST(StreamTransport, SeveralMessagesInOneReadComeOneByOne) {
 }
 
 TEST(StreamTransport, BufferedNeverReadsAndReadOnceReadsOnce) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   // Far larger than the first receive buffer: one read cannot take it all.
   const std::string big(20 * kbus::detail::initial_read_buffer, 'x');
@@ -136,7 +128,7 @@ TEST(StreamTransport, BufferedNeverReadsAndReadOnceReadsOnce) {
 }
 
 TEST(StreamTransport, DescriptorsTravelWithTheMessagesThatDeclareThem) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport sender(std::move(s.a), fd_passing_info());
   stream_transport receiver(std::move(s.b), fd_passing_info());
   int p[2];
@@ -177,7 +169,7 @@ TEST(StreamTransport, DescriptorsTravelWithTheMessagesThatDeclareThem) {
 }
 
 TEST(StreamTransport, DescriptorsNoMessageDeclaresAreClosed) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   int p[2];
   ASSERT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
@@ -194,7 +186,7 @@ TEST(StreamTransport, DescriptorsNoMessageDeclaresAreClosed) {
 }
 
 TEST(StreamTransport, APeerThatSendsGarbageBrokeTheProtocol) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   write_all(s.b.get(), std::as_bytes(std::span(garbage)));
@@ -208,7 +200,7 @@ TEST(StreamTransport, APeerThatSendsGarbageBrokeTheProtocol) {
 }
 
 TEST(StreamTransport, AMessageThatFramesButDoesNotParseBrokeTheProtocol) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   auto bytes = bytes_of(call(1, "fine"));
   bytes[bytes.size() - 1] = std::byte{'!'};  // the string's terminating NUL
@@ -219,7 +211,7 @@ TEST(StreamTransport, AMessageThatFramesButDoesNotParseBrokeTheProtocol) {
 }
 
 TEST(StreamTransport, APeerThatLeftEndsTheConnectionAfterItsLastMessage) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   std::vector<std::byte> stream = bytes_of(call(1, "last words"));
   auto second = bytes_of(call(2, "more"));
@@ -236,7 +228,7 @@ TEST(StreamTransport, APeerThatLeftEndsTheConnectionAfterItsLastMessage) {
 }
 
 TEST(StreamTransport, APeerThatLeftMidMessageEndsTheConnection) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   const auto bytes = bytes_of(call(1, "cut short"));
   write_all(s.b.get(), std::span<const std::byte>(bytes).first(bytes.size() - 3));
@@ -248,7 +240,7 @@ TEST(StreamTransport, APeerThatLeftMidMessageEndsTheConnection) {
 }
 
 TEST(StreamTransport, AFullSocketKeepsOutputQueuedUntilThePeerReads) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport sender(std::move(s.a), fd_passing_info());
   stream_transport receiver(std::move(s.b), fd_passing_info());
   // Far more than a socketpair's buffers hold (a few hundred KiB by default).
@@ -286,7 +278,7 @@ TEST(StreamTransport, AFullSocketKeepsOutputQueuedUntilThePeerReads) {
 }
 
 TEST(StreamTransport, MessagesOfAnUnknownTypeAreSkipped) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   auto unknown = bytes_of(call(1, "from the future"));
   unknown[1] = std::byte{42};  // the message type
@@ -299,7 +291,7 @@ TEST(StreamTransport, MessagesOfAnUnknownTypeAreSkipped) {
 }
 
 TEST(StreamTransport, LeftoverFromTheHandshakeIsTheStartOfTheStream) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   const auto first = bytes_of(call(1, "pipelined"));
   // The handshake read the first message and a part of the second.
   auto second = bytes_of(call(2, "after"));
@@ -314,7 +306,7 @@ TEST(StreamTransport, LeftoverFromTheHandshakeIsTheStartOfTheStream) {
 }
 
 TEST(StreamTransport, ClosedIsClosed) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   stream_transport t(std::move(s.a), fd_passing_info());
   t.send(call(1, "queued"), {});
   EXPECT_GT(t.queued_bytes(), 0u);
@@ -337,7 +329,7 @@ TEST(StreamTransport, ClosedIsClosed) {
 }
 
 TEST(StreamTransport, InfoAndCapabilitiesComeFromTheHandshake) {
-  socket_pair s;
+  socket_pair s({.non_blocking = true});
   kbus::connection_info info = fd_passing_info();
   info.address = "unix:abstract=kbus-test";
   info.server_guid = "0123456789abcdef0123456789abcdef";
