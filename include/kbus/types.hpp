@@ -120,7 +120,11 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out);
 
 // Strings a program hands to the encoder must be what the spec allows (valid UTF-8, no NUL):
 // throws kbus::exception otherwise, as sd-bus refuses them on append.
-void check_string_for_encoding(std::string_view s);
+void check_text_for_encoding(std::string_view s);
+// The same, with plain ASCII (most strings) checked inline.
+KBUS_HOT_INLINE void check_string_for_encoding(std::string_view s) {
+  if (!is_plain_ascii(s.data(), s.size())) check_text_for_encoding(s);
+}
 // Ends an array the program built; throws kbus::exception (errc::array_too_long) when it
 // exceeds the spec's 64 MiB, which every receiver must refuse.
 void end_array_for_encoding(writer& w, writer::array_token token);

@@ -57,6 +57,36 @@ bool is_valid_utf8(std::string_view s) noexcept;
 // (string_contains_nul or invalid_utf8) and at which byte.
 validation check_string_text(std::string_view s) noexcept;
 
+// Whether the 8 bytes of `w` are ASCII without NUL.
+constexpr bool is_ascii_word(std::uint64_t w) noexcept {
+  constexpr std::uint64_t high = 0x8080808080808080ull, low = 0x0101010101010101ull;
+  return ((w & high) | ((w - low) & ~w & high)) == 0;
+}
+
+// Whether the `n` bytes at `p` are ASCII without NUL (what most strings are, and then valid
+// D-Bus text), reading no byte outside them: a few instructions for a short string, inline.
+KBUS_HOT_INLINE bool is_plain_ascii(const char* p, std::size_t n) noexcept {
+  std::uint64_t w;
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (!is_ascii_word(w)) return false;
+    }
+    std::memcpy(&w, p + n - 8, 8);  // the last word, overlapping the one before
+    return is_ascii_word(w);
+  }
+  if (n >= 4) {
+    std::uint32_t a, b;  // the first and the last four bytes, overlapping
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return is_ascii_word(std::uint64_t{a} << 32 | b);
+  }
+  if (n == 0) return true;
+  // One to three bytes: the first, the middle and the last cover them; the rest is 0x01.
+  const auto byte = [p](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+  return is_ascii_word(0x0101010101000000ull | byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16);
+}
+
 // Whether a signature that check_signature accepted is exactly one complete type (what
 // check_single_type adds), without scanning it again.
 bool is_single_complete_type(std::string_view validated_signature) noexcept;
@@ -363,8 +393,8 @@ class reader {
   // True when the `len` bytes at `p` are ASCII without NUL. Reads whole 8-byte words, never
   // beyond the `readable` bytes at `p` (at least len + 1: the terminator).
   static bool is_plain_ascii(const char* p, std::size_t len, std::size_t readable) noexcept {
-    constexpr std::uint64_t high = 0x8080808080808080ull, low = 0x0101010101010101ull;
-    auto clean = [](std::uint64_t w) { return ((w & high) | ((w - low) & ~w & high)) == 0; };
+    constexpr std::uint64_t low = 0x0101010101010101ull;
+    constexpr auto clean = is_ascii_word;
     std::uint64_t w;
     if (len < 8) {
       if (readable < 8) return false;  // near the end of the buffer: the slow path
