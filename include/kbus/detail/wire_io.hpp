@@ -284,12 +284,15 @@ class reader {
       return true;
     } else {
       static_assert(std::is_integral_v<T>);
-      if (!align(sizeof(T))) return false;
-      if (end_ - pos_ < sizeof(T)) return fail(errc::truncated, "value runs past the end");
+      // The padding and the value checked against the end at once; which one runs past it
+      // (and whether the padding is zero) is told out of line.
+      const std::size_t pad = (sizeof(T) - (pos_ & (sizeof(T) - 1))) & (sizeof(T) - 1);
+      if (end_ - pos_ < pad + sizeof(T)) return value_past_end(pad);
+      if (pad != 0 && !trusted && !all_zero(data_ + pos_, pad, end_ - pos_)) return nonzero_padding(pad);
       T v{};
-      std::memcpy(&v, data_ + pos_, sizeof(T));
+      std::memcpy(&v, data_ + pos_ + pad, sizeof(T));
       out = swap_ ? byteswap(v) : v;
-      pos_ += sizeof(T);
+      pos_ += pad + sizeof(T);
       return true;
     }
   }
@@ -417,6 +420,7 @@ class reader {
 
   // The cold halves of the inline reads above: they record the error and return false.
   bool nonzero_padding(std::size_t pad);
+  bool value_past_end(std::size_t pad);
   bool string_past_end(std::size_t start, std::uint32_t len);
   bool check_string_bytes(const char* p, std::uint32_t len, char type_code);
   bool nesting_too_deep();
