@@ -212,12 +212,17 @@ class writer {
   }
   void grow(std::size_t n) {
     // Bytes past size_ are kept zero: new ones come zero-filled, and nothing writes there.
+    // A small buffer (a header and the start of a body) quadruples: most messages then grow
+    // once at most, not twice or three times (each a copy and a free).
     const std::size_t need = size_ + n;
-    buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, 2 * buf_.capacity()));
+    const std::size_t factor = buf_.capacity() < small_buffer ? 4 : 2;
+    buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, factor * buf_.capacity()));
   }
 
   // From this size on, appending skips the zero-fill of new room (a large `ay`, say).
   static constexpr std::size_t large_append = 4096;
+  // Below this capacity the buffer grows fourfold.
+  static constexpr std::size_t small_buffer = 1024;
 
   std::vector<std::byte> buf_;
   std::size_t size_;
