@@ -528,10 +528,13 @@ struct codec<std::variant<Ts...>> : detail::basic_codec_base<'v'> {
     if (!r.enter('v')) return false;
     bool ok = false;
     // The alternatives are tried in order until one has the signature (|| stops there).
-    if (!(try_alternative<Ts>(r, sig, v, ok) || ...))
-      return r.fail(errc::type_mismatch, "variant holds '" + std::string(sig) + "', which no alternative of the C++ variant has");
+    if (!(try_alternative<Ts>(r, sig, v, ok) || ...)) return fail_no_alternative(r, sig);
     if (ok) r.leave('v');
     return ok;
+  }
+  // What a read says of a variant whose signature no alternative has.
+  static bool fail_no_alternative(detail::reader& r, std::string_view sig) {
+    return r.fail(errc::type_mismatch, "variant holds '" + std::string(sig) + "', which no alternative of the C++ variant has");
   }
 
  private:
