@@ -58,6 +58,57 @@ struct dict_entry_codec {
   }
 };
 
+// Reads one element of a view as iterating it will, without keeping it: whether the bytes
+// decode as T. Decoding into a T answers for any T; a dict entry whose value is a
+// std::variant is checked without building the pair and the variant (the entry's key and the
+// matching alternative are decoded into locals).
+template <class T, class Element>
+struct element_check {
+  static bool check(reader& r) {
+    T e{};
+    return Element::decode(r, e);
+  }
+};
+template <class V>
+struct value_check {
+  static bool check(reader& r) {
+    V v{};
+    return codec<V>::decode(r, v);
+  }
+};
+template <class... Ts>
+struct value_check<std::variant<Ts...>> {
+  static bool check(reader& r) {
+    std::string_view sig;
+    if (!r.get_signature(sig) || !r.enter('v')) return false;
+    bool ok = false;
+    if (!(try_alternative<Ts>(r, sig, ok) || ...)) {
+      return codec<std::variant<Ts...>>::fail_no_alternative(r, sig);
+    }
+    if (ok) r.leave('v');
+    return ok;
+  }
+  template <class A>
+  static bool try_alternative(reader& r, std::string_view sig, bool& ok) {
+    if (!same_signature(sig, codec<A>::signature)) return false;
+    A a{};
+    ok = codec<A>::decode(r, a);
+    return true;
+  }
+};
+template <class K, class V>
+struct dict_entry_codec;
+template <class K, class V>
+struct element_check<std::pair<K, V>, dict_entry_codec<K, V>> {
+  static bool check(reader& r) {
+    K k{};
+    if (!r.enter('{')) return false;
+    if (!r.align(8) || !codec<K>::decode(r, k) || !value_check<V>::check(r)) return false;
+    r.leave('{');
+    return true;
+  }
+};
+
 // Where a view's elements are: the message's bytes and how to read them.
 struct view_source {
   const std::byte* data = nullptr;  // the message start (the alignment base)
@@ -151,10 +202,8 @@ class array_view_base {
     } else {
       // Unchecked bytes, or elements that may not have the C++ type: decode each once now,
       // so iterating never meets an error.
-      while (r.position() < end) {
-        T e{};
-        if (!Element::decode(r, e)) return false;
-      }
+      while (r.position() < end)
+        if (!element_check<T, Element>::check(r)) return false;
     }
     v.source_ = {r.data(), begin, end, r.fd_table, r.unix_fd_count(), r.big_endian()};
     return r.end_array(end);

@@ -154,6 +154,9 @@ class message {
   }
   // Finds the header fields; `trusted` skips the checks for a header this library built.
   result<void> index_header(bool trusted = false);
+  // What the spec requires of the fields found: those the type needs, no reserved local path
+  // or interface.
+  result<void> check_required_fields() const;
 
   std::vector<std::byte> buffer_;
   std::vector<unix_fd> fds_;
@@ -204,11 +207,18 @@ class message_builder {
 
  private:
   message_builder& string_field(header_field code, char type, std::string_view v);
+  // Starts a header field (aligned, its code and one-letter signature); notes a duplicate.
+  void begin_field(header_field code, char type);
   void begin_body(std::string_view sig);
   message finish();
 
   detail::writer out_;
   std::vector<unix_fd> fds_;
+  // The header as it is written (type, flags, the fields' places), so that finish() need not
+  // read it back.
+  message head_;
+  std::uint32_t fields_seen_ = 0;       // bit n: field n was written
+  std::size_t duplicate_at_ = 0;        // where a field written twice starts (0: none)
   std::size_t body_start_ = 0;
   std::size_t unix_fds_offset_ = 0;  // where the UNIX_FDS value is patched, if reserved
   std::uint32_t detached_unix_fds_ = 0;

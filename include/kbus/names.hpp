@@ -75,17 +75,11 @@ class basic_name {
   // Never throws: the name, or an error that says what is wrong and where.
   static result<basic_name> make(std::string_view s) {
     if (auto v = Traits::check(s); !v) return detail::name_error(Traits::what, s, v);
-    basic_name n;
-    n.value_.assign(s);
-    return n;
+    return basic_name(valid_tag{}, s);
   }
 
   // For text already validated (by the parser); no check.
-  static basic_name unchecked(std::string_view s) {
-    basic_name n;
-    n.value_.assign(s);
-    return n;
-  }
+  static basic_name unchecked(std::string_view s) { return basic_name(valid_tag{}, s); }
 
   static constexpr bool is_valid(std::string_view s) noexcept { return static_cast<bool>(Traits::check(s)); }
 
@@ -103,6 +97,10 @@ class basic_name {
   }
 
  private:
+  struct valid_tag {};
+  // The string made once at its size (not default-made, then assigned).
+  basic_name(valid_tag, std::string_view s) : value_(s) {}
+
   std::string value_;
 };
 

@@ -120,7 +120,11 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out);
 
 // Strings a program hands to the encoder must be what the spec allows (valid UTF-8, no NUL):
 // throws kbus::exception otherwise, as sd-bus refuses them on append.
-void check_string_for_encoding(std::string_view s);
+void check_text_for_encoding(std::string_view s);
+// The same, with plain ASCII (most strings) checked inline.
+KBUS_HOT_INLINE void check_string_for_encoding(std::string_view s) {
+  if (!is_plain_ascii(s.data(), s.size())) check_text_for_encoding(s);
+}
 // Ends an array the program built; throws kbus::exception (errc::array_too_long) when it
 // exceeds the spec's 64 MiB, which every receiver must refuse.
 void end_array_for_encoding(writer& w, writer::array_token token);
@@ -167,7 +171,7 @@ struct codec<T, std::enable_if_t<detail::is_fixed_int<T>>> : detail::basic_codec
     if constexpr (sizeof(T) == 1) w.put_byte(static_cast<std::uint8_t>(v));
     else w.put(v);
   }
-  static bool decode(detail::reader& r, T& v) { return r.get(v); }
+  KBUS_HOT_INLINE static bool decode(detail::reader& r, T& v) { return r.get(v); }
 };
 
 template <>
@@ -203,7 +207,7 @@ struct codec<std::string_view> : detail::basic_codec_base<'s'> {
     detail::check_string_for_encoding(v);
     w.put_string(v);
   }
-  static bool decode(detail::reader& r, std::string_view& v) { return r.get_string(v); }
+  KBUS_HOT_INLINE static bool decode(detail::reader& r, std::string_view& v) { return r.get_string(v); }
 };
 
 template <>
@@ -522,20 +526,25 @@ struct codec<std::variant<Ts...>> : detail::basic_codec_base<'v'> {
     std::string_view sig;
     if (!r.get_signature(sig)) return false;
     if (!r.enter('v')) return false;
-    bool found = false, ok = false;
-    (try_alternative<Ts>(r, sig, v, found, ok), ...);
-    if (!found) return r.fail(errc::type_mismatch, "variant holds '" + std::string(sig) + "', which no alternative of the C++ variant has");
+    bool ok = false;
+    // The alternatives are tried in order until one has the signature (|| stops there).
+    if (!(try_alternative<Ts>(r, sig, v, ok) || ...)) return fail_no_alternative(r, sig);
     if (ok) r.leave('v');
     return ok;
   }
+  // What a read says of a variant whose signature no alternative has.
+  static bool fail_no_alternative(detail::reader& r, std::string_view sig) {
+    return r.fail(errc::type_mismatch, "variant holds '" + std::string(sig) + "', which no alternative of the C++ variant has");
+  }
 
  private:
+  // False when `sig` is not A's; else decodes A into `v` and says in `ok` whether it could.
   template <class A>
-  static void try_alternative(detail::reader& r, std::string_view sig, std::variant<Ts...>& v, bool& found, bool& ok) {
-    if (found || !detail::same_signature(sig, codec<A>::signature)) return;
-    found = true;
+  static bool try_alternative(detail::reader& r, std::string_view sig, std::variant<Ts...>& v, bool& ok) {
+    if (!detail::same_signature(sig, codec<A>::signature)) return false;
     // Decoded in place (on failure the read fails, whatever the variant holds).
     ok = codec<A>::decode(r, v.template emplace<A>());
+    return true;
   }
 };
 

@@ -233,7 +233,10 @@ result<void> message::index_header(bool trusted) {
       return error(errc::nonzero_padding, "padding before the body is not zero (at byte " + std::to_string(i) + ")");
   // A message built here has serial 0 until it is sent.
   if (serial_ == 0 && !trusted) return error(errc::invalid_header_field, "serial is 0");
+  return check_required_fields();
+}
 
+result<void> message::check_required_fields() const {
   auto require = [&](span_ref f, const char* name) -> result<void> {
     if (f.size == 0)
       return error(errc::missing_header_field, std::string(name) + " header field is required in a message of this type");
@@ -337,7 +340,10 @@ std::vector<std::byte> fixed_header(message_type type, byte_order order) {
 }  // namespace
 
 message_builder::message_builder(message_type type, byte_order order)
-    : out_(order == byte_order::big, fixed_header(type, order)) {}
+    : out_(order == byte_order::big, fixed_header(type, order)) {
+  head_.type_ = type;
+  head_.big_endian_ = order == byte_order::big;
+}
 
 message_builder message_builder::method_call(const bus_name& destination, const object_path& path,
                                              const interface_name& interface, const member_name& member) {
@@ -372,23 +378,43 @@ message_builder message_builder::error(const message& call, const kbus::error_na
 
 message_builder& message_builder::flags(message_flags f) {
   out_.written()[2] = static_cast<std::byte>(f);
+  // Unknown bits are written as given and ignored when read (spec).
+  head_.flags_ = f & (message_flags::no_reply_expected | message_flags::no_auto_start |
+                      message_flags::allow_interactive_authorization);
   return *this;
 }
 
-message_builder& message_builder::string_field(header_field code, char type, std::string_view v) {
+void message_builder::begin_field(header_field code, char type) {
   out_.align(8);
+  const auto bit = 1u << static_cast<unsigned>(code);
+  if ((fields_seen_ & bit) && duplicate_at_ == 0) duplicate_at_ = out_.size();
+  fields_seen_ |= bit;
   out_.put_byte(static_cast<std::uint8_t>(code));
   const char sig[2] = {type, '\0'};
   out_.put_signature(std::string_view(sig, 1));
+}
+
+message_builder& message_builder::string_field(header_field code, char type, std::string_view v) {
+  begin_field(code, type);
   out_.put_string(v);
+  const message::span_ref ref{static_cast<std::uint32_t>(out_.size() - 1 - v.size()), static_cast<std::uint32_t>(v.size())};
+  switch (code) {
+    case header_field::path: head_.path_ = ref; break;
+    case header_field::interface: head_.interface_ = ref; break;
+    case header_field::member: head_.member_ = ref; break;
+    case header_field::error_name: head_.error_name_ = ref; break;
+    case header_field::destination: head_.destination_ = ref; break;
+    case header_field::sender: head_.sender_ = ref; break;
+    case header_field::signature: head_.signature_ = ref; break;
+    default: break;
+  }
   return *this;
 }
 
 message_builder& message_builder::reply_serial(std::uint32_t serial) {
-  out_.align(8);
-  out_.put_byte(static_cast<std::uint8_t>(header_field::reply_serial));
-  out_.put_signature("u");
+  begin_field(header_field::reply_serial, 'u');
   out_.put(serial);
+  head_.reply_serial_ = serial;
   return *this;
 }
 
@@ -399,16 +425,13 @@ message_builder& message_builder::detached_unix_fds(std::uint32_t n) {
 
 void message_builder::begin_body(std::string_view sig) {
   if (!sig.empty()) {
-    out_.align(8);
-    out_.put_byte(static_cast<std::uint8_t>(header_field::signature));
-    out_.put_signature("g");
+    begin_field(header_field::signature, 'g');
     out_.put_signature(sig);
+    head_.signature_ = {static_cast<std::uint32_t>(out_.size() - 1 - sig.size()), static_cast<std::uint32_t>(sig.size())};
   }
   if (sig.find('h') != std::string_view::npos || detached_unix_fds_ > 0) {
     // The count is known once the body is written: reserve the field, patch it in finish().
-    out_.align(8);
-    out_.put_byte(static_cast<std::uint8_t>(header_field::unix_fds));
-    out_.put_signature("u");
+    begin_field(header_field::unix_fds, 'u');
     out_.put(std::uint32_t{0});
     unix_fds_offset_ = out_.size() - 4;
   }
@@ -423,17 +446,29 @@ message message_builder::finish() {
     throw exception(kbus::error(errc::message_too_long,
                                 "message of " + std::to_string(out_.size()) + " bytes exceeds the 128 MiB limit"));
   out_.patch_u32(4, static_cast<std::uint32_t>(body_len));
-  if (unix_fds_offset_)
-    out_.patch_u32(unix_fds_offset_, std::max(detached_unix_fds_, static_cast<std::uint32_t>(fds_.size())));
+  const std::uint32_t unix_fds = std::max(detached_unix_fds_, static_cast<std::uint32_t>(fds_.size()));
+  if (unix_fds_offset_) out_.patch_u32(unix_fds_offset_, unix_fds);
   if (fds_.size() > detail::max_unix_fds)
     throw exception(kbus::error(errc::invalid_header_field, std::to_string(fds_.size()) +
                                                                 " unix fds in one message, above the limit of 253"));
-  message m;
+  if (unix_fds > detail::max_unix_fds)
+    throw exception(kbus::error(errc::invalid_header_field, "UNIX_FDS header field is " + std::to_string(unix_fds) +
+                                                                ", above the limit of 253"));
+  if (duplicate_at_)
+    throw exception(kbus::error(errc::duplicate_header_field,
+                                std::string(field_name(static_cast<std::uint8_t>(out_.written()[duplicate_at_]))) +
+                                    " header field (at byte " + std::to_string(duplicate_at_) + ") appears twice"));
+  if (head_.reply_serial_ == 0u) throw exception(kbus::error(errc::invalid_header_field, "REPLY_SERIAL header field is 0"));
+  // The fields were validated when they were set (the builder knows where each one is), and
+  // the body was written from typed or checked values.
+  if (head_.type_ == message_type::invalid)
+    throw exception(kbus::error(errc::invalid_message_type, "message type is 0 (INVALID)"));
+  message m = std::move(head_);
   m.buffer_ = std::move(out_).take();
   m.fds_ = std::move(fds_);
-  // The fields were validated when they were set, and the body was written from typed or
-  // checked values.
-  if (auto r = m.index_header(/*trusted=*/true); !r) throw exception(r.error());
+  m.body_offset_ = static_cast<std::uint32_t>(body_start_);
+  m.unix_fds_ = unix_fds_offset_ ? unix_fds : 0;
+  if (auto r = m.check_required_fields(); !r) throw exception(r.error());
   m.body_validated_ = true;
   return m;
 }

@@ -111,6 +111,14 @@ bool reader::nonzero_padding(std::size_t pad) {
   return fail_at(errc::nonzero_padding, pos_ + i, "padding byte is not zero");
 }
 
+bool reader::value_past_end(std::size_t pad) {
+  // What align() and then the read would have said, in that order.
+  if (pad > end_ - pos_) return fail(errc::truncated, "padding runs past the end");
+  if (!trusted && !all_zero(data_ + pos_, pad, end_ - pos_)) return nonzero_padding(pad);
+  pos_ += pad;
+  return fail(errc::truncated, "value runs past the end");
+}
+
 bool reader::nesting_too_deep() {
   if (array_depth_ > max_array_depth) return fail(errc::nesting_too_deep, "more than 32 nested arrays");
   if (struct_depth_ > max_struct_depth) return fail(errc::nesting_too_deep, "more than 32 nested structs");

@@ -115,7 +115,7 @@ bool encode_typed(writer& w, const value& v, std::string_view type, std::size_t&
       return true;
     case 'x': case 't': case 'd': w.put(v.as_uint()); return true;
     case 's':
-      if (auto ok = check_string_text(v.as_string()); !ok) {
+      if (const auto& text = v.as_string(); !is_plain_ascii(text.data(), text.size()) && !check_string_text(text)) {
         const bool nul = v.as_string().find('\0') != std::string::npos;
         err = nul ? error(errc::string_contains_nul, "string contains a NUL byte")
                   : error(errc::invalid_utf8, "string is not valid UTF-8");
@@ -385,7 +385,7 @@ bool decode_values(reader& r, std::string_view sig, std::vector<value>& out) {
 
 }  // namespace detail
 
-void detail::check_string_for_encoding(std::string_view s) {
+void detail::check_text_for_encoding(std::string_view s) {
   if (check_string_text(s)) return;
   if (s.find('\0') != std::string_view::npos)
     throw exception(error(errc::string_contains_nul, "a string to encode contains a NUL byte"));

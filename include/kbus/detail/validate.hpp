@@ -4,6 +4,7 @@
 
 #include "kbus/error.hpp"
 
+#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -30,7 +31,14 @@ constexpr validation fail(errc code, std::size_t offset, const char* reason) noe
 
 constexpr bool is_ascii_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_name_char(char c) noexcept { return is_ascii_alpha(c) || is_ascii_digit(c) || c == '_'; }
+// [A-Za-z0-9_] by a table: names are checked a character at a time, on every message parsed.
+inline constexpr auto name_char_table = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = is_ascii_alpha(static_cast<char>(c)) || is_ascii_digit(static_cast<char>(c)) || c == '_';
+  return t;
+}();
+constexpr bool is_name_char(char c) noexcept { return name_char_table[static_cast<unsigned char>(c)]; }
 
 // "/" or "/" followed by elements of [A-Za-z0-9_]+ separated by single slashes.
 constexpr validation check_object_path(std::string_view s) noexcept {
@@ -41,9 +49,10 @@ constexpr validation check_object_path(std::string_view s) noexcept {
   if (s.back() == '/') return fail(e, s.size() - 1, "object path must not end with '/'");
   for (std::size_t i = 1; i < s.size(); ++i) {
     const char c = s[i];
+    if (is_name_char(c)) continue;
     if (c == '/') {
       if (s[i - 1] == '/') return fail(e, i, "object path has an empty element");
-    } else if (!is_name_char(c)) {
+    } else {
       return fail(e, i, "object path element has a character outside [A-Za-z0-9_]");
     }
   }
@@ -58,14 +67,15 @@ constexpr validation check_dotted_name(std::string_view s, errc e, const char* w
   bool at_element_start = true;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    if (c == '.') {
+    if (is_name_char(c) && !(at_element_start && is_ascii_digit(c))) {
+      at_element_start = false;
+    } else if (c == '.') {
       if (at_element_start) return fail(e, i, "name has an empty element");
       ++elements;
       at_element_start = true;
     } else if (at_element_start) {
-      if (!is_ascii_alpha(c) && c != '_') return fail(e, i, "name element must not begin with a digit or other character");
-      at_element_start = false;
-    } else if (!is_name_char(c)) {
+      return fail(e, i, "name element must not begin with a digit or other character");
+    } else {
       return fail(e, i, "name has a character outside [A-Za-z0-9_]");
     }
   }

@@ -57,6 +57,36 @@ bool is_valid_utf8(std::string_view s) noexcept;
 // (string_contains_nul or invalid_utf8) and at which byte.
 validation check_string_text(std::string_view s) noexcept;
 
+// Whether the 8 bytes of `w` are ASCII without NUL.
+constexpr bool is_ascii_word(std::uint64_t w) noexcept {
+  constexpr std::uint64_t high = 0x8080808080808080ull, low = 0x0101010101010101ull;
+  return ((w & high) | ((w - low) & ~w & high)) == 0;
+}
+
+// Whether the `n` bytes at `p` are ASCII without NUL (what most strings are, and then valid
+// D-Bus text), reading no byte outside them: a few instructions for a short string, inline.
+KBUS_HOT_INLINE bool is_plain_ascii(const char* p, std::size_t n) noexcept {
+  std::uint64_t w;
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (!is_ascii_word(w)) return false;
+    }
+    std::memcpy(&w, p + n - 8, 8);  // the last word, overlapping the one before
+    return is_ascii_word(w);
+  }
+  if (n >= 4) {
+    std::uint32_t a, b;  // the first and the last four bytes, overlapping
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return is_ascii_word(std::uint64_t{a} << 32 | b);
+  }
+  if (n == 0) return true;
+  // One to three bytes: the first, the middle and the last cover them; the rest is 0x01.
+  const auto byte = [p](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+  return is_ascii_word(0x0101010101000000ull | byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16);
+}
+
 // Whether a signature that check_signature accepted is exactly one complete type (what
 // check_single_type adds), without scanning it again.
 bool is_single_complete_type(std::string_view validated_signature) noexcept;
@@ -182,12 +212,17 @@ class writer {
   }
   void grow(std::size_t n) {
     // Bytes past size_ are kept zero: new ones come zero-filled, and nothing writes there.
+    // A small buffer (a header and the start of a body) quadruples: most messages then grow
+    // once at most, not twice or three times (each a copy and a free).
     const std::size_t need = size_ + n;
-    buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, 2 * buf_.capacity()));
+    const std::size_t factor = buf_.capacity() < small_buffer ? 4 : 2;
+    buf_.resize(need <= buf_.capacity() ? buf_.capacity() : std::max(need, factor * buf_.capacity()));
   }
 
   // From this size on, appending skips the zero-fill of new room (a large `ay`, say).
   static constexpr std::size_t large_append = 4096;
+  // Below this capacity the buffer grows fourfold.
+  static constexpr std::size_t small_buffer = 1024;
 
   std::vector<std::byte> buf_;
   std::size_t size_;
@@ -254,12 +289,15 @@ class reader {
       return true;
     } else {
       static_assert(std::is_integral_v<T>);
-      if (!align(sizeof(T))) return false;
-      if (end_ - pos_ < sizeof(T)) return fail(errc::truncated, "value runs past the end");
+      // The padding and the value checked against the end at once; which one runs past it
+      // (and whether the padding is zero) is told out of line.
+      const std::size_t pad = (sizeof(T) - (pos_ & (sizeof(T) - 1))) & (sizeof(T) - 1);
+      if (end_ - pos_ < pad + sizeof(T)) return value_past_end(pad);
+      if (pad != 0 && !trusted && !all_zero(data_ + pos_, pad, end_ - pos_)) return nonzero_padding(pad);
       T v{};
-      std::memcpy(&v, data_ + pos_, sizeof(T));
+      std::memcpy(&v, data_ + pos_ + pad, sizeof(T));
       out = swap_ ? byteswap(v) : v;
-      pos_ += sizeof(T);
+      pos_ += pad + sizeof(T);
       return true;
     }
   }
@@ -363,8 +401,8 @@ class reader {
   // True when the `len` bytes at `p` are ASCII without NUL. Reads whole 8-byte words, never
   // beyond the `readable` bytes at `p` (at least len + 1: the terminator).
   static bool is_plain_ascii(const char* p, std::size_t len, std::size_t readable) noexcept {
-    constexpr std::uint64_t high = 0x8080808080808080ull, low = 0x0101010101010101ull;
-    auto clean = [](std::uint64_t w) { return ((w & high) | ((w - low) & ~w & high)) == 0; };
+    constexpr std::uint64_t low = 0x0101010101010101ull;
+    constexpr auto clean = is_ascii_word;
     std::uint64_t w;
     if (len < 8) {
       if (readable < 8) return false;  // near the end of the buffer: the slow path
@@ -387,6 +425,7 @@ class reader {
 
   // The cold halves of the inline reads above: they record the error and return false.
   bool nonzero_padding(std::size_t pad);
+  bool value_past_end(std::size_t pad);
   bool string_past_end(std::size_t start, std::uint32_t len);
   bool check_string_bytes(const char* p, std::uint32_t len, char type_code);
   bool nesting_too_deep();
