@@ -97,8 +97,6 @@ struct value_check<std::variant<Ts...>> {
   }
 };
 template <class K, class V>
-struct dict_entry_codec;
-template <class K, class V>
 struct element_check<std::pair<K, V>, dict_entry_codec<K, V>> {
   static bool check(reader& r) {
     K k{};
