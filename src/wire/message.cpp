@@ -28,6 +28,11 @@ std::uint32_t load_u32(const std::byte* p, bool big_endian) noexcept {
   return big_endian != (std::endian::native == std::endian::big) ? detail::byteswap(v) : v;
 }
 
+void store_u32(std::byte* p, std::uint32_t v, bool big_endian) noexcept {
+  if (big_endian != (std::endian::native == std::endian::big)) v = detail::byteswap(v);
+  std::memcpy(p, &v, 4);
+}
+
 // The D-Bus reserved local path and interface (spec "Message Bus Specification"): a message
 // carrying them must not come from outside.
 constexpr std::string_view local_path = "/org/freedesktop/DBus/Local";
@@ -275,7 +280,25 @@ void message::set_serial(std::uint32_t serial) noexcept {
 }
 
 void message::set_sender(std::string_view unique_name) {
-  // Copy every field but SENDER (each field is an 8-aligned struct, so it moves as is),
+  if (sender_.size == 0) {
+    // No SENDER yet (what a bus usually receives): the field goes in place behind the others,
+    // into zeroed room (its padding and NUL), and only the body moves.
+    const std::size_t at = body_offset_;
+    const std::size_t fields_end = at + 8 + unique_name.size() + 1;  // code, "s", length, name, NUL
+    const std::size_t body = align8(fields_end);
+    buffer_.insert(buffer_.begin() + static_cast<std::ptrdiff_t>(at), body - at, std::byte{0});
+    std::byte* f = buffer_.data() + at;
+    f[0] = std::byte{static_cast<std::uint8_t>(header_field::sender)};
+    f[1] = std::byte{1};
+    f[2] = std::byte{'s'};
+    store_u32(f + 4, static_cast<std::uint32_t>(unique_name.size()), big_endian_);
+    std::memcpy(f + 8, unique_name.data(), unique_name.size());
+    store_u32(buffer_.data() + 12, static_cast<std::uint32_t>(fields_end - fixed_header_size), big_endian_);
+    sender_ = {static_cast<std::uint32_t>(at + 8), static_cast<std::uint32_t>(unique_name.size())};
+    body_offset_ = static_cast<std::uint32_t>(body);
+    return;
+  }
+  // Replacing one: copy every field but SENDER (each field is an 8-aligned struct, so it moves as is),
   // append the new SENDER, and move the body behind it.
   std::vector<std::byte> head(buffer_.begin(), buffer_.begin() + fixed_header_size);
   head.reserve(body_offset_ + unique_name.size() + 16);

@@ -57,3 +57,30 @@ TEST(MessageSmoke, ArraysOverSixtyFourMiBAreRefusedWhenEncoded) {
     EXPECT_EQ(e.get(), kbus::errc::array_too_long) << e.what();
   }
 }
+
+// SENDER set by a bus: added in place when the message has none (either byte order), replaced
+// when it has one; the bytes then parse to the same message with that sender, and the body
+// stays where the header says.
+TEST(MessageSmoke, SetSenderAddsOrReplacesTheFieldAndKeepsTheBody) {
+  for (const auto order : {kbus::byte_order::little, kbus::byte_order::big}) {
+    for (const bool had_sender : {false, true}) {
+      kbus::message_builder b(kbus::message_type::signal, order);
+      b.path("/org/kbus"_path).interface("org.kbus.Iface"_iface).member("Changed"_member);
+      if (had_sender) b.sender(":1.999999"_bus);
+      auto m = b.build(std::string("body"), std::uint64_t{42});
+      m.set_serial(3);
+      m.set_sender(":1.7");
+      EXPECT_EQ(m.sender(), ":1.7");
+      auto [s, n] = m.read<std::string, std::uint64_t>().value();
+      EXPECT_EQ(s, "body");
+      EXPECT_EQ(n, 42u);
+      auto parsed = kbus::message::parse(std::vector<std::byte>(m.bytes().begin(), m.bytes().end()));
+      ASSERT_TRUE(parsed) << parsed.error().what();
+      EXPECT_EQ(parsed->sender(), ":1.7");
+      EXPECT_EQ(parsed->member(), "Changed");
+      const auto body = parsed->read<std::string, std::uint64_t>().value();
+      EXPECT_EQ(std::get<0>(body), "body");
+      EXPECT_EQ(std::get<1>(body), 42u);
+    }
+  }
+}

@@ -8,10 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
-#include <cstring>
-#include <system_error>
 
 namespace kbus::detail {
 
@@ -111,56 +108,6 @@ bool read_items(std::span<const std::uint8_t> slice, std::span<const std::uint8_
   return walk == 0 && ok;
 }
 
-// Writes a SENDER header field naming `sender` behind the header fields of the dbus1 message in
-// `bytes` (moving the body), as message::set_sender would after parsing, but before it: the
-// message is then parsed once and its bytes copied once. False, with `bytes` untouched, when
-// the fixed header does not hold together (the message then fails to parse the usual way).
-bool append_sender_field(std::vector<std::byte>& bytes, std::string_view sender) {
-  constexpr std::size_t fixed = 16;  // the fixed header; its last u32 is the fields' length
-  if (bytes.size() < fixed) return false;
-  const char order = static_cast<char>(bytes[0]);
-  if (order != 'l' && order != 'B') return false;
-  const bool swap = (order == 'B') != (std::endian::native == std::endian::big);
-  auto u32 = [&](std::uint32_t v) { return swap ? ((v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24)) : v; };
-  std::uint32_t fields_len = 0;
-  std::memcpy(&fields_len, bytes.data() + 12, 4);
-  fields_len = u32(fields_len);
-  const std::size_t body = kdbus::align8(fixed + std::size_t{fields_len});
-  if (body > bytes.size() || sender.size() > UINT32_MAX - 16) return false;
-  // code 7 (SENDER), signature "s", the string's length, the string and its NUL.
-  const std::size_t fields_end = body + 8 + sender.size() + 1;
-  const std::size_t new_body = kdbus::align8(fields_end);
-  bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(body), new_body - body, std::byte{0});
-  std::byte* f = bytes.data() + body;
-  f[0] = std::byte{7};
-  f[1] = std::byte{1};
-  f[2] = std::byte{'s'};
-  const std::uint32_t len = u32(static_cast<std::uint32_t>(sender.size()));
-  std::memcpy(f + 4, &len, 4);
-  std::memcpy(f + 8, sender.data(), sender.size());
-  const std::uint32_t new_len = u32(static_cast<std::uint32_t>(fields_end - fixed));
-  std::memcpy(bytes.data() + 12, &new_len, 4);
-  return true;
-}
-
-// The message of a slice, its SENDER the kdbus sender's unique name. A message without files
-// gets the field while it is still bytes (parsed once, copied once, out of the pool); one whose
-// sender wrote a SENDER of its own, or that carries files, is parsed as sent and then given
-// its SENDER (message::set_sender, which copies it once more).
-result<message> message_of(std::span<const std::uint8_t> slice, std::span<const std::uint8_t> items, slice_contents& c,
-                           std::string_view sender) {
-  if (c.fds.empty() && c.memfds.empty() && append_sender_field(c.bytes, sender)) {
-    if (auto parsed = message::parse(std::move(c.bytes)); parsed) return parsed;
-    c.bytes.clear();
-    slice_contents again;  // no files to take twice: only the bytes
-    if (!read_items(slice, items, again)) return kbus::error(std::make_error_code(std::errc::bad_message), "bad slice");
-    c.bytes = std::move(again.bytes);
-  }
-  auto parsed = message::parse(std::move(c.bytes), std::move(c.fds));
-  if (parsed) parsed->set_sender(sender);
-  return parsed;
-}
-
 }  // namespace
 
 void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
@@ -171,10 +118,9 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
     return;
   }
   const auto bytes = slice->bytes();
-  const auto items = bytes.subspan(sizeof head, static_cast<std::size_t>(head.size - sizeof head));
   slice_contents c;
-  c.bytes.reserve(bytes.size() + 64);  // room for the SENDER field (message_of)
-  if (!read_items(bytes, items, c)) {
+  c.bytes.reserve(bytes.size() + 64);  // room for the SENDER field set_sender adds in place
+  if (!read_items(bytes, bytes.subspan(sizeof head, static_cast<std::size_t>(head.size - sizeof head)), c)) {
     ++bad_;
     return;
   }
@@ -186,12 +132,13 @@ void kdbus_transport::take_slice(std::uint64_t offset, std::uint64_t size) {
     ++bad_;
     return;
   }
-  auto parsed = message_of(bytes, items, c, kdbus_unique_name(head.src_id));
+  auto parsed = message::parse(std::move(c.bytes), std::move(c.fds));
   // The kdbus header and the dbus1 header must agree on the serial (sd-bus cross-checked, §2.15).
   if (!parsed || parsed->serial() != head.cookie) {
     ++bad_;
     return;
   }
+  parsed->set_sender(kdbus_unique_name(head.src_id));
   if ((head.dst_id == kdbus::dst_id_broadcast || driver_->monitoring()) &&
       !driver_->wanted(*parsed, link_.names_attached ? &c.sender_names : nullptr))
     return;
